@@ -1,0 +1,45 @@
+"""vectorvue-client: deliver SpectraStrike telemetry and findings to VectorVue.
+
+The public API is exactly what is re-exported here.
+"""
+
+import logging
+
+from vectorvue_client.client import VectorVueClient
+from vectorvue_client.config import VectorVueConfig
+from vectorvue_client.domain.envelope import ErrorDetail, ItemOutcome, ResponseEnvelope
+from vectorvue_client.domain.errors import (
+    Problem,
+    TransportErrorKind,
+    VectorVueAPIError,
+    VectorVueConfigError,
+    VectorVueError,
+    VectorVueSerializationError,
+    VectorVueTransportError,
+)
+from vectorvue_client.domain.models import IntegrationEvent, IntegrationFinding
+from vectorvue_client.domain.redaction import Secret
+from vectorvue_client.version import __version__
+
+# A library does not print: without a handler configured by the application, audit
+# warnings would reach stderr through logging's last-resort handler.
+logging.getLogger("vectorvue_client").addHandler(logging.NullHandler())
+
+__all__ = [
+    "ErrorDetail",
+    "IntegrationEvent",
+    "IntegrationFinding",
+    "ItemOutcome",
+    "Problem",
+    "ResponseEnvelope",
+    "Secret",
+    "TransportErrorKind",
+    "VectorVueAPIError",
+    "VectorVueClient",
+    "VectorVueConfig",
+    "VectorVueConfigError",
+    "VectorVueError",
+    "VectorVueSerializationError",
+    "VectorVueTransportError",
+    "__version__",
+]

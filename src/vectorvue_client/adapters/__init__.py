@@ -1,0 +1,1 @@
+"""Adapters: one module per port implementation, named <port>_<technology>.py."""

@@ -1,0 +1,30 @@
+"""AuditSink onto the standard logging module: one JSON line per operation."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+
+import msgspec
+
+from vectorvue_client.domain.audit import AuditRecord
+
+_ENCODER = msgspec.json.Encoder(order="deterministic")
+
+
+class LoggingAuditSink:
+    """Logs each record as one JSON object on the `vectorvue_client.audit` logger: INFO for
+    successes, WARNING otherwise. Records hold no secrets by construction (the client
+    scrubs them), and a failing log handler never breaks a delivery."""
+
+    def __init__(self, logger: logging.Logger | None = None) -> None:
+        self._logger = logger or logging.getLogger("vectorvue_client.audit")
+
+    def record(self, record: AuditRecord) -> None:
+        """Log `record`."""
+        level = logging.INFO if record.outcome == "success" else logging.WARNING
+        try:
+            line = _ENCODER.encode(asdict(record)).decode()
+            self._logger.log(level, "vectorvue %s", line)
+        except Exception:
+            logging.getLogger(__name__).debug("audit record could not be logged", exc_info=True)

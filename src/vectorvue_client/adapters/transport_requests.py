@@ -1,0 +1,251 @@
+"""The Transport port over requests + urllib3: one HTTPS exchange, outcomes as values.
+
+- `trust_env = False`: otherwise REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE would replace the
+  configured CA (requests issue 3829) and proxies and ~/.netrc credentials from the
+  environment would apply; configuration comes from config.py alone. `verify` is still
+  passed on every call, so that no session-level merge can override it.
+- `Retry(0, redirect=False)` and `allow_redirects=False`: retries and redirects are decided
+  by domain/retry.py, never here.
+- The body is streamed and capped; a response not read to its end is closed rather than
+  returned to the pool with unread bytes on its connection.
+"""
+
+from __future__ import annotations
+
+import http.client
+import http.cookiejar
+import ssl
+import threading
+from collections.abc import Iterator
+from typing import Final
+from urllib.parse import urlsplit
+
+import requests
+import requests.adapters
+from requests import exceptions as rq
+from urllib3 import exceptions as u3
+from urllib3.util import Retry
+
+from vectorvue_client.domain.errors import TransportErrorKind as Kind
+from vectorvue_client.domain.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResult,
+    Timeouts,
+    TransportFailure,
+)
+from vectorvue_client.domain.redaction import excerpt, header_secrets, scrub
+
+_CHUNK: Final = 64 * 1024
+_DETAIL_LIMIT: Final = 300
+
+# The first rule that matches any exception of the cause chain wins, so specific causes
+# come before the wrappers requests and urllib3 put around them (a requests.ConnectionError
+# can hold a read timeout; a ProtocolError a RemoteDisconnected or a BadStatusLine).
+_RULES: Final[tuple[tuple[Kind, tuple[type[BaseException], ...]], ...]] = (
+    # A TLS-level EOF is the peer hanging up, not a TLS failure: it is what writing to a
+    # pooled connection that the server has just closed (after its plain-text 500) gives.
+    (Kind.CONNECTION_LOST, (ssl.SSLEOFError, ssl.SSLZeroReturnError)),
+    (Kind.TLS, (ssl.SSLError, u3.SSLError, rq.SSLError)),
+    # NewConnectionError and NameResolutionError are ConnectTimeoutErrors.
+    (Kind.CONNECT, (u3.ConnectTimeoutError, rq.ConnectTimeout, ConnectionRefusedError)),
+    (Kind.TIMEOUT, (u3.ReadTimeoutError, rq.ReadTimeout, TimeoutError)),
+    (
+        Kind.CONNECTION_LOST,
+        (
+            http.client.RemoteDisconnected,
+            http.client.IncompleteRead,  # urllib3's IncompleteRead and InvalidChunkLength too
+            ConnectionError,  # reset, aborted, broken pipe
+            rq.ChunkedEncodingError,
+        ),
+    ),
+    (
+        Kind.PROTOCOL,
+        (
+            http.client.HTTPException,
+            u3.DecodeError,
+            u3.HeaderParsingError,
+            u3.InvalidHeader,
+            u3.LocationValueError,
+            rq.ContentDecodingError,
+            rq.InvalidHeader,
+            rq.InvalidURL,
+        ),
+    ),
+    # requests.RequestException is an OSError: this must stay after the specific rules.
+    (Kind.CONNECTION_LOST, (u3.ProtocolError, rq.ConnectionError, OSError)),
+)
+_WHAT: Final = {
+    Kind.TLS: "TLS handshake or certificate verification failed",
+    Kind.CONNECT: "no connection made (connect timeout {connect:g} s)",
+    Kind.TIMEOUT: "no answer within the read timeout of {read:g} s",
+    Kind.CONNECTION_LOST: "the connection was lost mid-exchange",
+    Kind.PROTOCOL: "the peer did not speak HTTP as expected",
+}
+_CAUGHT: Final = (rq.RequestException, u3.HTTPError, http.client.HTTPException, OSError)
+
+
+class RequestsTransport:
+    """A Transport (see ports.py) that performs one HTTPS exchange per `send` with requests.
+
+    Network problems come back as `TransportFailure` values whose detail never holds a
+    header value; redirects are refused, bodies over `max_response_bytes` are refused.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        verify: bool | str = True,
+        client_cert: tuple[str, str] | None = None,
+        pool_size: int = 10,
+        max_response_bytes: int = 1 << 20,
+        user_agent: str = "vectorvue-client",
+    ) -> None:
+        parts = urlsplit(base_url)
+        if parts.scheme.lower() != "https" or not parts.netloc:
+            raise ValueError("base_url must be an https:// URL with a host")
+        if max_response_bytes < 0:
+            raise ValueError("max_response_bytes must not be negative")
+        self._base_url = base_url.rstrip("/")
+        self._verify = verify
+        self._client_cert = client_cert
+        self._max_response_bytes = max_response_bytes
+        self._closed = False
+        self._lock = threading.Lock()
+
+        session = requests.Session()
+        session.trust_env = False
+        # Each send is one self-contained exchange: no cookie may carry state between them.
+        session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+        session.headers["User-Agent"] = user_agent
+        # Only https:// gets an adapter, so a plain-HTTP URL can never be sent.
+        session.adapters.clear()
+        session.mount(
+            "https://",
+            requests.adapters.HTTPAdapter(
+                pool_connections=1,
+                pool_maxsize=pool_size,
+                max_retries=Retry(0, redirect=False),
+            ),
+        )
+        self._session = session
+
+    def send(self, request: HttpRequest, timeouts: Timeouts) -> HttpResult:
+        """Perform one exchange of `request`; a network problem is a TransportFailure."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the transport is closed")
+        if not request.path.startswith("/"):
+            # Without it, base_url + path could name another host ("@evil.example/...").
+            raise ValueError("request.path must start with '/'")
+        if timeouts.connect <= 0 or timeouts.read <= 0:
+            raise ValueError("timeouts must be positive: the caller checks the deadline first")
+        secrets = header_secrets(request.headers)
+        try:
+            response = self._session.request(
+                request.method,
+                self._base_url + request.path,
+                headers=dict(request.headers),
+                data=request.body,
+                timeout=(timeouts.connect, timeouts.read),
+                verify=self._verify,
+                cert=self._client_cert,
+                allow_redirects=False,
+                stream=True,
+            )
+        except _CAUGHT as exc:
+            return _failure(exc, timeouts, secrets)
+        try:
+            return self._read(response, secrets)
+        except _CAUGHT as exc:
+            return _failure(exc, timeouts, secrets)
+        finally:
+            # After a complete read urllib3 has already put the connection back in the pool
+            # and this is a no-op; otherwise it closes the connection instead of reusing it.
+            response.close()
+
+    def close(self) -> None:
+        """Close pooled connections; a later `send` raises RuntimeError."""
+        with self._lock:
+            self._closed = True
+        self._session.close()
+
+    def _read(self, response: requests.Response, secrets: list[str]) -> HttpResult:
+        status = response.status_code
+        headers = {name.lower(): value for name, value in response.headers.items()}
+        if 300 <= status < 400:
+            location = headers.get("location", "(none)")
+            return _fail(
+                Kind.REDIRECT,
+                f"HTTP {status} redirect to {location} refused: redirects are never followed",
+                secrets,
+            )
+        too_large = _fail(
+            Kind.RESPONSE_TOO_LARGE,
+            f"response body exceeds {self._max_response_bytes} bytes",
+            secrets,
+        )
+        if _declared_length(headers) > self._max_response_bytes:
+            return too_large
+        body = bytearray()
+        for chunk in _capped_chunks(response, self._max_response_bytes + 1):
+            body += chunk
+        if len(body) > self._max_response_bytes:
+            return too_large
+        return HttpResponse(status=status, headers=headers, body=bytes(body))
+
+
+def _capped_chunks(response: requests.Response, limit: int) -> Iterator[bytes]:
+    """Decoded body chunks, `limit` bytes in all at most."""
+    remaining = limit
+    while remaining > 0:
+        chunk = response.raw.read(min(_CHUNK, remaining), decode_content=True)
+        if not chunk:
+            return
+        remaining -= len(chunk)
+        yield chunk
+
+
+def _declared_length(headers: dict[str, str]) -> int:
+    """Content-Length when it states the decoded size (no content coding), else -1."""
+    if headers.get("content-encoding", "identity").lower() != "identity":
+        return -1
+    try:
+        return int(headers.get("content-length", "-1"))
+    except ValueError:
+        return -1
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """`exc` and every exception it wraps: causes, contexts, urllib3 reasons and
+    exceptions passed as arguments (requests and urllib3 use all four)."""
+    seen: list[BaseException] = []
+    todo = [exc]
+    while todo and len(seen) < 32:
+        current = todo.pop(0)
+        if any(current is s for s in seen):
+            continue
+        seen.append(current)
+        linked = [current.__cause__, current.__context__, getattr(current, "reason", None)]
+        linked.extend(current.args)
+        todo.extend(e for e in linked if isinstance(e, BaseException))
+    return seen
+
+
+def _failure(exc: BaseException, timeouts: Timeouts, secrets: list[str]) -> TransportFailure:
+    chain = _chain(exc)
+    kind, cause = Kind.PROTOCOL, exc
+    for rule_kind, types in _RULES:
+        matches = [e for e in chain if isinstance(e, types)]
+        if matches:
+            # The innermost match names the real cause better than its wrappers do.
+            kind, cause = rule_kind, matches[-1]
+            break
+    what = _WHAT[kind].format(connect=timeouts.connect, read=timeouts.read)
+    return _fail(kind, f"{what}: {type(cause).__name__}: {cause}", secrets)
+
+
+def _fail(kind: Kind, detail: str, secrets: list[str]) -> TransportFailure:
+    # Scrub before cutting: a secret cut in half by excerpt() could no longer be found.
+    return TransportFailure(kind, excerpt(scrub(detail, secrets), _DETAIL_LIMIT))

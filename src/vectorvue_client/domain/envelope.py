@@ -1,0 +1,309 @@
+"""Every response shape VectorVue produces, mapped to one ResponseEnvelope.
+
+Shapes seen on the real servers: the integration API's JSON envelope (202, 409, 422),
+`{"detail": ...}` (400/401/404/429 and every gateway error), the gateway's
+`{"accepted": true, "request_id": ...}`, a plain-text 500, and the odd non-JSON 2xx from a
+proxy, which is NOT a success: nothing says VectorVue has the data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import msgspec
+
+from vectorvue_client.domain.errors import VectorVueAPIError
+from vectorvue_client.domain.http import HttpResponse
+from vectorvue_client.domain.redaction import Secret, excerpt, scrub
+
+ACCEPTED: Final = "accepted"
+REPLAYED: Final = "replayed"
+PARTIAL: Final = "partial"
+FAILED: Final = "failed"
+UNRECOGNIZED: Final = "unrecognized_response"
+NO_RESULT: Final = "unknown"  # the server's batch answer said nothing about this item
+_SUCCESS_STATUSES: Final = frozenset({ACCEPTED, REPLAYED})
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorDetail:
+    """One entry of the envelope's `errors`."""
+
+    code: str | None
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class ItemOutcome:
+    """What became of one item of a batch; `index` is its position in the caller's list."""
+
+    index: int
+    item_id: str | None
+    status: str
+    error_code: str | None = None
+    error_message: str | None = None
+
+    @property
+    def accepted(self) -> bool:
+        """True when VectorVue stored this item."""
+        return self.status == ACCEPTED
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseEnvelope:
+    """The outcome of one send, whatever shape VectorVue answered in.
+
+    `success` is True only when VectorVue said it has every item: a 2xx alone is not
+    enough (a partial batch, a failed batch and a non-JSON 2xx are all failures).
+    """
+
+    success: bool
+    status_code: int
+    request_id: str | None
+    error: str | None
+    status: str | None = None
+    data: Any = None
+    errors: tuple[ErrorDetail, ...] = ()
+    attempts: int = 1
+    idempotency_key: str | None = None
+    items: tuple[ItemOutcome, ...] = ()
+    replayed: bool = False
+
+
+def map_response(
+    response: HttpResponse,
+    *,
+    attempts: int,
+    idempotency_key: str | None,
+    item_ids: Sequence[str] = (),
+    item_indices: Sequence[int] | None = None,
+    secrets: Iterable[str | Secret] = (),
+) -> ResponseEnvelope:
+    """The envelope for `response`. For a batch, `item_ids` are the ids sent (in order) and
+    `item_indices` their positions in the caller's list (default 0..n-1)."""
+    secrets = tuple(secrets)
+    parsed = _decode(response.body)
+    ok = 200 <= response.status < 300
+    request_id = response.header("x-request-id")
+    replayed = (response.header("x-idempotent-replay") or "").lower() == "true"
+    common: dict[str, Any] = {
+        "status_code": response.status,
+        "attempts": attempts,
+        "idempotency_key": idempotency_key,
+    }
+
+    if (
+        isinstance(parsed, dict)
+        and "status" in parsed
+        and ("data" in parsed or "errors" in parsed or "request_id" in parsed)
+    ):
+        status = _text(parsed.get("status"))
+        errors = _errors(parsed.get("errors"), secrets)
+        data = parsed.get("data")
+        items = _items(data, item_ids, item_indices, secrets) if item_ids else ()
+        replayed = replayed or status == REPLAYED
+        success = ok and status in _SUCCESS_STATUSES and all(i.accepted for i in items)
+        error = None if success else _summary(errors, items, status, response.status)
+        return ResponseEnvelope(
+            success=success,
+            request_id=_text(parsed.get("request_id")) or request_id,
+            error=error,
+            status=status,
+            data=data,
+            errors=errors,
+            items=items,
+            replayed=replayed,
+            **common,
+        )
+
+    if isinstance(parsed, dict) and "accepted" in parsed:  # the telemetry gateway's 202
+        success = ok and parsed.get("accepted") is True
+        return ResponseEnvelope(
+            success=success,
+            request_id=_text(parsed.get("request_id")) or request_id,
+            error=None if success else f"HTTP {response.status}: the gateway did not accept it",
+            status=ACCEPTED if success else FAILED,
+            data=parsed,
+            **common,
+        )
+
+    if isinstance(parsed, dict) and "detail" in parsed:
+        message = _shown(_detail_text(parsed["detail"]), secrets)
+        return ResponseEnvelope(
+            success=False,
+            request_id=request_id,
+            error=message,
+            status=FAILED if not ok else UNRECOGNIZED,
+            data=parsed,
+            errors=(ErrorDetail(code=None, message=message),),
+            **common,
+        )
+
+    # Plain text, HTML from a proxy, empty, or JSON of no known shape.
+    text = response.body.decode("utf-8", errors="replace").strip()
+    shown = _shown(text, secrets) if text else "(empty body)"
+    what = "a body that is not a VectorVue response" if ok else "an error"
+    return ResponseEnvelope(
+        success=False,
+        request_id=request_id,
+        error=f"HTTP {response.status} with {what}: {shown}",
+        status=UNRECOGNIZED if ok else FAILED,
+        data=None,
+        **common,
+    )
+
+
+def api_error(envelope: ResponseEnvelope, retry_after: float | None) -> VectorVueAPIError:
+    """The exception for an envelope of a non-2xx response."""
+    code = envelope.errors[0].code if envelope.errors else None
+    return VectorVueAPIError(
+        status_code=envelope.status_code,
+        error_code=code,
+        message=envelope.error or f"HTTP {envelope.status_code}",
+        request_id=envelope.request_id,
+        retry_after=retry_after,
+        envelope=envelope,
+    )
+
+
+def merge_batches(parts: Sequence[ResponseEnvelope], total: int) -> ResponseEnvelope:
+    """One envelope for a batch that went out as several requests (in order)."""
+    if len(parts) == 1:
+        return parts[0]
+    items = tuple(item for part in parts for item in part.items)
+    accepted = sum(1 for item in items if item.accepted)
+    success = all(part.success for part in parts)
+    status = ACCEPTED if success else (FAILED if accepted == 0 else PARTIAL)
+    failures = [part.error for part in parts if part.error]
+    return ResponseEnvelope(
+        success=success,
+        status_code=parts[-1].status_code,
+        request_id=parts[0].request_id,
+        error=None
+        if success
+        else "; ".join(failures) or f"{total - accepted} item(s) not accepted",
+        status=status,
+        data={
+            "summary": {"total": total, "accepted": accepted, "failed": total - accepted},
+            "requests": [
+                {
+                    "request_id": part.request_id,
+                    "status": part.status,
+                    "status_code": part.status_code,
+                    "attempts": part.attempts,
+                    "items": len(part.items),
+                }
+                for part in parts
+            ],
+        },
+        errors=tuple(error for part in parts for error in part.errors),
+        attempts=sum(part.attempts for part in parts),
+        idempotency_key=None,
+        items=items,
+    )
+
+
+def _decode(body: bytes) -> Any:
+    if not body:
+        return None
+    try:
+        return msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+# Scrub before cutting: cutting first could leave the head of a secret unmasked. The margin
+# bounds the work on a huge body and is longer than any credential we know of.
+_SCRUB_MARGIN: Final = 8192
+
+
+def _shown(text: str, secrets: tuple[str | Secret, ...], limit: int = 200) -> str:
+    """Server-provided text fit to show: secrets masked, then cut to `limit`."""
+    head = scrub(text[: limit + _SCRUB_MARGIN], secrets)
+    return excerpt(head, limit)
+
+
+def _code(value: Any, secrets: tuple[str | Secret, ...]) -> str | None:
+    return _shown(value, secrets, 64) if isinstance(value, str) else None
+
+
+def _detail_text(detail: Any) -> str:
+    if isinstance(detail, str):
+        return detail
+    if isinstance(detail, list):  # FastAPI validation errors: [{"loc": [...], "msg": ...}]
+        parts = []
+        for entry in detail:
+            if isinstance(entry, Mapping):
+                loc = ".".join(str(p) for p in entry.get("loc", ()) if p != "body")
+                parts.append(f"{loc}: {entry.get('msg', '')}" if loc else str(entry.get("msg")))
+            else:
+                parts.append(str(entry))
+        return "; ".join(parts)
+    return str(detail)
+
+
+def _errors(raw: Any, secrets: tuple[str | Secret, ...]) -> tuple[ErrorDetail, ...]:
+    if not isinstance(raw, list):
+        return ()
+    out = []
+    for entry in raw:
+        if isinstance(entry, Mapping):
+            message = _shown(str(entry.get("message", "")), secrets)
+            out.append(ErrorDetail(code=_code(entry.get("code"), secrets), message=message))
+    return tuple(out)
+
+
+def _items(
+    data: Any,
+    item_ids: Sequence[str],
+    item_indices: Sequence[int] | None,
+    secrets: tuple[str | Secret, ...],
+) -> tuple[ItemOutcome, ...]:
+    indices = list(item_indices) if item_indices is not None else list(range(len(item_ids)))
+    results = data.get("results") if isinstance(data, Mapping) else None
+    by_local: dict[int, Mapping[str, Any]] = {}
+    if isinstance(results, list):
+        for entry in results:
+            if isinstance(entry, Mapping) and isinstance(entry.get("index"), int):
+                by_local[entry["index"]] = entry
+    out = []
+    for local, (item_id, index) in enumerate(zip(item_ids, indices, strict=True)):
+        entry = by_local.get(local)
+        if entry is None:
+            out.append(ItemOutcome(index, item_id, NO_RESULT, None, "no result for this item"))
+            continue
+        message = entry.get("error_message")
+        out.append(
+            ItemOutcome(
+                index=index,
+                item_id=item_id,  # ours: the server's copy adds nothing but an echo risk
+                status=_code(entry.get("status"), secrets) or NO_RESULT,
+                error_code=_code(entry.get("error_code"), secrets),
+                error_message=_shown(message, secrets) if isinstance(message, str) else None,
+            )
+        )
+    return tuple(out)
+
+
+def _summary(
+    errors: tuple[ErrorDetail, ...],
+    items: tuple[ItemOutcome, ...],
+    status: str | None,
+    status_code: int,
+) -> str:
+    if errors:
+        return "; ".join(f"{e.code}: {e.message}" if e.code else e.message for e in errors)
+    failed = [i for i in items if not i.accepted]
+    if failed:
+        first = failed[0]
+        return (
+            f"{len(failed)} of {len(items)} item(s) not accepted; first: item {first.index} "
+            f"({first.error_code or first.status}: {first.error_message or 'no reason given'})"
+        )
+    return f"HTTP {status_code} with status {status!r}"

@@ -1,0 +1,71 @@
+"""HTTP exchanges as plain values: what the client asks the Transport port to do and
+what comes back. A transport never raises for a network failure; it returns a
+`TransportFailure`, so the retry policy sees every outcome as data."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from vectorvue_client.domain.errors import TransportErrorKind
+from vectorvue_client.domain.redaction import mask_headers
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRequest:
+    """One HTTP request. `path` is relative to the configured base URL.
+
+    The repr shows header names but masks credential values: a request may be logged
+    by a debugger or a test failure, and its Authorization header must not be.
+    """
+
+    method: str
+    path: str
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    body: bytes = field(default=b"", repr=False)
+
+    def __repr__(self) -> str:
+        return (
+            f"HttpRequest(method={self.method!r}, path={self.path!r}, "
+            f"headers={mask_headers(self.headers)!r}, body=<{len(self.body)} bytes>)"
+        )
+
+    def header(self, name: str) -> str | None:
+        """The value of header `name` (case-insensitive), or None."""
+        wanted = name.lower()
+        for key, value in self.headers:
+            if key.lower() == wanted:
+                return value
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class HttpResponse:
+    """A complete HTTP response. Header names are lower-cased by the transport."""
+
+    status: int
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+    def header(self, name: str) -> str | None:
+        """The value of header `name` (case-insensitive), or None."""
+        return self.headers.get(name.lower())
+
+
+@dataclass(frozen=True, slots=True)
+class TransportFailure:
+    """An exchange that produced no HTTP response; `detail` is already free of secrets."""
+
+    kind: TransportErrorKind
+    detail: str
+
+
+type HttpResult = HttpResponse | TransportFailure
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Per-attempt socket timeouts in seconds, already clamped to the remaining deadline."""
+
+    connect: float
+    read: float

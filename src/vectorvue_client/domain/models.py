@@ -1,0 +1,151 @@
+"""The VectorVue payloads of both ingest contracts, as msgspec Structs.
+
+The limits live here once: the Annotated constraints below are what msgspec enforces when
+it *decodes* a payload (the local receiver and the tests do), and `domain.normalize` reads
+the same constants to give precise errors when it *builds* one. Field order is the wire
+order: the encoder keeps Struct fields in definition order and sorts dict keys.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Final, Literal
+
+import msgspec
+from msgspec import Meta, Struct
+
+# -- shared rules --------------------------------------------------------------------------
+# \Z, not $: "$" also matches before a final newline. [0-9], not \d: \d takes any
+# Unicode digit.
+ID_PATTERN: Final = r"^[A-Za-z0-9._:-]+\Z"
+MITRE_TECHNIQUE_PATTERN: Final = r"^T[0-9]{4}(?:\.[0-9]{3})?\Z"
+MITRE_TACTIC_PATTERN: Final = r"^TA[0-9]{4}\Z"
+UUID_PATTERN: Final = (
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z"
+)
+HEX64_PATTERN: Final = r"^[0-9a-fA-F]{64}\Z"
+
+SEVERITIES: Final = ("info", "low", "medium", "high", "critical")
+FINDING_STATUSES: Final = ("open", "in_progress", "resolved", "closed")
+
+Severity = Literal["info", "low", "medium", "high", "critical"]
+FindingStatus = Literal["open", "in_progress", "resolved", "closed"]
+
+# (min, max) lengths, in characters, of every bounded text field of the contract.
+ID_LEN: Final = (1, 128)
+NAME_LEN: Final = (1, 64)  # source_system, event_type
+ASSET_REF_LEN: Final = (1, 128)
+MESSAGE_LEN: Final = (1, 1024)
+TITLE_LEN: Final = (3, 256)
+DESCRIPTION_LEN: Final = (1, 4096)
+RECOMMENDATION_LEN: Final = (0, 2048)
+GATEWAY_DESCRIPTION_LEN: Final = (0, 2048)
+GATEWAY_PARTY_LEN: Final = (1, 128)  # operator_id, campaign_id
+NONCE_LEN: Final = (8, 128)
+MITRE_TECHNIQUES_COUNT: Final = (1, 32)
+MITRE_TACTICS_COUNT: Final = (0, 32)
+GATEWAY_SCHEMA_VERSION: Final = "1.0"
+
+Id = Annotated[str, Meta(min_length=ID_LEN[0], max_length=ID_LEN[1], pattern=ID_PATTERN)]
+Name = Annotated[str, Meta(min_length=NAME_LEN[0], max_length=NAME_LEN[1], pattern=ID_PATTERN)]
+Timestamp = Annotated[str, Meta(min_length=20, max_length=32)]  # RFC 3339 UTC, "Z"
+JsonObject = dict[str, Any]
+
+
+class IntegrationEvent(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """An event for POST /api/v1/integrations/spectrastrike/events (integration API)."""
+
+    event_id: Id
+    source_system: Name
+    event_type: Name
+    occurred_at: Timestamp
+    severity: Severity
+    asset_ref: Annotated[str, Meta(min_length=ASSET_REF_LEN[0], max_length=ASSET_REF_LEN[1])]
+    message: Annotated[str, Meta(min_length=MESSAGE_LEN[0], max_length=MESSAGE_LEN[1])]
+    metadata: JsonObject = msgspec.field(default_factory=dict)
+
+
+class IntegrationFinding(
+    Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, omit_defaults=True
+):
+    """A finding for POST /api/v1/integrations/spectrastrike/findings (integration API).
+
+    Optional fields are omitted from the wire when absent rather than sent as null.
+    """
+
+    finding_id: Id
+    title: Annotated[str, Meta(min_length=TITLE_LEN[0], max_length=TITLE_LEN[1])]
+    description: Annotated[str, Meta(min_length=DESCRIPTION_LEN[0], max_length=DESCRIPTION_LEN[1])]
+    severity: Severity
+    status: FindingStatus
+    first_seen: Timestamp
+    last_seen: Timestamp | None = None
+    asset_ref: Annotated[str, Meta(max_length=ASSET_REF_LEN[1])] | None = None
+    recommendation: Annotated[str, Meta(max_length=RECOMMENDATION_LEN[1])] | None = None
+    metadata: JsonObject = msgspec.field(default_factory=dict)
+
+
+class GatewayPayload(
+    Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, omit_defaults=True
+):
+    """`payload` of a telemetry-gateway request: the event itself."""
+
+    event_id: Id
+    event_type: Name
+    source_system: Name
+    severity: Severity
+    observed_at: Timestamp
+    mitre_techniques: Annotated[
+        list[Annotated[str, Meta(pattern=MITRE_TECHNIQUE_PATTERN)]],
+        Meta(min_length=MITRE_TECHNIQUES_COUNT[0], max_length=MITRE_TECHNIQUES_COUNT[1]),
+    ]
+    mitre_tactics: Annotated[
+        list[Annotated[str, Meta(pattern=MITRE_TACTIC_PATTERN)]],
+        Meta(max_length=MITRE_TACTICS_COUNT[1]),
+    ] = msgspec.field(default_factory=list)
+    description: Annotated[str, Meta(max_length=GATEWAY_DESCRIPTION_LEN[1])] | None = None
+    # Must hold attestation_measurement_hash (64 hex) and schema_version "1.0".
+    attributes: JsonObject
+
+
+Party = Annotated[str, Meta(min_length=GATEWAY_PARTY_LEN[0], max_length=GATEWAY_PARTY_LEN[1])]
+TenantId = Annotated[str, Meta(pattern=UUID_PATTERN)]
+
+
+class SignedMetadata(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The gateway's `signed_metadata`: equal to the envelope's own identity fields."""
+
+    tenant_id: TenantId
+    operator_id: Party
+    campaign_id: Party
+
+
+class GatewayRequest(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The full body of POST /internal/v1/telemetry. `timestamp` and `nonce` are those of
+    one attempt, equal to the X-Telemetry-* headers of that attempt."""
+
+    operator_id: Party
+    campaign_id: Party
+    tenant_id: TenantId
+    execution_hash: Annotated[str, Meta(pattern=HEX64_PATTERN)]
+    timestamp: int
+    nonce: Annotated[str, Meta(min_length=NONCE_LEN[0], max_length=NONCE_LEN[1])]
+    signed_metadata: SignedMetadata
+    payload: GatewayPayload
+
+
+# -- responses -----------------------------------------------------------------------------
+class ApiError(Struct, frozen=True, kw_only=True):
+    """One entry of the integration API's `errors` list."""
+
+    code: str | None = None
+    message: str | None = None
+
+
+class ItemResult(Struct, frozen=True, kw_only=True):
+    """One entry of `data.results` of a batch response."""
+
+    index: int
+    item_id: str | None = None
+    status: str = "failed"
+    error_code: str | None = None
+    error_message: str | None = None

@@ -1,0 +1,295 @@
+"""Loose dicts -> validated VectorVue payloads of the integration API.
+
+Every rule of the contract is checked here, before anything is encoded, and every broken
+rule of an item is reported at once (field path + rule). Normalizing a normalized payload
+changes nothing: `normalize_event(to_dict(normalize_event(x))) == normalize_event(x)`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, Final, TypeVar
+
+import msgspec
+
+from vectorvue_client.domain import models as m
+from vectorvue_client.domain.encoding import encode, to_json_value
+from vectorvue_client.domain.errors import Problem, VectorVueSerializationError
+from vectorvue_client.domain.identity import content_id
+from vectorvue_client.domain.timestamps import parse_rfc3339, to_rfc3339
+
+_ID_RE: Final = re.compile(m.ID_PATTERN)
+_TECHNIQUE_RE: Final = re.compile(m.MITRE_TECHNIQUE_PATTERN)
+_TACTIC_RE: Final = re.compile(m.MITRE_TACTIC_PATTERN)
+_SCORE_RE: Final = re.compile(r"^[0-9]{1,2}(?:\.[0-9]+)?\Z")
+
+SEVERITY_ALIASES: Final[Mapping[str, m.Severity]] = {
+    "info": "info",
+    "informational": "info",
+    "low": "low",
+    "medium": "medium",
+    "med": "medium",
+    "moderate": "medium",
+    "high": "high",
+    "critical": "critical",
+    "crit": "critical",
+}
+MITRE_FIELDS: Final = ("mitre_techniques", "mitre_tactics")
+_EVENT_FIELDS: Final = frozenset(m.IntegrationEvent.__struct_fields__) | set(MITRE_FIELDS)
+_FINDING_FIELDS: Final = frozenset(m.IntegrationFinding.__struct_fields__) | set(MITRE_FIELDS)
+
+T = TypeVar("T")
+
+
+class _Problems:
+    """Collects every broken rule of one item instead of stopping at the first."""
+
+    def __init__(self) -> None:
+        self.found: list[Problem] = []
+
+    def check(self, fn: Callable[[], T]) -> T | None:
+        try:
+            return fn()
+        except VectorVueSerializationError as exc:
+            self.found.extend(exc.problems)
+            return None
+
+    def add(self, field: str, rule: str) -> None:
+        self.found.append(Problem(field=field, rule=rule))
+
+    def raise_if_any(self) -> None:
+        if self.found:
+            raise VectorVueSerializationError(self.found)
+
+
+def normalize_event(raw: Mapping[str, Any] | msgspec.Struct) -> m.IntegrationEvent:
+    """A validated integration-API event from a loose dict (or an event to re-check).
+
+    Severity defaults to `info` (telemetry often has none); `event_id`, when absent, is a
+    hash of the content, so a resend of the same event is recognised by VectorVue.
+    """
+    data = _as_mapping(raw)
+    problems = _Problems()
+    _reject_unknown(data, _EVENT_FIELDS, problems)
+    fields: dict[str, Any] = {
+        "source_system": problems.check(lambda: _name(data, "source_system")),
+        "event_type": problems.check(lambda: _name(data, "event_type")),
+        "occurred_at": problems.check(lambda: _timestamp(data, "occurred_at", required=True)),
+        "severity": problems.check(lambda: _severity(_or_info(data.get("severity")), "severity")),
+        "asset_ref": problems.check(lambda: _text(data, "asset_ref", m.ASSET_REF_LEN)),
+        "message": problems.check(lambda: _text(data, "message", m.MESSAGE_LEN)),
+        "metadata": problems.check(lambda: _metadata(data)),
+    }
+    event_id = problems.check(lambda: _optional_id(data, "event_id"))
+    problems.raise_if_any()
+    return m.IntegrationEvent(event_id=event_id or _content_id("evt", fields), **fields)
+
+
+def normalize_finding(raw: Mapping[str, Any] | msgspec.Struct) -> m.IntegrationFinding:
+    """A validated integration-API finding from a loose dict (or a finding to re-check).
+
+    Severity is required (a finding without one is not triageable) and accepts the aliases
+    and CVSS scores of `normalize_severity`; `status` defaults to `open`.
+    """
+    data = _as_mapping(raw)
+    problems = _Problems()
+    _reject_unknown(data, _FINDING_FIELDS, problems)
+    fields: dict[str, Any] = {
+        "title": problems.check(lambda: _text(data, "title", m.TITLE_LEN)),
+        "description": problems.check(lambda: _text(data, "description", m.DESCRIPTION_LEN)),
+        "severity": problems.check(lambda: _severity(_required(data, "severity"), "severity")),
+        "status": problems.check(lambda: _status(data.get("status"))),
+        "first_seen": problems.check(lambda: _timestamp(data, "first_seen", required=True)),
+        "last_seen": problems.check(lambda: _timestamp(data, "last_seen", required=False)),
+        "asset_ref": problems.check(lambda: _optional_text(data, "asset_ref", m.ASSET_REF_LEN)),
+        "recommendation": problems.check(
+            lambda: _optional_text(data, "recommendation", m.RECOMMENDATION_LEN)
+        ),
+        "metadata": problems.check(lambda: _metadata(data)),
+    }
+    finding_id = problems.check(lambda: _optional_id(data, "finding_id"))
+    first, last = fields["first_seen"], fields["last_seen"]
+    if first and last and parse_rfc3339(last) < parse_rfc3339(first):
+        problems.add("last_seen", f"{last} is before first_seen {first}")
+    problems.raise_if_any()
+    return m.IntegrationFinding(finding_id=finding_id or _content_id("fnd", fields), **fields)
+
+
+def normalize_severity(value: Any, field: str = "severity") -> m.Severity:
+    """A severity level from a name, an alias, or a CVSS score 0-10 (number or numeric
+    string): 0 info, 0.1-3.9 low, 4.0-6.9 medium, 7.0-8.9 high, 9.0-10.0 critical."""
+    return _severity(value, field)
+
+
+# -- field rules ------------------------------------------------------------------------------
+def _as_mapping(raw: Mapping[str, Any] | msgspec.Struct) -> Mapping[str, Any]:
+    if isinstance(raw, msgspec.Struct):
+        return msgspec.structs.asdict(raw)
+    if not isinstance(raw, Mapping):
+        raise VectorVueSerializationError.single(
+            "(item)", f"must be an object (a dict), not {type(raw).__name__}"
+        )
+    return raw
+
+
+def _reject_unknown(data: Mapping[str, Any], allowed: frozenset[str], problems: _Problems) -> None:
+    # VectorVue answers an unknown field with a 422, and a typo ("sevrity") that silently
+    # became a default would be worse: refuse both here, by name.
+    for key in data:
+        if key not in allowed:
+            problems.add(str(key), f"unknown field (allowed: {', '.join(sorted(allowed))})")
+
+
+def _bad(field: str, rule: str) -> VectorVueSerializationError:
+    return VectorVueSerializationError.single(field, rule)
+
+
+def _required(data: Mapping[str, Any], field: str) -> Any:
+    value = data.get(field)
+    if value is None:
+        raise _bad(field, "is required")
+    return value
+
+
+def _or_info(severity: Any) -> Any:
+    # Absent and null mean the same here, as everywhere else in the normalizer.
+    return "info" if severity is None else severity
+
+
+def _string(value: Any, field: str) -> str:
+    if not isinstance(value, str):
+        raise _bad(field, f"must be a string, not {type(value).__name__}")
+    return value
+
+
+def _check_length(text: str, field: str, bounds: tuple[int, int]) -> str:
+    low, high = bounds
+    if len(text) < low:
+        raise _bad(field, f"must be at least {low} character(s) long (got {len(text)})")
+    if len(text) > high:
+        raise _bad(field, f"must be at most {high} characters long (got {len(text)})")
+    return text
+
+
+def _text(data: Mapping[str, Any], field: str, bounds: tuple[int, int]) -> str:
+    return _check_length(_string(_required(data, field), field), field, bounds)
+
+
+def _optional_text(data: Mapping[str, Any], field: str, bounds: tuple[int, int]) -> str | None:
+    value = data.get(field)
+    if value is None:
+        return None
+    return _check_length(_string(value, field), field, (0, bounds[1]))
+
+
+def _name(data: Mapping[str, Any], field: str) -> str:
+    text = _text(data, field, m.NAME_LEN)
+    if not _ID_RE.match(text):
+        raise _bad(field, f"{text[:64]!r} has characters outside [A-Za-z0-9._:-]")
+    return text
+
+
+def _optional_id(data: Mapping[str, Any], field: str) -> str | None:
+    value = data.get(field)
+    if value is None:
+        return None
+    text = _check_length(_string(value, field), field, m.ID_LEN)
+    if not _ID_RE.match(text):
+        raise _bad(field, f"{text[:64]!r} has characters outside [A-Za-z0-9._:-]")
+    return text
+
+
+def _timestamp(data: Mapping[str, Any], field: str, *, required: bool) -> str | None:
+    value = data.get(field)
+    if value is None:
+        if required:
+            raise _bad(field, "is required")
+        return None
+    return to_rfc3339(value, field)
+
+
+def _severity(value: Any, field: str) -> m.Severity:
+    if isinstance(value, bool):
+        raise _bad(field, "a boolean is not a severity")
+    if isinstance(value, str):
+        key = value.strip().lower()
+        if key in SEVERITY_ALIASES:
+            return SEVERITY_ALIASES[key]
+        if not _SCORE_RE.match(key):  # float() would also take "1_0", "1e0" and "nan"
+            raise _bad(
+                field,
+                f"{value[:32]!r} is not a severity (use info, low, medium, high, critical, "
+                "an alias such as med or crit, or a CVSS score 0-10)",
+            )
+        score = float(key)
+    elif isinstance(value, int):
+        score = float(value) if -1 <= value <= 11 else math.inf  # 10**400 overflows float()
+    elif isinstance(value, float):
+        score = value
+    else:
+        raise _bad(field, f"a {type(value).__name__} is not a severity")
+    if not (math.isfinite(score) and 0.0 <= score <= 10.0):
+        shown = repr(value) if len(repr(value)) < 24 else repr(value)[:20] + "..."
+        raise _bad(field, f"a numeric severity is a CVSS score from 0 to 10, not {shown}")
+    if score == 0.0:
+        return "info"
+    if score < 4.0:
+        return "low"
+    if score < 7.0:
+        return "medium"
+    if score < 9.0:
+        return "high"
+    return "critical"
+
+
+def _status(value: Any) -> m.FindingStatus:
+    if value is None:
+        return "open"
+    key = _string(value, "status").strip().lower().replace(" ", "_").replace("-", "_")
+    if key not in m.FINDING_STATUSES:
+        raise _bad("status", f"{value[:32]!r} is not one of {', '.join(m.FINDING_STATUSES)}")
+    return key  # type: ignore[return-value]  # checked against FINDING_STATUSES just above
+
+
+def _metadata(data: Mapping[str, Any]) -> dict[str, Any]:
+    raw = data.get("metadata")
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        raise _bad("metadata", f"must be an object, not {type(raw).__name__}")
+    metadata: dict[str, Any] = to_json_value(dict(raw), "metadata")
+    # MITRE ids may come at the top level (VectorVue has no such field) or already inside
+    # metadata; either way they are checked and carried in metadata.
+    for key in MITRE_FIELDS:
+        top = data.get(key)
+        if top is not None:
+            checked = _mitre(top, key)
+            if key in metadata and metadata[key] != checked:
+                raise _bad(key, f"given both at the top level and in metadata.{key}, differently")
+            metadata[key] = checked
+        elif key in metadata:
+            metadata[key] = _mitre(metadata[key], f"metadata.{key}")
+    return metadata
+
+
+def _mitre(value: Any, field: str) -> list[str]:
+    tactics = field.endswith("mitre_tactics")
+    pattern, shape, (_, most) = (
+        (_TACTIC_RE, "TA####", m.MITRE_TACTICS_COUNT)
+        if tactics
+        else (_TECHNIQUE_RE, "T#### or T####.###", m.MITRE_TECHNIQUES_COUNT)
+    )
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise _bad(field, f"must be a list of MITRE ATT&CK ids ({shape})")
+    if len(value) > most:
+        raise _bad(field, f"at most {most} ids (got {len(value)})")
+    for i, item in enumerate(value):
+        if not isinstance(item, str) or not pattern.match(item):
+            raise _bad(f"{field}[{i}]", f"{item!r} is not a MITRE ATT&CK id of the form {shape}")
+    return list(value)
+
+
+def _content_id(prefix: str, fields: Mapping[str, Any]) -> str:
+    return content_id(prefix, encode(fields))

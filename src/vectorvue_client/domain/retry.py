@@ -1,0 +1,153 @@
+"""The retry policy: the only place that decides whether and when to try again.
+
+`decide` is a pure function of (attempt, outcome, elapsed, deadline) plus the two inputs
+a pure function cannot make itself: a jitter draw in [0, 1) and the current Unix time
+(to read a Retry-After given as an HTTP date). The client supplies both from its ports.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC
+from email.utils import parsedate_to_datetime
+from enum import StrEnum
+from typing import Final
+
+from vectorvue_client.domain.errors import TransportErrorKind
+from vectorvue_client.domain.http import HttpResponse, HttpResult, TransportFailure
+
+# Statuses that say "not now" rather than "not this": timeout, too early, rate limited,
+# and the server-side failures a resend can get past.
+RETRYABLE_STATUSES: Final = frozenset({408, 425, 429, 500, 502, 503, 504})
+# Failures that a fresh connection can get past. TLS and pin failures are never among
+# them: retrying a certificate problem only repeats it (or, worse, rides out an attack).
+RETRYABLE_FAILURES: Final = frozenset(
+    {TransportErrorKind.CONNECT, TransportErrorKind.TIMEOUT, TransportErrorKind.CONNECTION_LOST}
+)
+_MAX_EXPONENT: Final = 62
+
+
+class StopReason(StrEnum):
+    """Why the policy stopped."""
+
+    SUCCEEDED = "succeeded"
+    NOT_RETRYABLE = "not_retryable"
+    RETRIES_EXHAUSTED = "retries_exhausted"
+    DEADLINE = "deadline"
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Knobs of the policy. Delays in seconds."""
+
+    max_retries: int
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    # VectorVue's 429s carry no Retry-After; waiting less than this cannot leave a
+    # 60-second sliding window in any useful state.
+    rate_limited_min_delay: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.max_retries < 0:
+            raise ValueError("max_retries must be >= 0")
+        if not (0 < self.base_delay <= self.max_delay):
+            raise ValueError("need 0 < base_delay <= max_delay")
+        if self.rate_limited_min_delay < 0:
+            raise ValueError("rate_limited_min_delay must be >= 0")
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """Try again after `delay` seconds."""
+
+    delay: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    """Do not try again."""
+
+    reason: StopReason
+    detail: str
+
+
+type Decision = Retry | Stop
+
+
+def decide(
+    policy: RetryPolicy,
+    *,
+    attempt: int,
+    outcome: HttpResult,
+    elapsed: float,
+    deadline: float,
+    jitter: float,
+    now: float,
+) -> Decision:
+    """Decide what follows attempt number `attempt` (1 = the first) that ended in `outcome`,
+    `elapsed` seconds into a send whose whole budget is `deadline` seconds."""
+    if attempt < 1:
+        raise ValueError("attempt counts from 1")
+    if not 0.0 <= jitter < 1.0:
+        raise ValueError("jitter must be in [0, 1)")
+
+    retry_after: float | None = None
+    if isinstance(outcome, HttpResponse):
+        if 200 <= outcome.status < 300:
+            return Stop(StopReason.SUCCEEDED, f"HTTP {outcome.status}")
+        if outcome.status not in RETRYABLE_STATUSES:
+            return Stop(StopReason.NOT_RETRYABLE, f"HTTP {outcome.status} is not retryable")
+        what = f"HTTP {outcome.status}"
+        retry_after = parse_retry_after(outcome.header("retry-after"), now)
+    else:
+        assert isinstance(outcome, TransportFailure)
+        if outcome.kind not in RETRYABLE_FAILURES:
+            return Stop(StopReason.NOT_RETRYABLE, f"{outcome.kind.value} is not retryable")
+        what = outcome.kind.value
+
+    if attempt > policy.max_retries:
+        return Stop(
+            StopReason.RETRIES_EXHAUSTED,
+            f"{what} after {attempt} attempt(s); max_retries is {policy.max_retries}",
+        )
+
+    if retry_after is not None:
+        delay, source = retry_after, "Retry-After"
+    else:
+        ceiling = min(policy.max_delay, policy.base_delay * 2.0 ** min(attempt - 1, _MAX_EXPONENT))
+        delay, source = jitter * ceiling, "backoff"  # full jitter
+        if isinstance(outcome, HttpResponse) and outcome.status == 429:
+            delay, source = max(delay, policy.rate_limited_min_delay), "rate-limit backoff"
+
+    remaining = deadline - elapsed
+    # Compared as a sum, not against `remaining`: in floats 0.1 + 0.3 == 0.4 while
+    # 0.3 < 0.4 - 0.1, and a retry must never land on the deadline itself.
+    if elapsed + delay >= deadline:
+        return Stop(
+            StopReason.DEADLINE,
+            f"{what}: {source} of {delay:.3f}s does not fit the {max(remaining, 0.0):.3f}s "
+            "left of the deadline",
+        )
+    return Retry(delay, f"{what}; {source} {delay:.3f}s")
+
+
+def parse_retry_after(value: str | None, now: float) -> float | None:
+    """Seconds to wait from a Retry-After value (delta-seconds or HTTP date), or None when
+    absent or unreadable. A date in the past means "now"."""
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    if text.isascii() and text.isdigit():
+        return float(text)  # float, not int: "9" * 5000 is inf here, not a ValueError
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # "-0000" parses zone-less; RFC 9110 dates are always GMT
+        when = when.replace(tzinfo=UTC)
+    seconds = when.timestamp() - now
+    return max(0.0, seconds) if math.isfinite(seconds) else None

@@ -1,0 +1,159 @@
+"""Fault injection for LocalVectorVue: what the next requests get instead of a normal answer.
+
+Faults wait in one FIFO queue and each is used up by one request. A fault never applies to
+GET /healthz unless it was queued with `include_health=True`, so a health probe in a test
+does not eat the failure meant for the request under test.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+HEALTH_PATH = "/healthz"
+
+type Framing = Literal["length", "chunked", "endless"]
+
+
+class Responder(Protocol):
+    """The connection of the request a fault applies to."""
+
+    def respond(
+        self,
+        status: int,
+        body: bytes,
+        headers: Mapping[str, str],
+        *,
+        close: bool = False,
+        announce_close: bool = False,
+        late_close: bool = False,
+        framing: Framing = "length",
+    ) -> None:
+        """Answer with a response framed by Content-Length, by chunked transfer coding, or
+        "endless" (chunked, the last chunk never sent); then close the connection if
+        `close`, saying so in a `Connection: close` header only if `announce_close`, and
+        only once the client's next request has arrived on it if `late_close`."""
+        ...
+
+    def reset(self) -> None:
+        """Drop the connection with a TCP reset, without answering."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Respond:
+    """Answer with this response instead of the real one."""
+
+    status: int
+    body: bytes = b""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    close: bool = False
+    announce_close: bool = False
+    late_close: bool = False
+    framing: Framing = "length"
+
+    def apply(self, responder: Responder, stopping: threading.Event) -> bool:
+        """Answer; the request is then done."""
+        responder.respond(
+            self.status,
+            self.body,
+            self.headers,
+            close=self.close,
+            announce_close=self.announce_close,
+            late_close=self.late_close,
+            framing=self.framing,
+        )
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class Reset:
+    """Close the connection with a reset instead of answering."""
+
+    def apply(self, responder: Responder, stopping: threading.Event) -> bool:
+        """Reset; the request is then done."""
+        responder.reset()
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class Stall:
+    """Wait before handling the request normally (the request IS processed afterwards,
+    as a real server would, even if the client has given up by then)."""
+
+    seconds: float
+
+    def apply(self, responder: Responder, stopping: threading.Event) -> bool:
+        """Wait (cut short when the server stops); the request still needs an answer."""
+        stopping.wait(self.seconds)
+        return False
+
+
+type Fault = Respond | Reset | Stall
+
+
+def plain_text(status: int, text: str, *, late_close: bool = False) -> Respond:
+    """A plain-text answer after which the connection is closed without warning, as the
+    real server does after a 500. On loopback the client usually sees the close before it
+    reuses the connection; `late_close` waits for its next request on that connection and
+    then closes, so that request fails, as it does over a real network."""
+    headers = {"Content-Type": "text/plain; charset=utf-8"}
+    return Respond(status, text.encode(), headers, close=True, late_close=late_close)
+
+
+def redirect(location: str, status: int = 307) -> Respond:
+    """A redirect to `location`, with an empty body."""
+    return Respond(status, b"", {"Location": location})
+
+
+def huge_body(size: int, status: int = 202, *, framing: Framing = "length") -> Respond:
+    """A JSON answer whose body is `size` bytes long (one long JSON string). With
+    "chunked" framing its size is known only by reading it; with "endless" the server then
+    waits, so only a client that stops reading at its cap gets an outcome before its
+    read timeout."""
+    body = b'"' + b"x" * (size - 2) + b'"' if size >= 2 else b"x" * size
+    return Respond(status, body, {"Content-Type": "application/json"}, framing=framing)
+
+
+def non_json(status: int = 202) -> Respond:
+    """An HTML page, as a proxy or a captive portal in front of VectorVue would send."""
+    body = b"<html><body><h1>Service Unavailable</h1>proxy says hello</body></html>"
+    return Respond(status, body, {"Content-Type": "text/html"})
+
+
+class FaultQueue:
+    """Thread-safe FIFO of faults, each used up by one request."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._queue: deque[tuple[Fault, bool]] = deque()
+
+    def add(self, n: int, fault: Fault, *, include_health: bool = False) -> None:
+        """Queue `fault` for the next `n` requests."""
+        if n < 0:
+            raise ValueError("n must not be negative")
+        with self._lock:
+            self._queue.extend([(fault, include_health)] * n)
+
+    def take(self, path: str) -> Fault | None:
+        """The fault for a request to `path` (without query), used up; None if none applies."""
+        with self._lock:
+            if not self._queue:
+                return None
+            fault, include_health = self._queue[0]
+            if path == HEALTH_PATH and not include_health:
+                return None
+            self._queue.popleft()
+            return fault
+
+    def clear(self) -> None:
+        """Forget every pending fault."""
+        with self._lock:
+            self._queue.clear()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._queue)

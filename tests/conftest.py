@@ -1,0 +1,24 @@
+"""Hypothesis profiles: "default" locally, "ci" in CI (HYPOTHESIS_PROFILE=ci, set by .ci/run).
+
+No per-example deadline in either: these machines are shared, and a slow example is not a
+failing one (speed is measured in bench/, never asserted in a test).
+"""
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "default",
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "ci",
+    max_examples=100,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))

@@ -1,0 +1,183 @@
+"""One suite, two Transports: FakeTransport and RequestsTransport (against LocalVectorVue)
+must turn the same server answer into the same value, so the fake cannot drift from the
+adapter that the client really uses."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import msgspec
+import pytest
+
+from vectorvue_client.adapters.transport_requests import RequestsTransport
+from vectorvue_client.domain.errors import TransportErrorKind
+from vectorvue_client.domain.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResult,
+    Timeouts,
+    TransportFailure,
+)
+from vectorvue_client.ports import Transport
+from vectorvue_client.testing.fakes import FakeTransport
+from vectorvue_client.testing.receiver import LocalVectorVue
+
+CAP = 4096
+TOKEN = "contract-token-5e8b2d"
+EVENTS = "/api/v1/integrations/spectrastrike/events"
+TIMEOUTS = Timeouts(connect=2.0, read=2.0)
+NOT_FOUND = HttpResponse(404, {"content-type": "application/json"}, b'{"detail":"Not Found"}')
+
+type Script = Callable[[HttpResponse], None]
+
+
+def emulated_server(request: HttpRequest) -> HttpResult:
+    """What LocalVectorVue answers to the unscripted requests of this suite."""
+    return NOT_FOUND
+
+
+@pytest.fixture(params=["fake", "requests"])
+def harness(request: pytest.FixtureRequest) -> Iterator[tuple[Transport, Script]]:
+    """(transport, script): `script(answer)` makes the server's next answer be `answer`."""
+    if request.param == "fake":
+        fake = FakeTransport(handler=emulated_server, max_response_bytes=CAP)
+        yield fake, fake.push
+        return
+    with LocalVectorVue(api_token=TOKEN) as vv:
+
+        def script(answer: HttpResponse) -> None:
+            vv.fail_next(1, answer.status, answer.body, dict(answer.headers), content_type=None)
+
+        transport = RequestsTransport(vv.url, verify=vv.ca_pem_path, max_response_bytes=CAP)
+        yield transport, script
+        transport.close()
+
+
+def post(path: str = EVENTS) -> HttpRequest:
+    headers = (("Authorization", f"Bearer {TOKEN}"), ("Content-Type", "application/json"))
+    return HttpRequest("POST", path, headers, b'{"event_id":"evt-1"}')
+
+
+def test_a_202_json_answer_comes_back_exactly(harness: tuple[Transport, Script]) -> None:
+    transport, script = harness
+    body = msgspec.json.encode(
+        {
+            "request_id": "0b9f4c1e-8a51-4e3a-9d07-2a6f5c3b1d20",
+            "status": "accepted",
+            "data": {"event_id": "evt-1"},
+            "errors": [],
+            "signature": None,
+        }
+    )
+    headers = {
+        "Content-Type": "application/json",
+        "X-Request-ID": "0b9f4c1e-8a51-4e3a-9d07-2a6f5c3b1d20",
+        "X-Idempotent-Replay": "true",
+    }
+    script(HttpResponse(202, headers, body))
+
+    result = transport.send(post(), TIMEOUTS)
+
+    assert isinstance(result, HttpResponse)
+    assert result.status == 202
+    assert result.body == body
+    assert all(name == name.lower() for name in result.headers)
+    for name, value in headers.items():
+        assert result.headers[name.lower()] == value
+        assert result.header(name) == value
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (401, b'{"detail":"Invalid token"}'),
+        (
+            409,
+            b'{"request_id":"r","status":"failed","data":null,'
+            b'"errors":[{"code":"idempotency_conflict","message":"m"}],"signature":null}',
+        ),
+        (429, b'{"detail":"Rate limit exceeded"}'),
+    ],
+)
+def test_a_4xx_json_answer_is_a_response_not_a_failure(
+    harness: tuple[Transport, Script], status: int, body: bytes
+) -> None:
+    transport, script = harness
+    script(HttpResponse(status, {"Content-Type": "application/json"}, body))
+
+    result = transport.send(post(), TIMEOUTS)
+
+    assert isinstance(result, HttpResponse)
+    assert (result.status, result.body) == (status, body)
+    assert result.header("content-type") == "application/json"
+
+
+def test_an_unscripted_unknown_path_is_the_servers_404(harness: tuple[Transport, Script]) -> None:
+    transport, _ = harness
+
+    result = transport.send(post("/api/v1/nowhere"), TIMEOUTS)
+
+    assert isinstance(result, HttpResponse)
+    assert (result.status, result.body) == (NOT_FOUND.status, NOT_FOUND.body)
+
+
+@pytest.mark.parametrize(
+    ("status", "location"),
+    [(301, "https://elsewhere.invalid/a"), (307, "/api/v1/moved"), (308, None)],
+)
+def test_a_3xx_is_a_redirect_failure_naming_the_location(
+    harness: tuple[Transport, Script], status: int, location: str | None
+) -> None:
+    transport, script = harness
+    script(HttpResponse(status, {"Location": location} if location else {}, b""))
+
+    result = transport.send(post(), TIMEOUTS)
+
+    assert isinstance(result, TransportFailure)
+    assert result.kind is TransportErrorKind.REDIRECT
+    assert f"HTTP {status} redirect to {location or '(none)'} " in result.detail
+
+
+@pytest.mark.parametrize(("size", "too_large"), [(CAP, False), (CAP + 1, True)])
+def test_a_body_over_max_response_bytes_is_response_too_large(
+    harness: tuple[Transport, Script], size: int, too_large: bool
+) -> None:
+    transport, script = harness
+    script(HttpResponse(202, {"Content-Type": "application/json"}, b"x" * size))
+
+    result = transport.send(post(), TIMEOUTS)
+
+    if too_large:
+        assert isinstance(result, TransportFailure)
+        assert result.kind is TransportErrorKind.RESPONSE_TOO_LARGE
+        assert str(CAP) in result.detail
+    else:
+        assert isinstance(result, HttpResponse)
+        assert len(result.body) == CAP
+
+
+def test_send_after_close_raises(harness: tuple[Transport, Script]) -> None:
+    transport, _ = harness
+    transport.close()
+
+    with pytest.raises(RuntimeError, match="the transport is closed"):
+        transport.send(post(), TIMEOUTS)
+
+
+@pytest.mark.parametrize(
+    ("request_", "timeouts"),
+    [
+        (HttpRequest("POST", "@evil.example/x"), TIMEOUTS),
+        (post(), Timeouts(connect=0.0, read=2.0)),
+        (post(), Timeouts(connect=2.0, read=-1.0)),
+    ],
+    ids=["path-without-slash", "zero-connect-timeout", "negative-read-timeout"],
+)
+def test_programming_errors_raise_value_error(
+    harness: tuple[Transport, Script], request_: HttpRequest, timeouts: Timeouts
+) -> None:
+    """A path that could name another host, or a spent timeout, is the caller's bug: both
+    transports refuse it before anything leaves."""
+    transport, _ = harness
+    with pytest.raises(ValueError, match=r"path|timeouts"):
+        transport.send(request_, timeouts)

@@ -1,0 +1,620 @@
+"""The application service over fakes: pipeline order, retries, idempotency, signing."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Any
+
+import msgspec
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from vectorvue_client import (
+    TransportErrorKind,
+    VectorVueAPIError,
+    VectorVueConfig,
+    VectorVueConfigError,
+    VectorVueError,
+    VectorVueSerializationError,
+    VectorVueTransportError,
+)
+from vectorvue_client.adapters.audit_logging import LoggingAuditSink
+from vectorvue_client.client import (
+    EVENTS_BATCH_PATH,
+    EVENTS_PATH,
+    FINDINGS_PATH,
+    HEALTH_PATH,
+    VectorVueClient,
+)
+from vectorvue_client.domain.audit import AuditRecord
+from vectorvue_client.domain.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResult,
+    Timeouts,
+    TransportFailure,
+)
+from vectorvue_client.testing import (
+    TEST_BASE_URL,
+    FakeCredentialSource,
+    FakeEntropy,
+    FakePorts,
+    FakeTransport,
+    MemoryAuditSink,
+    RecordingSigner,
+    json_response,
+)
+
+ACCEPTED = json_response(
+    202, b'{"request_id":"r-1","status":"accepted","data":{},"errors":[],"signature":null}'
+)
+
+
+def event(**overrides: Any) -> dict[str, Any]:
+    """A valid loose event."""
+    base: dict[str, Any] = {
+        "source_system": "spectrastrike",
+        "event_type": "PORT_SCAN",
+        "occurred_at": "2026-11-25T12:00:00Z",
+        "severity": "low",
+        "asset_ref": "192.0.2.10",
+        "message": "open port 22",
+        "metadata": {"port": 22},
+    }
+    base.update(overrides)
+    return base
+
+
+def config(**overrides: Any) -> VectorVueConfig:
+    return VectorVueConfig(**{"base_url": TEST_BASE_URL, **overrides})
+
+
+def batch_ok(request: HttpRequest) -> HttpResult:
+    """A server that accepts every item of a batch."""
+    items = msgspec.json.decode(request.body)
+    results = [
+        {"index": i, "item_id": item["event_id"], "status": "accepted"}
+        for i, item in enumerate(items)
+    ]
+    body = {
+        "request_id": "r-b",
+        "status": "accepted",
+        "data": {
+            "summary": {"total": len(items), "accepted": len(items), "failed": 0},
+            "results": results,
+        },
+        "errors": [],
+    }
+    return json_response(202, msgspec.json.encode(body))
+
+
+# -- retries: the key stays, the signature is fresh --------------------------------------------
+RETRYABLE = st.one_of(
+    st.sampled_from([408, 425, 429, 500, 502, 503, 504]).map(
+        lambda s: json_response(s, b'{"detail":"x"}')
+    ),
+    st.sampled_from(
+        [TransportErrorKind.CONNECT, TransportErrorKind.TIMEOUT, TransportErrorKind.CONNECTION_LOST]
+    ).map(lambda k: TransportFailure(k, "scripted")),
+)
+FINAL = st.one_of(
+    st.just(ACCEPTED),
+    st.sampled_from([400, 401, 403, 404, 409, 413, 422]).map(
+        lambda s: json_response(s, b'{"detail":"no"}')
+    ),
+    st.sampled_from([TransportErrorKind.TLS, TransportErrorKind.REDIRECT]).map(
+        lambda k: TransportFailure(k, "scripted")
+    ),
+)
+
+
+@settings(max_examples=150)
+@given(
+    failures=st.lists(RETRYABLE, max_size=8),
+    final=FINAL,
+    max_retries=st.integers(0, 6),
+    seed=st.integers(0, 2**32),
+)
+def test_retries_keep_the_key_and_resign_every_attempt(
+    failures: list[HttpResult], final: HttpResult, max_retries: int, seed: int
+) -> None:
+    """Under any scripted failure sequence: one idempotency key and one body for all attempts,
+    a fresh signature (timestamp, nonce) per attempt over exactly those bytes, and never more
+    than max_retries + 1 attempts."""
+    ports = FakePorts(transport=FakeTransport([*failures, final]))
+    ports.entropy = FakeEntropy(seed)
+    client = ports.client(config(max_retries=max_retries, deadline_seconds=10_000.0))
+    try:
+        envelope = client.send_event(event())
+        outcome: object = envelope
+    except VectorVueError as exc:
+        outcome = exc
+
+    sent = ports.transport.requests
+    assert len(sent) == min(len(failures), max_retries) + 1
+    keys = {r.header("Idempotency-Key") for r in sent}
+    bodies = {r.body for r in sent}
+    assert len(keys) == 1 and None not in keys
+    assert len(bodies) == 1
+    body = bodies.pop()
+    assert len(ports.signer.calls) == len(sent)
+    nonces = [call.nonce for call in ports.signer.calls]
+    assert len(set(nonces)) == len(nonces)
+    for request, call in zip(sent, ports.signer.calls, strict=True):
+        assert call.body == body  # signed the bytes that were sent, not a re-encoding
+        expected = f"{call.timestamp}.{call.nonce}.{hashlib.sha256(body).hexdigest()}"
+        assert request.header(RecordingSigner.HEADER) == expected
+    if len(failures) <= max_retries and final is ACCEPTED:
+        assert not isinstance(outcome, Exception)
+        assert outcome.success  # type: ignore[attr-defined]
+        assert outcome.idempotency_key == keys.pop()  # type: ignore[attr-defined]
+        assert outcome.attempts == len(sent)  # type: ignore[attr-defined]
+    else:
+        assert isinstance(outcome, (VectorVueAPIError, VectorVueTransportError))
+
+
+def test_signature_timestamps_follow_the_clock_across_retries() -> None:
+    """Each attempt is signed with the time of that attempt, not of the first one."""
+    ports = FakePorts(transport=FakeTransport([json_response(503, b""), ACCEPTED]))
+    ports.entropy = FakeEntropy(jitter=0.99)
+    client = ports.client(config(backoff_base_seconds=4.0, backoff_max_seconds=4.0))
+    client.send_event(event())
+    first, second = (call.timestamp for call in ports.signer.calls)
+    assert second - first == int(0.99 * 4.0)
+    assert ports.clock.sleeps == [pytest.approx(0.99 * 4.0)]
+
+
+class DeadlineWitness:
+    """A Transport wrapper that checks, at every send, that the attempt starts inside the
+    deadline and that its socket timeouts cannot carry it past the deadline; the exchange
+    itself takes `exchange` seconds of fake time (capped by the read timeout)."""
+
+    def __init__(self, ports: FakePorts, deadline: float, exchange: float) -> None:
+        self.inner = ports.transport
+        self.clock = ports.clock
+        self.deadline = deadline
+        self.exchange = exchange
+        self.attempts = 0
+
+    def send(self, request: HttpRequest, timeouts: Timeouts) -> HttpResult:
+        self.attempts += 1
+        now = self.clock.monotonic()
+        assert now < self.deadline
+        assert now + max(timeouts.connect, timeouts.read) <= self.deadline + 1e-9
+        self.clock.advance(min(self.exchange, timeouts.read))
+        return self.inner.send(request, timeouts)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+@settings(max_examples=150)
+@given(
+    deadline=st.floats(0.5, 120.0),
+    timeout=st.floats(0.1, 30.0),
+    exchange=st.floats(0.0, 40.0),
+    retry_after=st.one_of(st.none(), st.integers(0, 90)),
+    seed=st.integers(0, 2**32),
+)
+def test_no_attempt_or_wait_outlives_the_deadline(
+    deadline: float, timeout: float, exchange: float, retry_after: int | None, seed: int
+) -> None:
+    """Against a server that is always unavailable: every attempt starts inside the deadline
+    with timeouts that end by it, no backoff crosses it, and the send gives up in time."""
+    headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
+    ports = FakePorts(
+        transport=FakeTransport(
+            handler=lambda _: json_response(503, b'{"detail":"down"}', headers)
+        ),
+        entropy=FakeEntropy(seed),
+    )
+    witness = DeadlineWitness(ports, deadline, exchange)
+    client = VectorVueClient(
+        config=config(max_retries=100, deadline_seconds=deadline, timeout_seconds=timeout),
+        transport=witness,
+        credentials=ports.credentials,
+        signer=ports.signer,
+        audit=ports.audit,
+        clock=ports.clock,
+        entropy=ports.entropy,
+    )
+    with pytest.raises((VectorVueAPIError, VectorVueTransportError)):
+        client.send_event(event())
+    assert witness.attempts >= 1
+    assert ports.clock.monotonic() <= deadline + 1e-9
+
+
+# -- secrets never leak ---------------------------------------------------------------------
+# Real keys are high-entropy; the prefix keeps hypothesis from shrinking a "secret" into a
+# word the protocol itself uses ("Content-Type"), which no masking could or should hide.
+SECRET = st.text(
+    alphabet=st.characters(min_codepoint=33, max_codepoint=126), min_size=12, max_size=48
+).map(lambda s: f"vvk_{s}")
+
+
+def echoing_answers(secret: str) -> st.SearchStrategy[HttpResult]:
+    """Server answers (and transport failures) that repeat the secret back at us."""
+    quoted = msgspec.json.encode(secret).decode()
+    return st.sampled_from(
+        [
+            json_response(401, f'{{"detail": "Invalid token {quoted}"}}'),
+            json_response(500, f'{{"detail": [{{"loc": ["body"], "msg": {quoted}}}]}}'),
+            HttpResponse(500, {"content-type": "text/plain"}, f"boom: {secret}".encode()),
+            HttpResponse(200, {"content-type": "text/html"}, f"<p>{secret}</p>".encode()),
+            json_response(
+                422,
+                f'{{"request_id":"r","status":"failed","data":null,'
+                f'"errors":[{{"code":"validation_error","message":{quoted}}}]}}',
+            ),
+            json_response(503, f'{{"detail": "Authorization: Bearer {secret[:6]}..."}}'),
+            TransportFailure(TransportErrorKind.TLS, f"handshake failed near {secret}"),
+            TransportFailure(TransportErrorKind.CONNECT, f"refused: Bearer {secret}"),
+        ]
+    )
+
+
+class LeakWitness(MemoryAuditSink):
+    """Keeps audit records and also pushes them through the real logging adapter."""
+
+    def __init__(self, logger: logging.Logger) -> None:
+        super().__init__()
+        self.logging_sink = LoggingAuditSink(logger)
+
+    def record(self, record: AuditRecord) -> None:
+        super().record(record)
+        self.logging_sink.record(record)
+
+
+class ListHandler(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+@settings(max_examples=150)
+@given(data=st.data(), secret=SECRET, batch=st.booleans())
+def test_no_secret_in_audit_logs_errors_or_reprs(
+    data: st.DataObject, secret: str, batch: bool
+) -> None:
+    """Whatever the server or the network says back, the API key never appears in an audit
+    record, a log line, an exception's str or repr, an envelope's error, or a request repr."""
+    answers = data.draw(st.lists(echoing_answers(secret), min_size=1, max_size=4))
+    logger = logging.getLogger(f"test.leak.{id(answers)}")
+    handler = ListHandler()
+    logger.addHandler(handler)
+    logger.propagate = False
+    audit = LeakWitness(logger)
+    ports = FakePorts(
+        transport=FakeTransport(answers, handler=lambda _: answers[-1]),
+        credentials=FakeCredentialSource(secret),
+        audit=audit,
+    )
+    client = ports.client(config(max_retries=len(answers)))
+    texts: list[str] = []
+    try:
+        if batch:
+            envelope = client.send_batch([event(), event(message="second")])
+        else:
+            envelope = client.send_event(event())
+        texts += [repr(envelope), str(envelope.error), repr(envelope.errors), repr(envelope.items)]
+    except VectorVueError as exc:
+        texts += [str(exc), repr(exc), repr(exc.args)]
+        envelope_of_error = getattr(exc, "envelope", None)
+        if envelope_of_error is not None:
+            texts += [str(envelope_of_error.error), repr(envelope_of_error.errors)]
+    finally:
+        logger.removeHandler(handler)
+    texts += handler.lines
+    texts += [repr(record) for record in audit.records]
+    texts += [repr(request) for request in ports.transport.requests]
+    assert handler.lines, "the logging sink wrote nothing: the check would be empty"
+    for text in texts:
+        assert secret not in text
+    # And the key did go on the wire, so the test is not vacuous.
+    assert all(r.header("Authorization") == f"Bearer {secret}" for r in ports.transport.requests)
+
+
+# -- batches ----------------------------------------------------------------------------------
+@settings(max_examples=100)
+@given(
+    count=st.integers(1, 60),
+    batch_size=st.integers(1, 25),
+    max_bytes=st.integers(1024, 8000),
+)
+def test_a_batch_sends_every_item_exactly_once_within_both_limits(
+    count: int, batch_size: int, max_bytes: int
+) -> None:
+    """Chunks respect batch_size and max_batch_bytes, keep order, and carry every item once;
+    the merged envelope reports every item at its caller index."""
+    ports = FakePorts(transport=FakeTransport(handler=batch_ok))
+    client = ports.client(config(batch_size=batch_size, max_batch_bytes=max_bytes))
+    items = [event(message=f"item {i}" + "x" * (i % 7) * 40) for i in range(count)]
+    envelope = client.send_batch(items)
+
+    sent_ids: list[str] = []
+    for request in ports.transport.requests:
+        assert request.path == EVENTS_BATCH_PATH
+        assert len(request.body) <= max_bytes
+        chunk = msgspec.json.decode(request.body)
+        assert 1 <= len(chunk) <= batch_size
+        sent_ids += [item["event_id"] for item in chunk]
+    messages = [msgspec.json.decode(r.body) for r in ports.transport.requests]
+    assert [item["message"] for chunk in messages for item in chunk] == [
+        i["message"] for i in items
+    ]
+    assert len(sent_ids) == len(set(sent_ids)) == count
+    assert envelope.success
+    assert [item.index for item in envelope.items] == list(range(count))
+    assert [item.item_id for item in envelope.items] == sent_ids
+
+
+def test_one_bad_item_stops_the_whole_batch_before_anything_is_sent() -> None:
+    """Every problem of every item is reported, with its index and field; nothing is sent."""
+    ports = FakePorts(transport=FakeTransport(handler=batch_ok))
+    client = ports.client()
+    items = [
+        event(),
+        event(severity="urgent-ish"),
+        event(),
+        event(event_type="port scan!", message=""),
+    ]
+    with pytest.raises(VectorVueSerializationError) as caught:
+        client.send_batch(items)
+    problems = {(p.index, p.field) for p in caught.value.problems}
+    assert problems == {(1, "severity"), (3, "event_type"), (3, "message")}
+    assert ports.transport.requests == []
+    assert ports.audit.records[-1].outcome == "invalid"
+
+
+def test_an_item_over_the_byte_limit_is_an_error_for_that_item() -> None:
+    """An item that cannot fit in any request is named by index, not dropped or crashed on."""
+    ports = FakePorts(transport=FakeTransport(handler=batch_ok))
+    client = ports.client(config(max_batch_bytes=1024))
+    items = [event(), event(metadata={"blob": "y" * 2000}), event(message="third")]
+    with pytest.raises(VectorVueSerializationError) as caught:
+        client.send_batch(items)
+    assert [(p.index, p.field) for p in caught.value.problems] == [(1, "(item)")]
+    assert "max_batch_bytes" in caught.value.rule
+    assert ports.transport.requests == []
+
+
+@pytest.mark.parametrize("items", [[], (), {"a": 1}, "events"])
+def test_an_empty_or_non_list_batch_is_refused(items: Any) -> None:
+    """VectorVue accepts an empty array as 0/0/0; we refuse it (and non-lists) locally."""
+    ports = FakePorts()
+    with pytest.raises(VectorVueSerializationError) as caught:
+        ports.client().send_batch(items)
+    assert caught.value.field == "items"
+    assert ports.transport.requests == []
+
+
+def test_a_partial_batch_is_not_a_success_and_names_the_failed_items() -> None:
+    """A 202 whose per-item results include a failure gives success False and item details."""
+
+    def partial(request: HttpRequest) -> HttpResult:
+        items = msgspec.json.decode(request.body)
+        results = [
+            {
+                "index": i,
+                "item_id": it["event_id"],
+                "status": "accepted" if i else "failed",
+                "error_code": None if i else "duplicate",
+                "error_message": None if i else "seen",
+            }
+            for i, it in enumerate(items)
+        ]
+        body = {"request_id": "r", "status": "partial", "data": {"results": results}, "errors": []}
+        return json_response(202, msgspec.json.encode(body))
+
+    ports = FakePorts(transport=FakeTransport(handler=partial))
+    envelope = ports.client().send_batch([event(), event(message="two")])
+    assert not envelope.success
+    assert envelope.status == "partial"
+    assert [(i.index, i.accepted, i.error_code) for i in envelope.items] == [
+        (0, False, "duplicate"),
+        (1, True, None),
+    ]
+    assert envelope.error is not None and "item 0" in envelope.error
+
+
+def test_findings_go_to_the_findings_endpoints() -> None:
+    """send_finding posts one normalized finding; send_findings posts the batch."""
+    ports = FakePorts(transport=FakeTransport([ACCEPTED], handler=batch_ok_findings))
+    client = ports.client()
+    finding = {
+        "title": "SSH allows password authentication",
+        "description": "sshd accepts passwords",
+        "severity": "med",
+        "first_seen": "2026-11-25T09:14:03.512204+00:00",
+        "asset_ref": "192.0.2.10",
+    }
+    assert client.send_finding(finding).success
+    assert client.send_findings([finding, {**finding, "title": "Another one"}]).success
+    single, many = ports.transport.requests
+    assert single.path == FINDINGS_PATH
+    sent = msgspec.json.decode(single.body)
+    assert sent["severity"] == "medium"
+    assert sent["first_seen"] == "2026-11-25T09:14:03.512204Z"
+    assert many.path == FINDINGS_PATH + "/batch"
+
+
+def batch_ok_findings(request: HttpRequest) -> HttpResult:
+    items = msgspec.json.decode(request.body)
+    results = [
+        {"index": i, "item_id": it["finding_id"], "status": "accepted"}
+        for i, it in enumerate(items)
+    ]
+    body = {"request_id": "r", "status": "accepted", "data": {"results": results}, "errors": []}
+    return json_response(202, msgspec.json.encode(body))
+
+
+# -- single sends: outcomes -------------------------------------------------------------------
+def test_the_request_carries_auth_key_and_the_canonical_body() -> None:
+    """Bearer auth with a capital B, JSON content type, an Idempotency-Key derived from the
+    body (the same event twice -> the same key), and the deterministic encoding on the wire."""
+    ports = FakePorts(transport=FakeTransport([ACCEPTED, ACCEPTED]))
+    client = ports.client()
+    first = client.send_event(event())
+    second = client.send_event(dict(reversed(list(event().items()))))
+    a, b = ports.transport.requests
+    assert a.method == "POST" and a.path == EVENTS_PATH
+    assert a.header("Authorization") == "Bearer test-api-key"
+    assert a.header("Content-Type") == "application/json"
+    assert a.body == b.body
+    assert first.idempotency_key == second.idempotency_key == a.header("Idempotency-Key")
+    assert msgspec.json.decode(a.body)["event_id"].startswith("evt-")
+
+
+def test_an_explicit_idempotency_key_is_used_as_given() -> None:
+    """A caller-supplied key wins over the derived one."""
+    ports = FakePorts(transport=FakeTransport([ACCEPTED]))
+    envelope = ports.client().send_event(event(), idempotency_key="my-key-1")
+    assert ports.transport.requests[0].header("Idempotency-Key") == "my-key-1"
+    assert envelope.idempotency_key == "my-key-1"
+
+
+def test_a_replay_is_a_success_flagged_as_replayed() -> None:
+    """Same key, same body: VectorVue answers the original envelope with X-Idempotent-Replay."""
+    replay = json_response(
+        202,
+        b'{"request_id":"r-1","status":"replayed","data":{},"errors":[]}',
+        {"X-Idempotent-Replay": "true"},
+    )
+    envelope = FakePorts(transport=FakeTransport([replay])).client().send_event(event())
+    assert envelope.success and envelope.replayed
+
+
+def test_a_non_json_2xx_is_returned_but_not_a_success() -> None:
+    """A proxy's HTML 200 does not mean VectorVue has the event."""
+    html = HttpResponse(200, {"content-type": "text/html"}, b"<html>ok</html>")
+    ports = FakePorts(transport=FakeTransport([html]))
+    envelope = ports.client().send_event(event())
+    assert not envelope.success
+    assert envelope.status == "unrecognized_response"
+    assert len(ports.transport.requests) == 1
+    assert ports.audit.records[-1].outcome == "rejected"
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "code"),
+    [
+        (400, b'{"detail":"Bad request"}', None),
+        (401, b'{"detail":"Token expired"}', None),
+        (403, b'{"detail":"Forbidden"}', None),
+        (404, b'{"detail":"Not Found"}', None),
+        (
+            409,
+            b'{"request_id":"r","status":"failed","data":null,'
+            b'"errors":[{"code":"idempotency_conflict","message":"different body"}]}',
+            "idempotency_conflict",
+        ),
+        (413, b'{"detail":"too large"}', None),
+        (
+            422,
+            b'{"request_id":"r","status":"failed","data":null,'
+            b'"errors":[{"code":"validation_error","message":"bad"}]}',
+            "validation_error",
+        ),
+    ],
+)
+def test_non_retryable_statuses_raise_at_once(status: int, body: bytes, code: str | None) -> None:
+    """4xx answers are final: one attempt, a VectorVueAPIError with status and error code."""
+    ports = FakePorts(transport=FakeTransport([json_response(status, body)]))
+    with pytest.raises(VectorVueAPIError) as caught:
+        ports.client().send_event(event())
+    assert caught.value.status_code == status
+    assert caught.value.error_code == code
+    assert len(ports.transport.requests) == 1
+    assert ports.clock.sleeps == []
+    assert ports.audit.records[-1].outcome == "api_error"
+
+
+def test_retry_after_is_honoured_and_reported() -> None:
+    """A 503 with Retry-After: 7 waits 7 s, then the 202 succeeds on attempt 2."""
+    ports = FakePorts(
+        transport=FakeTransport(
+            [json_response(503, b'{"detail":"busy"}', {"Retry-After": "7"}), ACCEPTED]
+        )
+    )
+    envelope = ports.client().send_event(event())
+    assert envelope.success and envelope.attempts == 2
+    assert ports.clock.sleeps == [7.0]
+    record = ports.audit.records[-1]
+    assert [a.status_code for a in record.attempts] == [503, 202]
+    assert record.attempts[0].retry_after_seconds == 7.0
+
+
+def test_exhausted_retries_raise_the_last_answer() -> None:
+    """After max_retries, the last 503 is raised with its status and Retry-After."""
+    busy = json_response(503, b'{"detail":"busy"}', {"Retry-After": "1"})
+    ports = FakePorts(transport=FakeTransport(handler=lambda _: busy))
+    with pytest.raises(VectorVueAPIError) as caught:
+        ports.client(config(max_retries=2)).send_event(event())
+    assert caught.value.status_code == 503 and caught.value.retry_after == 1.0
+    assert len(ports.transport.requests) == 3
+
+
+def test_tls_failures_are_never_retried() -> None:
+    """A certificate problem is raised at once as a transport error of kind tls."""
+    ports = FakePorts(
+        transport=FakeTransport([TransportFailure(TransportErrorKind.TLS, "bad cert")])
+    )
+    with pytest.raises(VectorVueTransportError) as caught:
+        ports.client().send_event(event())
+    assert caught.value.kind is TransportErrorKind.TLS
+    assert caught.value.attempts == 1
+
+
+def test_a_missing_credential_is_a_config_error_and_nothing_is_sent() -> None:
+    """No API key: VectorVueConfigError naming api_key_env; no request leaves."""
+    ports = FakePorts(credentials=FakeCredentialSource(None))
+    with pytest.raises(VectorVueConfigError) as caught:
+        ports.client().send_event(event())
+    assert caught.value.field == "api_key_env"
+    assert ports.transport.requests == []
+
+
+def test_invalid_events_are_refused_before_anything_is_sent() -> None:
+    """Normalization errors name the field; nothing is sent; the refusal is audited."""
+    ports = FakePorts()
+    with pytest.raises(VectorVueSerializationError) as caught:
+        ports.client().send_event(event(occurred_at="last tuesday"))
+    assert caught.value.field == "occurred_at"
+    assert ports.transport.requests == []
+    assert ports.audit.records[-1].outcome == "invalid"
+
+
+# -- health, lifecycle ------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("answer", "healthy"),
+    [
+        (json_response(200, b'{"status":"healthy","version":"1","checks":{}}'), True),
+        (json_response(200, b'{"status":"degraded","version":"1","checks":{}}'), False),
+        (json_response(503, b'{"detail":"down"}'), False),
+        (HttpResponse(200, {}, b"OK"), False),
+        (TransportFailure(TransportErrorKind.CONNECT, "refused"), False),
+    ],
+)
+def test_health_check(answer: HttpResult, healthy: bool) -> None:
+    """Healthy only on 200 with status "healthy"; no credential is sent to /healthz."""
+    ports = FakePorts(transport=FakeTransport([answer]))
+    assert ports.client().health_check() is healthy
+    (request,) = ports.transport.requests
+    assert request.method == "GET" and request.path == HEALTH_PATH
+    assert request.header("Authorization") is None
+    assert ports.credentials.calls == 0
+
+
+def test_close_closes_the_transport_and_the_client() -> None:
+    """The context manager closes the transport; a closed client refuses to send."""
+    ports = FakePorts()
+    with ports.client() as client:
+        pass
+    assert ports.transport.closed
+    with pytest.raises(VectorVueError, match="closed"):
+        client.send_event(event())

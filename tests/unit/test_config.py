@@ -1,0 +1,176 @@
+"""VectorVueConfig: every bad value is refused at construction, naming the field and rule."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from vectorvue_client import VectorVueConfig, VectorVueConfigError
+
+URL = "https://vectorvue.example"
+PIN = "ab" * 32
+
+
+def test_defaults_are_the_secure_ones() -> None:
+    """TLS verification on, integration API, bounded retries and batches."""
+    config = VectorVueConfig(base_url=URL)
+    assert config.verify_tls is True
+    assert config.profile == "integration-api"
+    assert config.max_retries == 3
+    assert config.batch_size == 250
+    assert config.pinned_cert_sha256 == ()
+
+
+def test_the_config_is_frozen() -> None:
+    """A config cannot be changed after validation."""
+    config = VectorVueConfig(base_url=URL)
+    with pytest.raises(AttributeError):
+        config.base_url = "http://downgrade.example"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "words"),
+    [
+        ({"base_url": "http://vectorvue.example"}, "base_url", "https"),
+        ({"base_url": "ftp://vectorvue.example"}, "base_url", "https"),
+        ({"base_url": "vectorvue.example"}, "base_url", "https"),
+        ({"base_url": "https://"}, "base_url", "no host"),
+        ({"base_url": "https://user:pw@vectorvue.example"}, "base_url", "credentials"),
+        ({"base_url": "https://vectorvue.example/?x=1"}, "base_url", "query"),
+        ({"base_url": "https://vectorvue.example:99999"}, "base_url", "not a valid URL"),
+        ({"base_url": ""}, "base_url", "non-empty"),
+        ({"timeout_seconds": 0}, "timeout_seconds", "positive"),
+        ({"timeout_seconds": -1.5}, "timeout_seconds", "positive"),
+        ({"timeout_seconds": float("nan")}, "timeout_seconds", "finite"),
+        ({"timeout_seconds": float("inf")}, "timeout_seconds", "finite"),
+        ({"timeout_seconds": "10"}, "timeout_seconds", "number"),
+        ({"deadline_seconds": 0}, "deadline_seconds", "positive"),
+        ({"max_retries": -1}, "max_retries", "between 0 and 100"),
+        ({"max_retries": True}, "max_retries", "integer"),
+        ({"max_retries": 2.5}, "max_retries", "integer"),
+        ({"batch_size": 0}, "batch_size", "between 1 and 1000"),
+        ({"batch_size": 1001}, "batch_size", "between 1 and 1000"),
+        ({"max_batch_bytes": 10}, "max_batch_bytes", ">= 1024"),
+        ({"pinned_cert_sha256": ("ab" * 31,)}, "pinned_cert_sha256[0]", "64 hexadecimal"),
+        ({"pinned_cert_sha256": (PIN, "zz" * 32)}, "pinned_cert_sha256[1]", "64 hexadecimal"),
+        ({"pinned_cert_sha256": ("AB:" * 31 + "AB",)}, "pinned_cert_sha256[0]", "no colons"),
+        ({"pinned_cert_sha256": PIN}, "pinned_cert_sha256", "tuple"),
+        ({"client_cert": "/etc/client.pem"}, "client_cert", "client_key"),
+        ({"client_key": "/etc/client.key"}, "client_key", "without client_cert"),
+        ({"profile": "grpc"}, "profile", "integration-api, telemetry-gateway"),
+        ({"api_key_env": "NOT A NAME"}, "api_key_env", "environment variable name"),
+        ({"signing_secret_env": ""}, "signing_secret_env", "environment variable name"),
+        ({"verify_tls": "yes"}, "verify_tls", "true or false"),
+        (
+            {"backoff_base_seconds": 5.0, "backoff_max_seconds": 1.0},
+            "backoff_base_seconds",
+            "exceed",
+        ),
+    ],
+)
+def test_bad_values_name_the_field_and_the_rule(
+    overrides: dict[str, Any], field: str, words: str
+) -> None:
+    """Each invalid setting raises VectorVueConfigError with .field and a rule that says why."""
+    with pytest.raises(VectorVueConfigError) as caught:
+        VectorVueConfig(**{"base_url": URL, **overrides})
+    assert caught.value.field == field
+    assert words in caught.value.rule
+    assert str(caught.value).startswith(f"{field}: ")
+
+
+def test_credentials_in_the_url_never_reach_the_message() -> None:
+    """The rejected URL's password does not appear in the error."""
+    with pytest.raises(VectorVueConfigError) as caught:
+        VectorVueConfig(base_url="https://admin:hunter2-secret@vectorvue.example")
+    assert "hunter2-secret" not in str(caught.value)
+    assert "hunter2-secret" not in repr(caught.value)
+
+
+def test_several_pins_are_allowed_and_lower_cased() -> None:
+    """Pins for a rotation: two fingerprints, compared case-insensitively."""
+    config = VectorVueConfig(base_url=URL, pinned_cert_sha256=(PIN.upper(), "cd" * 32))
+    assert config.pinned_cert_sha256 == (PIN, "cd" * 32)
+
+
+def test_from_env_reads_prefixed_variables_with_types() -> None:
+    """VECTORVUE_* strings become typed fields; pins are comma-separated."""
+    env = {
+        "VECTORVUE_BASE_URL": URL,
+        "VECTORVUE_TIMEOUT_SECONDS": "2.5",
+        "VECTORVUE_MAX_RETRIES": "5",
+        "VECTORVUE_VERIFY_TLS": "true",
+        "VECTORVUE_PINNED_CERT_SHA256": f"{PIN}, {'cd' * 32}",
+        "VECTORVUE_PROFILE": "telemetry-gateway",
+        "UNRELATED": "x",
+    }
+    config = VectorVueConfig.from_env(environ=env)
+    assert config.timeout_seconds == 2.5
+    assert config.max_retries == 5
+    assert config.pinned_cert_sha256 == (PIN, "cd" * 32)
+    assert config.profile == "telemetry-gateway"
+
+
+def test_from_env_honours_another_prefix() -> None:
+    """A prefix lets two clients live in one environment."""
+    config = VectorVueConfig.from_env("VV2_", environ={"VV2_BASE_URL": URL, "VV2_BATCH_SIZE": "10"})
+    assert config.batch_size == 10
+
+
+@pytest.mark.parametrize(
+    ("env", "field", "words"),
+    [
+        ({}, "base_url", "VECTORVUE_BASE_URL"),
+        (
+            {"VECTORVUE_BASE_URL": URL, "VECTORVUE_MAX_RETRIES": "three"},
+            "max_retries",
+            "VECTORVUE_MAX_RETRIES",
+        ),
+        ({"VECTORVUE_BASE_URL": URL, "VECTORVUE_VERIFY_TLS": "maybe"}, "verify_tls", "bool"),
+        ({"VECTORVUE_BASE_URL": "http://x.example"}, "base_url", "https"),
+    ],
+)
+def test_from_env_errors_name_the_variable(env: dict[str, str], field: str, words: str) -> None:
+    """A bad or missing variable names the field and the variable."""
+    with pytest.raises(VectorVueConfigError) as caught:
+        VectorVueConfig.from_env(environ=env)
+    assert caught.value.field == field
+    assert words in caught.value.rule
+
+
+def test_from_toml_reads_a_vectorvue_table(tmp_path: Path) -> None:
+    """A [vectorvue] table, with a list of pins."""
+    path = tmp_path / "vv.toml"
+    path.write_text(
+        f'[vectorvue]\nbase_url = "{URL}"\nbatch_size = 100\npinned_cert_sha256 = ["{PIN}"]\n'
+    )
+    config = VectorVueConfig.from_toml(path)
+    assert config.batch_size == 100
+    assert config.pinned_cert_sha256 == (PIN,)
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        (f'base_url = "{URL}"\nbatch_sise = 3\n', "batch_sise"),
+        ("batch_size = 3\n", "base_url"),
+        (f'base_url = "{URL}"\ntimeout_seconds = "ten"\n', "timeout_seconds"),
+        ("base_url = [", "config file"),
+    ],
+)
+def test_from_toml_errors_name_the_setting(tmp_path: Path, text: str, field: str) -> None:
+    """Typos, missing keys, wrong types and broken TOML are config errors naming the key."""
+    path = tmp_path / "vv.toml"
+    path.write_text(text)
+    with pytest.raises(VectorVueConfigError) as caught:
+        VectorVueConfig.from_toml(path)
+    assert caught.value.field == field
+
+
+def test_from_toml_missing_file(tmp_path: Path) -> None:
+    """An unreadable file is a config error, not an OSError."""
+    with pytest.raises(VectorVueConfigError) as caught:
+        VectorVueConfig.from_toml(tmp_path / "absent.toml")
+    assert caught.value.field == "config file"
