@@ -203,7 +203,10 @@ class VectorVueClient:
         self._ensure_open()
         self._ensure_profile()
         started = self._clock.monotonic()
-        payloads, bodies, problems = [], [], []
+        payloads: list[Payload] = []
+        bodies: list[bytes] = []
+        origins: list[int] = []  # the caller's index of each valid item
+        problems: list[Problem] = []
         if isinstance(items, (str, bytes, Mapping)) or not items:
             problems.append(Problem("items", "must be a non-empty list of items"))
         else:
@@ -211,9 +214,11 @@ class VectorVueClient:
                 try:
                     payload = normalize(item)
                     bodies.append(encode(payload))
-                    payloads.append(payload)
                 except VectorVueSerializationError as exc:
                     problems.extend(exc.at_index(index).problems)
+                    continue
+                payloads.append(payload)
+                origins.append(index)
         plan = plan_batches(
             [len(b) for b in bodies],
             max_count=self._config.batch_size,
@@ -224,10 +229,11 @@ class VectorVueClient:
                 "(item)",
                 f"encodes to {len(bodies[i])} bytes, more than max_batch_bytes "
                 f"({self._config.max_batch_bytes})",
-                index=i,
+                index=origins[i],
             )
             for i in plan.oversized
         )
+        problems.sort(key=lambda p: -1 if p.index is None else p.index)
         if problems:
             error = VectorVueSerializationError(problems)
             count = len(items) if isinstance(items, Sequence) else 0

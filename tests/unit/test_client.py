@@ -618,3 +618,14 @@ def test_close_closes_the_transport_and_the_client() -> None:
     assert ports.transport.closed
     with pytest.raises(VectorVueError, match="closed"):
         client.send_event(event())
+
+
+def test_problems_of_a_batch_carry_the_callers_indices() -> None:
+    """An oversized item after an invalid one is still named by its own index."""
+    ports = FakePorts(transport=FakeTransport(handler=batch_ok))
+    client = ports.client(config(max_batch_bytes=1024))
+    items = [event(severity="urgent-ish"), event(), event(metadata={"blob": "y" * 2000})]
+    with pytest.raises(VectorVueSerializationError) as caught:
+        client.send_batch(items)
+    assert [(p.index, p.field) for p in caught.value.problems] == [(0, "severity"), (2, "(item)")]
+    assert ports.transport.requests == []
