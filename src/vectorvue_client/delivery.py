@@ -1,0 +1,207 @@
+"""The attempt loop of the application service: one logical send, from encoded bytes to an
+envelope and an audit record.
+
+Together with client.py this is the only code that loops, sleeps (through the Clock port)
+and calls the ports, always in this order: credentials -> signature over exactly the
+encoded bytes -> transport -> retry decision -> envelope -> audit record. Each decision is
+the domain's; this module only carries them out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import msgspec
+
+from vectorvue_client.config import VectorVueConfig
+from vectorvue_client.domain.audit import AttemptSummary, AuditRecord
+from vectorvue_client.domain.envelope import ResponseEnvelope, api_error, map_response
+from vectorvue_client.domain.errors import (
+    TransportErrorKind,
+    VectorVueConfigError,
+    VectorVueTransportError,
+)
+from vectorvue_client.domain.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResult,
+    Timeouts,
+    TransportFailure,
+)
+from vectorvue_client.domain.redaction import Secret, scrub
+from vectorvue_client.domain.retry import Retry, RetryPolicy, decide, parse_retry_after
+from vectorvue_client.ports import AuditSink, Clock, CredentialSource, Entropy, Signer, Transport
+from vectorvue_client.version import USER_AGENT
+
+BASE_HEADERS = (("Accept", "application/json"), ("User-Agent", USER_AGENT))
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """One logical send: the bytes, their idempotency key, and how to report the outcome.
+    `started` is the monotonic time the deadline counts from."""
+
+    operation: str
+    path: str
+    body: bytes
+    key: str
+    started: float
+    item_ids: Sequence[str] = ()
+    indices: Sequence[int] = ()
+    items: int = 1
+
+
+class Delivery:
+    """Carries out sends with the ports it was given."""
+
+    def __init__(
+        self,
+        *,
+        config: VectorVueConfig,
+        transport: Transport,
+        credentials: CredentialSource,
+        signer: Signer,
+        audit: AuditSink,
+        clock: Clock,
+        entropy: Entropy,
+    ) -> None:
+        self.config = config
+        self.transport = transport
+        self.clock = clock
+        self._credentials = credentials
+        self._signer = signer
+        self._audit = audit
+        self._entropy = entropy
+        self._policy = RetryPolicy(
+            max_retries=config.max_retries,
+            base_delay=config.backoff_base_seconds,
+            max_delay=config.backoff_max_seconds,
+        )
+
+    def post(self, send: Send) -> ResponseEnvelope:
+        """POST `send.body` until the retry policy stops; the envelope of a 2xx, else raise
+        VectorVueAPIError or VectorVueTransportError. Audited either way."""
+        deadline = self.config.deadline_seconds
+        attempts: list[AttemptSummary] = []
+        tokens: list[Secret] = []
+        base = (*BASE_HEADERS, ("Content-Type", "application/json"), ("Idempotency-Key", send.key))
+        result: HttpResult
+        while True:
+            remaining = deadline - (self.clock.monotonic() - send.started)
+            if remaining <= 0:
+                result = TransportFailure(
+                    TransportErrorKind.DEADLINE,
+                    f"deadline of {deadline}s spent before attempt {len(attempts) + 1}",
+                )
+                break
+            try:
+                token = self._credentials.get()
+            except VectorVueConfigError as exc:
+                self.record(send, "invalid", attempts=tuple(attempts), error=str(exc))
+                raise
+            tokens.append(token)
+            # A fresh timestamp, nonce and signature for every attempt over the same bytes;
+            # the idempotency key stays.
+            timestamp = int(self.clock.time())
+            signature = self._signer.sign(
+                send.body, timestamp=timestamp, nonce=self._entropy.nonce()
+            )
+            auth = ("Authorization", f"Bearer {token.reveal()}")
+            request = HttpRequest("POST", send.path, (*base, auth, *signature), send.body)
+            timeout = min(self.config.timeout_seconds, remaining)
+            result = self.transport.send(request, Timeouts(connect=timeout, read=timeout))
+            decision = decide(
+                self._policy,
+                attempt=len(attempts) + 1,
+                outcome=result,
+                elapsed=self.clock.monotonic() - send.started,
+                deadline=deadline,
+                jitter=self._entropy.random(),
+                now=self.clock.time(),
+            )
+            delay = decision.delay if isinstance(decision, Retry) else None
+            attempts.append(summary(result, delay))
+            if delay is None:
+                break
+            self.clock.sleep(delay)
+        return self._conclude(send, result, tuple(attempts), tokens)
+
+    def _conclude(
+        self,
+        send: Send,
+        result: HttpResult,
+        attempts: tuple[AttemptSummary, ...],
+        tokens: Sequence[Secret],
+    ) -> ResponseEnvelope:
+        if isinstance(result, TransportFailure):
+            detail = scrub(result.detail, tokens)
+            error = f"{result.kind.value}: {detail}"
+            self.record(send, "transport_error", attempts=attempts, error=error)
+            raise VectorVueTransportError(result.kind, detail, attempts=len(attempts) or 1)
+        envelope = map_response(
+            result,
+            attempts=len(attempts),
+            idempotency_key=send.key,
+            item_ids=send.item_ids,
+            item_indices=send.indices or None,
+            secrets=tokens,
+        )
+        ok = 200 <= result.status < 300
+        outcome = "success" if envelope.success else ("rejected" if ok else "api_error")
+        self.record(
+            send,
+            outcome,
+            attempts=attempts,
+            status_code=result.status,
+            error=envelope.error,
+            request_id=envelope.request_id,
+        )
+        if not ok:
+            retry_after = parse_retry_after(result.header("retry-after"), self.clock.time())
+            raise api_error(envelope, retry_after)
+        return envelope
+
+    def record(
+        self,
+        send: Send,
+        outcome: str,
+        *,
+        method: str = "POST",
+        attempts: tuple[AttemptSummary, ...] = (),
+        status_code: int | None = None,
+        error: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        """Hand one audit record of `send` to the sink."""
+        self._audit.record(
+            AuditRecord(
+                operation=send.operation,
+                method=method,
+                path=send.path,
+                outcome=outcome,
+                status_code=status_code,
+                attempts=attempts,
+                duration_seconds=max(0.0, self.clock.monotonic() - send.started),
+                item_count=send.items,
+                idempotency_key=send.key or None,
+                request_id=request_id,
+                error=error,
+            )
+        )
+
+
+def summary(result: HttpResult, delay: float | None) -> AttemptSummary:
+    """The audit trail's view of one attempt."""
+    if isinstance(result, HttpResponse):
+        return AttemptSummary(status_code=result.status, failure=None, retry_after_seconds=delay)
+    return AttemptSummary(status_code=None, failure=result.kind.value, retry_after_seconds=delay)
+
+
+def json_field(body: bytes, name: str) -> object:
+    """`body[name]` when body is a JSON object, else None."""
+    try:
+        parsed = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return None
+    return parsed.get(name) if isinstance(parsed, dict) else None
