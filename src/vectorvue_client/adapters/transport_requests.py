@@ -34,10 +34,9 @@ from vectorvue_client.domain.http import (
     Timeouts,
     TransportFailure,
 )
-from vectorvue_client.domain.redaction import excerpt, header_secrets, scrub
+from vectorvue_client.domain.redaction import failure_detail, header_secrets
 
 _CHUNK: Final = 64 * 1024
-_DETAIL_LIMIT: Final = 300
 
 # The first rule that matches any exception of the cause chain wins, so specific causes
 # come before the wrappers requests and urllib3 put around them (a requests.ConnectionError
@@ -247,5 +246,4 @@ def _failure(exc: BaseException, timeouts: Timeouts, secrets: list[str]) -> Tran
 
 
 def _fail(kind: Kind, detail: str, secrets: list[str]) -> TransportFailure:
-    # Scrub before cutting: a secret cut in half by excerpt() could no longer be found.
-    return TransportFailure(kind, excerpt(scrub(detail, secrets), _DETAIL_LIMIT))
+    return TransportFailure(kind, failure_detail(detail, secrets))

@@ -134,6 +134,12 @@ def header_secrets(headers: Iterable[tuple[str, str]]) -> list[str]:
     return out
 
 
+def failure_detail(detail: str, secrets: Iterable[str | Secret]) -> str:
+    """A transport failure's detail fit to keep: scrubbed, then cut to 300 characters
+    (in that order: a cut first could leave half a secret that the scrub cannot find)."""
+    return excerpt(scrub(detail, secrets), 300)
+
+
 def excerpt(text: str, limit: int = 200) -> str:
     """At most `limit` characters of `text` (server bodies can be huge), marked if cut."""
     if len(text) <= limit:

@@ -22,7 +22,7 @@ from vectorvue_client.domain.http import (
     Timeouts,
     TransportFailure,
 )
-from vectorvue_client.domain.redaction import Secret, excerpt, header_secrets, scrub
+from vectorvue_client.domain.redaction import Secret, failure_detail, header_secrets
 
 # 2026-11-25T00:00:00Z: a fixed "now" keeps signatures and ids reproducible in tests.
 FAKE_EPOCH = 1_795_564_800.0
@@ -106,7 +106,7 @@ def _as_transport_would(
         )
         return TransportFailure(
             TransportErrorKind.REDIRECT,
-            excerpt(scrub(detail, header_secrets(request.headers)), 300),
+            failure_detail(detail, header_secrets(request.headers)),
         )
     if len(result.body) > max_response_bytes:
         return TransportFailure(
