@@ -31,6 +31,7 @@ from vectorvue_client.domain.http import (
 )
 from vectorvue_client.domain.redaction import Secret, scrub
 from vectorvue_client.domain.retry import Retry, RetryPolicy, decide, parse_retry_after
+from vectorvue_client.domain.timestamps import to_rfc3339
 from vectorvue_client.ports import AuditSink, Clock, CredentialSource, Entropy, Signer, Transport
 from vectorvue_client.version import USER_AGENT
 
@@ -176,12 +177,14 @@ class Delivery:
         """Hand one audit record of `send` to the sink."""
         self._audit.record(
             AuditRecord(
-                operation=send.operation,
+                time=to_rfc3339(self.clock.time(), "time"),
+                action=send.operation,
                 method=method,
-                path=send.path,
+                endpoint=send.path,
                 outcome=outcome,
                 status_code=status_code,
-                attempts=attempts,
+                attempts=len(attempts),
+                attempt_log=attempts,
                 duration_seconds=max(0.0, self.clock.monotonic() - send.started),
                 item_count=send.items,
                 idempotency_key=send.key or None,

@@ -102,12 +102,14 @@ def test_hmac_signature_is_what_vectorvue_verifies() -> None:
 
 # -- AuditSink --------------------------------------------------------------------------------
 RECORD = AuditRecord(
-    operation="send_event",
+    time="2026-11-25T12:00:00Z",
+    action="send_event",
     method="POST",
-    path="/api/v1/integrations/spectrastrike/events",
+    endpoint="/api/v1/integrations/spectrastrike/events",
     outcome="success",
     status_code=202,
-    attempts=(AttemptSummary(202, None, None),),
+    attempts=1,
+    attempt_log=(AttemptSummary(202, None, None),),
     duration_seconds=0.01,
     item_count=1,
     idempotency_key="k",

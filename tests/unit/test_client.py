@@ -545,8 +545,11 @@ def test_retry_after_is_honoured_and_reported() -> None:
     assert envelope.success and envelope.attempts == 2
     assert ports.clock.sleeps == [7.0]
     record = ports.audit.records[-1]
-    assert [a.status_code for a in record.attempts] == [503, 202]
-    assert record.attempts[0].retry_after_seconds == 7.0
+    assert record.attempts == 2
+    assert [a.status_code for a in record.attempt_log] == [503, 202]
+    assert record.attempt_log[0].retry_after_seconds == 7.0
+    assert record.time == "2026-11-25T00:00:07Z"  # the fake clock, after the 7 s wait
+    assert (record.action, record.endpoint) == ("send_event", EVENTS_PATH)
 
 
 def test_exhausted_retries_raise_the_last_answer() -> None:
