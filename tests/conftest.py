@@ -8,6 +8,9 @@ import os
 
 from hypothesis import HealthCheck, settings
 
+# The LocalVectorVue fixtures, enabled exactly as an embedder enables them.
+pytest_plugins = ["vectorvue_client.testing.pytest_plugin"]
+
 settings.register_profile(
     "default",
     max_examples=100,

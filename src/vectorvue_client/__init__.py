@@ -5,8 +5,10 @@ The public API is exactly what is re-exported here.
 
 import logging
 
+from vectorvue_client.audit import verify_audit_chain
 from vectorvue_client.client import VectorVueClient
 from vectorvue_client.config import VectorVueConfig
+from vectorvue_client.domain.audit_chain import ChainReport
 from vectorvue_client.domain.envelope import ErrorDetail, ItemOutcome, ResponseEnvelope
 from vectorvue_client.domain.errors import (
     Problem,
@@ -26,6 +28,7 @@ from vectorvue_client.version import __version__
 logging.getLogger("vectorvue_client").addHandler(logging.NullHandler())
 
 __all__ = [
+    "ChainReport",
     "ErrorDetail",
     "IntegrationEvent",
     "IntegrationFinding",
@@ -42,4 +45,5 @@ __all__ = [
     "VectorVueSerializationError",
     "VectorVueTransportError",
     "__version__",
+    "verify_audit_chain",
 ]

@@ -17,7 +17,7 @@ from vectorvue_client.config import VectorVueConfig
 from vectorvue_client.delivery import BASE_HEADERS, Delivery, Send, json_field, summary
 from vectorvue_client.domain import models
 from vectorvue_client.domain.batching import plan_batches
-from vectorvue_client.domain.encoding import encode, encode_array
+from vectorvue_client.domain.encoding import GZIP_MIN_BYTES, encode, encode_array, gzip_body
 from vectorvue_client.domain.envelope import ResponseEnvelope, merge_batches
 from vectorvue_client.domain.errors import (
     Problem,
@@ -58,7 +58,9 @@ class VectorVueClient:
         audit: AuditSink,
         clock: Clock,
         entropy: Entropy,
+        closers: Sequence[Callable[[], None]] = (),
     ) -> None:
+        self._closers = tuple(closers)
         self._delivery = Delivery(
             config=config,
             transport=transport,
@@ -89,9 +91,10 @@ class VectorVueClient:
         self._ensure_open()
         clock, config = self._delivery.clock, self._delivery.config
         send = Send("health_check", HEALTH_PATH, b"", "", clock.monotonic())
-        timeout = min(config.timeout_seconds, config.deadline_seconds)
+        read = min(config.timeout_seconds, config.deadline_seconds)
+        connect = min(config.connect_timeout_seconds or read, config.deadline_seconds)
         request = HttpRequest("GET", HEALTH_PATH, BASE_HEADERS)
-        result = self._delivery.transport.send(request, Timeouts(timeout, timeout))
+        result = self._delivery.transport.send(request, Timeouts(connect, read))
         if isinstance(result, HttpResponse):
             status = json_field(result.body, "status")
             healthy = result.status == 200 and status == "healthy"
@@ -134,10 +137,13 @@ class VectorVueClient:
         return self._send_many("send_findings", FINDINGS_BATCH_PATH, normalize_finding, findings)
 
     def close(self) -> None:
-        """Release the transport's connections. Idempotent."""
+        """Release the transport's connections and whatever else the wiring opened (a Vault
+        session, an audit file: `closers`). Idempotent."""
         if not self._closed:
             self._closed = True
             self._delivery.transport.close()
+            for close in self._closers:
+                close()
 
     def __enter__(self) -> Self:
         return self
@@ -165,8 +171,7 @@ class VectorVueClient:
         except VectorVueSerializationError as exc:
             self._refused(operation, path, started, exc, 1)
             raise
-        send = Send(operation, path, body, key or idempotency_key(body), started)
-        return self._delivery.post(send)
+        return self._delivery.post(self._send(operation, path, body, key, started))
 
     def _send_many(
         self,
@@ -214,11 +219,28 @@ class VectorVueClient:
         for chunk in plan.batches:
             body = encode_array([bodies[i] for i in chunk])
             ids = [_item_id(payloads[i]) for i in chunk]
-            send = Send(
-                operation, path, body, idempotency_key(body), started, ids, chunk, len(chunk)
-            )
+            send = self._send(operation, path, body, None, started, ids, chunk)
             parts.append(self._delivery.post(send))
         return merge_batches(parts, len(payloads))
+
+    def _send(
+        self,
+        operation: str,
+        path: str,
+        body: bytes,
+        key: str | None,
+        started: float,
+        item_ids: Sequence[str] = (),
+        indices: Sequence[int] = (),
+    ) -> Send:
+        # The key is derived from the JSON, so it does not depend on compression settings;
+        # compression happens once, here, and the signature covers the compressed bytes
+        # that are actually sent.
+        key = key or idempotency_key(body)
+        gzipped = self._delivery.config.gzip_requests and len(body) >= GZIP_MIN_BYTES
+        wire = gzip_body(body) if gzipped else body
+        items = max(len(item_ids), 1)
+        return Send(operation, path, wire, key, started, item_ids, indices, items, gzipped)
 
     def _start(self) -> float:
         self._ensure_open()

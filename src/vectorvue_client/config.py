@@ -6,67 +6,86 @@ invalid value raises VectorVueConfigError naming the field and the rule it broke
 
 from __future__ import annotations
 
-import math
 import os
-import re
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, get_args
 from urllib.parse import urlsplit
 
+from vectorvue_client import config_checks as check
 from vectorvue_client.domain.errors import VectorVueConfigError
 from vectorvue_client.domain.redaction import scrub
 
 Profile = Literal["integration-api", "telemetry-gateway"]
-PROFILES: Final = ("integration-api", "telemetry-gateway")
-_ENV_NAME: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_PIN: Final = re.compile(r"^[0-9a-fA-F]{64}$")
+CredentialKind = Literal["env", "file", "vault"]
+VaultAuth = Literal["token", "approle"]
+Fsync = Literal["always", "never"]
+PROFILES: Final = get_args(Profile)
 MAX_BATCH_SIZE: Final = 1000
-# The gateway refuses bodies over 1 MiB (413); the integration API states no cap.
-DEFAULT_MAX_BATCH_BYTES: Final = 1 << 20
+MIB: Final = 1 << 20
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class VectorVueConfig:
     """Settings of one VectorVue client.
 
-    `timeout_seconds` bounds each socket operation of one attempt; `deadline_seconds` is the
-    whole budget of one send, retries and their waits included.
+    `timeout_seconds` bounds each socket read of one attempt (`connect_timeout_seconds`,
+    when set, the connect); `deadline_seconds` is the whole budget of one send, retries and
+    their waits included.
     """
 
     base_url: str
+    profile: Profile = "integration-api"
+    # -- credentials ---------------------------------------------------------------------
     api_key_env: str = "VECTORVUE_API_KEY"
-    signing_secret_env: str | None = None
+    credential_sources: tuple[CredentialKind, ...] = ("env",)
+    api_key_file: str | None = None
+    credential_ttl_seconds: float = 300.0
+    vault_url: str | None = None
+    vault_mount: str = "secret"
+    vault_path: str | None = None
+    vault_key: str = "api_key"
+    vault_auth: VaultAuth = "token"
+    vault_token_env: str = "VAULT_TOKEN"  # noqa: S105 - the variable's name, not a secret
+    vault_role_id_env: str = "VAULT_ROLE_ID"
+    vault_secret_id_env: str = "VAULT_SECRET_ID"  # noqa: S105 - a name, not a secret
+    vault_ca_bundle: str | None = None
+    vault_timeout_seconds: float = 5.0
+    # -- request signing -----------------------------------------------------------------
+    signing_secret_env: str | None = None  # integration API: HMAC-SHA256
+    service_identity: str | None = None  # telemetry gateway: X-Service-Identity
+    signing_key_file: str | None = None  # telemetry gateway: Ed25519 key file
+    signing_key_env: str | None = None  # ... or the key in an environment variable
+    # -- transport -----------------------------------------------------------------------
     timeout_seconds: float = 10.0
+    connect_timeout_seconds: float | None = None
+    deadline_seconds: float = 60.0
     verify_tls: bool = True
-    max_retries: int = 3
-    batch_size: int = 250
     ca_bundle: str | None = None
     client_cert: str | None = None
     client_key: str | None = None
     pinned_cert_sha256: tuple[str, ...] = ()
-    profile: Profile = "integration-api"
-    max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES
-    deadline_seconds: float = 60.0
+    proxy_url: str | None = None
+    proxy_from_env: bool = False
+    pool_size: int = 10
+    max_response_bytes: int = MIB
+    gzip_requests: bool = False
+    # -- delivery ------------------------------------------------------------------------
+    max_retries: int = 3
     backoff_base_seconds: float = 0.5
     backoff_max_seconds: float = 30.0
-    pool_size: int = 10
+    batch_size: int = 250
+    max_batch_bytes: int = MIB
+    # -- audit ---------------------------------------------------------------------------
+    audit_file: str | None = None
+    audit_fsync: Fsync = "always"
 
     def __post_init__(self) -> None:
-        for name, check in _CHECKS.items():
-            check(self, name, getattr(self, name))
-        if self.client_key is not None and self.client_cert is None:
-            raise VectorVueConfigError("client_key", "is set without client_cert")
-        if self.client_cert is not None and self.client_key is None:
-            raise VectorVueConfigError(
-                "client_cert", "needs client_key: a client certificate without its key is useless"
-            )
-        if self.backoff_base_seconds > self.backoff_max_seconds:
-            raise VectorVueConfigError(
-                "backoff_base_seconds", "must not exceed backoff_max_seconds"
-            )
+        for name, rule in _CHECKS.items():
+            rule(name, getattr(self, name))
+        _check_combinations(self)
         # Normalise pins once so comparisons elsewhere are plain string equality.
         object.__setattr__(
             self, "pinned_cert_sha256", tuple(p.lower() for p in self.pinned_cert_sha256)
@@ -76,7 +95,7 @@ class VectorVueConfig:
     def from_env(
         cls, prefix: str = "VECTORVUE_", environ: Mapping[str, str] | None = None
     ) -> VectorVueConfig:
-        """Settings from `<prefix><FIELD>` variables (e.g. VECTORVUE_BASE_URL); pins are
+        """Settings from `<prefix><FIELD>` variables (e.g. VECTORVUE_BASE_URL); tuples are
         comma-separated. Unset variables keep their defaults."""
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
@@ -103,150 +122,133 @@ class VectorVueConfig:
         table = document.get("vectorvue", document)
         if not isinstance(table, dict):
             raise VectorVueConfigError("vectorvue", "must be a table")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(table) - known)
+        unknown = sorted(set(table) - {f.name for f in fields(cls)})
         if unknown:
             raise VectorVueConfigError(unknown[0], f"unknown setting in {path}")
-        values = dict(table)
-        if isinstance(values.get("pinned_cert_sha256"), list):
-            values["pinned_cert_sha256"] = tuple(values["pinned_cert_sha256"])
+        values: dict[str, Any] = {
+            k: tuple(v) if isinstance(v, list) else v for k, v in table.items()
+        }
         if "base_url" not in values:
             raise VectorVueConfigError("base_url", f"is required in {path}")
         return cls(**values)
 
 
-# -- validation --------------------------------------------------------------------------
-def _base_url(_: VectorVueConfig, name: str, value: object) -> None:
-    if not isinstance(value, str) or not value:
-        raise VectorVueConfigError(name, "must be a non-empty string")
-    shown = scrub(value)
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018  (raises ValueError on a bad port)
-    except ValueError:
-        raise VectorVueConfigError(name, f"{shown!r} is not a valid URL") from None
-    if parts.scheme != "https":
+def proxy_from_environment(environ: Mapping[str, str], base_url: str) -> str | None:
+    """The HTTPS proxy the environment names for `base_url` (HTTPS_PROXY, honouring
+    NO_PROXY), for `proxy_from_env`. Read here because configuration is read nowhere else."""
+    proxy = environ.get("HTTPS_PROXY") or environ.get("https_proxy")
+    if not proxy:
+        return None
+    host = (urlsplit(base_url).hostname or "").lower()
+    for entry in (environ.get("NO_PROXY") or environ.get("no_proxy") or "").split(","):
+        entry = entry.strip().lower().lstrip(".")
+        if entry == "*" or (entry and (host == entry or host.endswith("." + entry))):
+            return None
+    check.url(("http", "https"), path_allowed=False)("HTTPS_PROXY", proxy)
+    return proxy
+
+
+def _check_combinations(config: VectorVueConfig) -> None:
+    if config.client_key is not None and config.client_cert is None:
+        raise VectorVueConfigError("client_key", "is set without client_cert")
+    if config.client_cert is not None and config.client_key is None:
         raise VectorVueConfigError(
-            name, f"must use https:// (got {parts.scheme or 'no'} scheme): plain HTTP is refused"
+            "client_cert", "needs client_key: a client certificate without its key is useless"
         )
-    if not parts.hostname:
-        raise VectorVueConfigError(name, f"{shown!r} has no host")
-    if parts.username is not None or parts.password is not None:
-        raise VectorVueConfigError(
-            name, "must not carry credentials (user:password@); use api_key_env"
-        )
-    if parts.query or parts.fragment:
-        raise VectorVueConfigError(name, "must not have a query string or fragment")
-
-
-def _env_name(_: VectorVueConfig, name: str, value: object) -> None:
-    if value is None and name == "signing_secret_env":
-        return
-    if not isinstance(value, str) or not _ENV_NAME.match(value):
-        raise VectorVueConfigError(
-            name, "must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*)"
-        )
-
-
-def _positive_seconds(_: VectorVueConfig, name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise VectorVueConfigError(name, "must be a number of seconds")
-    if not (math.isfinite(value) and value > 0):
-        raise VectorVueConfigError(
-            name, f"must be a positive, finite number of seconds (got {value!r})"
-        )
-
-
-def _int_range(low: int, high: int | None) -> Callable[[VectorVueConfig, str, object], None]:
-    def check(_: VectorVueConfig, name: str, value: object) -> None:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise VectorVueConfigError(name, "must be an integer")
-        if value < low or (high is not None and value > high):
-            bounds = f"between {low} and {high}" if high is not None else f">= {low}"
-            raise VectorVueConfigError(name, f"must be {bounds} (got {value})")
-
-    return check
-
-
-def _flag(_: VectorVueConfig, name: str, value: object) -> None:
-    if not isinstance(value, bool):
-        raise VectorVueConfigError(name, "must be true or false")
-
-
-def _optional_path(_: VectorVueConfig, name: str, value: object) -> None:
-    if value is not None and (not isinstance(value, str) or not value):
-        raise VectorVueConfigError(name, "must be a file path")
-
-
-def _pins(_: VectorVueConfig, name: str, value: object) -> None:
-    if not isinstance(value, tuple):
-        raise VectorVueConfigError(name, "must be a tuple of SHA-256 fingerprints")
-    for i, pin in enumerate(value):
-        if not isinstance(pin, str) or not _PIN.match(pin):
+    if config.backoff_base_seconds > config.backoff_max_seconds:
+        raise VectorVueConfigError("backoff_base_seconds", "must not exceed backoff_max_seconds")
+    if config.proxy_url is not None and config.proxy_from_env:
+        raise VectorVueConfigError("proxy_url", "set either proxy_url or proxy_from_env, not both")
+    if "file" in config.credential_sources and config.api_key_file is None:
+        raise VectorVueConfigError("api_key_file", "is required when credential_sources has file")
+    if "vault" in config.credential_sources:
+        for name in ("vault_url", "vault_path"):
+            if getattr(config, name) is None:
+                raise VectorVueConfigError(name, "is required when credential_sources has vault")
+    if config.profile == "telemetry-gateway":
+        if config.client_cert is None:
             raise VectorVueConfigError(
-                f"{name}[{i}]", "must be 64 hexadecimal characters (a SHA-256, no colons)"
+                "client_cert", "is required by the telemetry gateway (mutual TLS)"
+            )
+        if config.service_identity is None:
+            raise VectorVueConfigError(
+                "service_identity", "is required by the telemetry gateway (X-Service-Identity)"
+            )
+        if (config.signing_key_file is None) == (config.signing_key_env is None):
+            raise VectorVueConfigError(
+                "signing_key_file",
+                "the telemetry gateway needs exactly one of signing_key_file or signing_key_env",
             )
 
 
-def _profile(_: VectorVueConfig, name: str, value: object) -> None:
-    if value not in PROFILES:
-        raise VectorVueConfigError(name, f"must be one of {', '.join(PROFILES)} (got {value!r})")
-
-
-_CHECKS: Final[dict[str, Callable[[VectorVueConfig, str, object], None]]] = {
-    "base_url": _base_url,
-    "api_key_env": _env_name,
-    "signing_secret_env": _env_name,
-    "timeout_seconds": _positive_seconds,
-    "verify_tls": _flag,
-    "max_retries": _int_range(0, 100),
-    "batch_size": _int_range(1, MAX_BATCH_SIZE),
-    "ca_bundle": _optional_path,
-    "client_cert": _optional_path,
-    "client_key": _optional_path,
-    "pinned_cert_sha256": _pins,
-    "profile": _profile,
-    "max_batch_bytes": _int_range(1024, None),
-    "deadline_seconds": _positive_seconds,
-    "backoff_base_seconds": _positive_seconds,
-    "backoff_max_seconds": _positive_seconds,
-    "pool_size": _int_range(1, 1000),
+_CHECKS: Final[dict[str, check.Check]] = {
+    "base_url": check.url(("https",)),
+    "profile": check.choice(PROFILES),
+    "api_key_env": check.env_name(optional=False),
+    "credential_sources": check.choices(get_args(CredentialKind)),
+    "api_key_file": check.optional_path,
+    "credential_ttl_seconds": check.seconds(),
+    "vault_url": check.url(("https",)),
+    "vault_mount": check.optional_text,
+    "vault_path": check.optional_text,
+    "vault_key": check.optional_text,
+    "vault_auth": check.choice(get_args(VaultAuth)),
+    "vault_token_env": check.env_name(optional=False),
+    "vault_role_id_env": check.env_name(optional=False),
+    "vault_secret_id_env": check.env_name(optional=False),
+    "vault_ca_bundle": check.optional_path,
+    "vault_timeout_seconds": check.seconds(),
+    "signing_secret_env": check.env_name(optional=True),
+    "service_identity": check.identity,
+    "signing_key_file": check.optional_path,
+    "signing_key_env": check.env_name(optional=True),
+    "timeout_seconds": check.seconds(),
+    "connect_timeout_seconds": check.seconds(optional=True),
+    "deadline_seconds": check.seconds(),
+    "verify_tls": check.flag,
+    "ca_bundle": check.optional_path,
+    "client_cert": check.optional_path,
+    "client_key": check.optional_path,
+    "pinned_cert_sha256": check.pins,
+    "proxy_url": check.url(("http", "https"), path_allowed=False),
+    "proxy_from_env": check.flag,
+    "pool_size": check.int_range(1, 1000),
+    "max_response_bytes": check.int_range(1024, None),
+    "gzip_requests": check.flag,
+    "max_retries": check.int_range(0, 100),
+    "backoff_base_seconds": check.seconds(),
+    "backoff_max_seconds": check.seconds(),
+    "batch_size": check.int_range(1, MAX_BATCH_SIZE),
+    "max_batch_bytes": check.int_range(1024, None),
+    "audit_file": check.optional_path,
+    "audit_fsync": check.choice(get_args(Fsync)),
 }
+
+_FLOATS: Final = {name for name, rule in _CHECKS.items() if name.endswith("_seconds")}
+_INTS: Final = {"pool_size", "max_response_bytes", "max_retries", "batch_size", "max_batch_bytes"}
+_BOOLS: Final = {"verify_tls", "proxy_from_env", "gzip_requests"}
+_TUPLES: Final = {"pinned_cert_sha256", "credential_sources"}
 
 
 def _from_text(name: str, key: str, text: str) -> Any:
     """Convert an environment string to the field's type, naming the variable on error."""
-    kind = _ENV_TYPES.get(name, "str")
     try:
-        if kind == "float":
+        if name in _FLOATS:
             return float(text)
-        if kind == "int":
+        if name in _INTS:
             return int(text)
-        if kind == "bool":
+        if name in _BOOLS:
             lowered = text.strip().lower()
             if lowered in {"1", "true", "yes", "on"}:
                 return True
             if lowered in {"0", "false", "no", "off"}:
                 return False
             raise ValueError(text)
-        if kind == "pins":
-            return tuple(p.strip() for p in text.split(",") if p.strip())
     except ValueError:
+        kind = "number" if name in _FLOATS else "integer" if name in _INTS else "bool"
         raise VectorVueConfigError(
             name, f"{key} must be a {kind} (got {scrub(text)[:40]!r})"
         ) from None
+    if name in _TUPLES:
+        return tuple(p.strip() for p in text.split(",") if p.strip())
     return text
-
-
-_ENV_TYPES: Final = {
-    "timeout_seconds": "float",
-    "deadline_seconds": "float",
-    "backoff_base_seconds": "float",
-    "backoff_max_seconds": "float",
-    "max_retries": "int",
-    "batch_size": "int",
-    "max_batch_bytes": "int",
-    "pool_size": "int",
-    "verify_tls": "bool",
-    "pinned_cert_sha256": "pins",
-}

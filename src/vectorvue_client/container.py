@@ -12,33 +12,44 @@ here that every default adapter fits its Protocol.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from dependency_injector import containers, providers
 
+from vectorvue_client.adapters.audit_fanout import FanoutAuditSink
+from vectorvue_client.adapters.audit_jsonl import JsonlAuditSink
 from vectorvue_client.adapters.audit_logging import LoggingAuditSink
 from vectorvue_client.adapters.clock_system import SystemClock
+from vectorvue_client.adapters.credentials_cached import CachedCredentialSource
+from vectorvue_client.adapters.credentials_chain import ChainCredentialSource
 from vectorvue_client.adapters.credentials_env import EnvCredentialSource
+from vectorvue_client.adapters.credentials_file import FileCredentialSource
+from vectorvue_client.adapters.credentials_vault import (
+    VaultAppRole,
+    VaultCredentialSource,
+    VaultToken,
+)
 from vectorvue_client.adapters.entropy_system import SystemEntropy
+from vectorvue_client.adapters.signer_ed25519 import (
+    Ed25519Signer,
+    certificate_sha256,
+    load_ed25519_key_file,
+    load_ed25519_key_secret,
+)
 from vectorvue_client.adapters.signer_hmac import HmacSigner
 from vectorvue_client.adapters.signer_none import UnsignedSigner
 from vectorvue_client.adapters.transport_requests import RequestsTransport
 from vectorvue_client.client import VectorVueClient
-from vectorvue_client.config import VectorVueConfig
+from vectorvue_client.config import VectorVueConfig, proxy_from_environment
 from vectorvue_client.domain.errors import VectorVueConfigError
 from vectorvue_client.ports import AuditSink, Clock, CredentialSource, Entropy, Signer, Transport
 from vectorvue_client.version import USER_AGENT
 
 
-def make_transport(config: VectorVueConfig) -> Transport:
+def make_transport(config: VectorVueConfig, environ: Mapping[str, str]) -> Transport:
     """requests + urllib3, verifying against `ca_bundle`, the system store, or (only when
-    verify_tls is explicitly false) nothing."""
-    if config.pinned_cert_sha256:
-        # Pins must be checked during the handshake, which this transport cannot do yet;
-        # refusing is safer than silently ignoring a pin the operator asked for.
-        raise VectorVueConfigError(
-            "pinned_cert_sha256", "certificate pinning is not supported by this transport yet"
-        )
+    verify_tls is explicitly false) nothing; pins checked in the handshake; a proxy only
+    when configured (or, with proxy_from_env, when the environment names one)."""
     verify: bool | str = config.verify_tls
     if config.ca_bundle is not None:
         _require_file("ca_bundle", config.ca_bundle)
@@ -48,22 +59,97 @@ def make_transport(config: VectorVueConfig) -> Transport:
         _require_file("client_cert", config.client_cert)
         _require_file("client_key", config.client_key)
         client_cert = (config.client_cert, config.client_key)
+    proxy = config.proxy_url
+    if config.proxy_from_env:
+        proxy = proxy_from_environment(environ, config.base_url)
     return RequestsTransport(
         config.base_url,
         verify=verify,
         client_cert=client_cert,
         pool_size=config.pool_size,
+        max_response_bytes=config.max_response_bytes,
         user_agent=USER_AGENT,
+        pins=config.pinned_cert_sha256,
+        proxy=proxy,
     )
 
 
-def make_credentials(config: VectorVueConfig, environ: Mapping[str, str]) -> CredentialSource:
-    """The API key from the environment variable named by `api_key_env`."""
-    return EnvCredentialSource(environ, config.api_key_env, field="api_key_env")
+def make_vault(config: VectorVueConfig, environ: Mapping[str, str]) -> VaultCredentialSource | None:
+    """The Vault KV v2 source, when credential_sources names vault; its token, or its
+    AppRole role_id and secret_id, come from environment variables."""
+    if "vault" not in config.credential_sources:
+        return None
+    assert config.vault_url is not None and config.vault_path is not None
+
+    def env(name: str, field: str) -> CredentialSource:
+        return EnvCredentialSource(environ, name, field=field)
+
+    auth: VaultToken | VaultAppRole = (
+        VaultToken(env(config.vault_token_env, "vault_token_env"))
+        if config.vault_auth == "token"
+        else VaultAppRole(
+            env(config.vault_role_id_env, "vault_role_id_env"),
+            env(config.vault_secret_id_env, "vault_secret_id_env"),
+        )
+    )
+    if config.vault_ca_bundle is not None:
+        _require_file("vault_ca_bundle", config.vault_ca_bundle)
+    return VaultCredentialSource(
+        config.vault_url,
+        mount=config.vault_mount,
+        path=config.vault_path,
+        key=config.vault_key,
+        auth=auth,
+        ca_bundle=config.vault_ca_bundle,
+        timeout_seconds=config.vault_timeout_seconds,
+        field="vault_path",
+    )
+
+
+def make_credentials(
+    config: VectorVueConfig,
+    environ: Mapping[str, str],
+    clock: Clock,
+    vault: VaultCredentialSource | None,
+) -> CredentialSource:
+    """The API key from the configured sources, first that has it wins, cached for
+    credential_ttl_seconds."""
+    sources: list[CredentialSource] = []
+    for kind in config.credential_sources:
+        if kind == "env":
+            sources.append(EnvCredentialSource(environ, config.api_key_env, field="api_key_env"))
+        elif kind == "file":
+            assert config.api_key_file is not None
+            sources.append(FileCredentialSource(config.api_key_file, field="api_key_file"))
+        else:
+            assert vault is not None
+            sources.append(vault)
+    source = (
+        sources[0]
+        if len(sources) == 1
+        else ChainCredentialSource(sources, field="credential_sources")
+    )
+    return CachedCredentialSource(source, ttl_seconds=config.credential_ttl_seconds, clock=clock)
 
 
 def make_signer(config: VectorVueConfig, environ: Mapping[str, str]) -> Signer:
-    """HMAC request signing when `signing_secret_env` is set, else no signature."""
+    """The telemetry gateway: Ed25519 as the configured service identity. The integration
+    API: HMAC-SHA256 when `signing_secret_env` is set, else no signature."""
+    if config.profile == "telemetry-gateway":
+        assert config.client_cert is not None and config.service_identity is not None
+        if config.signing_key_file is not None:
+            _require_file("signing_key_file", config.signing_key_file)
+            key = load_ed25519_key_file(config.signing_key_file)
+        else:
+            assert config.signing_key_env is not None
+            source = EnvCredentialSource(environ, config.signing_key_env, field="signing_key_env")
+            key = load_ed25519_key_secret(source.get())
+        _require_file("client_cert", config.client_cert)
+        return Ed25519Signer(
+            key,
+            service_identity=config.service_identity,
+            client_cert_sha256=certificate_sha256(config.client_cert),
+        )
     if config.signing_secret_env is None:
         return UnsignedSigner()
     return HmacSigner(
@@ -71,9 +157,26 @@ def make_signer(config: VectorVueConfig, environ: Mapping[str, str]) -> Signer:
     )
 
 
-def make_audit() -> AuditSink:
-    """Audit records as JSON lines on the `vectorvue_client.audit` logger."""
-    return LoggingAuditSink()
+def make_audit_file(config: VectorVueConfig) -> JsonlAuditSink | None:
+    """The hash-chained audit file, when audit_file is set."""
+    if config.audit_file is None:
+        return None
+    return JsonlAuditSink(config.audit_file, fsync=config.audit_fsync)
+
+
+def make_audit(audit_file: JsonlAuditSink | None) -> AuditSink:
+    """Audit records as JSON lines on the `vectorvue_client.audit` logger, and in the
+    audit file too when there is one."""
+    if audit_file is None:
+        return LoggingAuditSink()
+    return FanoutAuditSink(LoggingAuditSink(), audit_file)
+
+
+def make_closers(
+    vault: VaultCredentialSource | None, audit_file: JsonlAuditSink | None
+) -> list[Callable[[], None]]:
+    """What the client closes with itself, besides the transport."""
+    return [resource.close for resource in (vault, audit_file) if resource is not None]
 
 
 def make_clock() -> Clock:
@@ -100,10 +203,14 @@ class Container(containers.DeclarativeContainer):
 
     clock = providers.Singleton(make_clock)
     entropy = providers.Singleton(make_entropy)
-    audit = providers.Singleton(make_audit)
-    credentials = providers.Singleton(make_credentials, config=config, environ=environ)
+    audit_file = providers.Singleton(make_audit_file, config=config)
+    audit = providers.Singleton(make_audit, audit_file=audit_file)
+    vault = providers.Singleton(make_vault, config=config, environ=environ)
+    credentials = providers.Singleton(
+        make_credentials, config=config, environ=environ, clock=clock, vault=vault
+    )
     signer = providers.Singleton(make_signer, config=config, environ=environ)
-    transport = providers.Singleton(make_transport, config=config)
+    transport = providers.Singleton(make_transport, config=config, environ=environ)
     client = providers.Factory(
         VectorVueClient,
         config=config,
@@ -113,6 +220,7 @@ class Container(containers.DeclarativeContainer):
         audit=audit,
         clock=clock,
         entropy=entropy,
+        closers=providers.Callable(make_closers, vault=vault, audit_file=audit_file),
     )
 
 

@@ -51,6 +51,7 @@ class Send:
     item_ids: Sequence[str] = ()
     indices: Sequence[int] = ()
     items: int = 1
+    gzipped: bool = False
 
 
 class Delivery:
@@ -86,7 +87,14 @@ class Delivery:
         deadline = self.config.deadline_seconds
         attempts: list[AttemptSummary] = []
         tokens: list[Secret] = []
-        base = (*BASE_HEADERS, ("Content-Type", "application/json"), ("Idempotency-Key", send.key))
+        encoding = (("Content-Encoding", "gzip"),) if send.gzipped else ()
+        base: tuple[tuple[str, str], ...] = (
+            *BASE_HEADERS,
+            ("Content-Type", "application/json"),
+            ("Idempotency-Key", send.key),
+            *encoding,
+        )
+        connect_timeout = self.config.connect_timeout_seconds or self.config.timeout_seconds
         result: HttpResult
         while True:
             remaining = deadline - (self.clock.monotonic() - send.started)
@@ -110,8 +118,11 @@ class Delivery:
             )
             auth = ("Authorization", f"Bearer {token.reveal()}")
             request = HttpRequest("POST", send.path, (*base, auth, *signature), send.body)
-            timeout = min(self.config.timeout_seconds, remaining)
-            result = self.transport.send(request, Timeouts(connect=timeout, read=timeout))
+            timeouts = Timeouts(
+                connect=min(connect_timeout, remaining),
+                read=min(self.config.timeout_seconds, remaining),
+            )
+            result = self.transport.send(request, timeouts)
             decision = decide(
                 self._policy,
                 attempt=len(attempts) + 1,

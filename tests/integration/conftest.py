@@ -1,4 +1,8 @@
-"""Fixtures of the integration tests: a real LocalVectorVue over HTTPS on 127.0.0.1."""
+"""Fixtures of the integration tests: a real LocalVectorVue over HTTPS on 127.0.0.1.
+
+`local_vectorvue` and `local_vectorvue_factory` come from the plugin that tests/conftest.py
+enables, as an embedder's conftest would.
+"""
 
 from __future__ import annotations
 

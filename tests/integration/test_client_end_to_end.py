@@ -18,7 +18,7 @@ from vectorvue_client import (
     VectorVueTransportError,
 )
 from vectorvue_client.container import Container
-from vectorvue_client.testing import FakeTransport, json_response
+from vectorvue_client.testing import FakeTransport, RecordingSigner, json_response
 from vectorvue_client.testing.receiver import LocalVectorVue
 
 TOKEN = "vvk_e2e-token-8c1d4f7a2b"
@@ -166,13 +166,12 @@ def test_the_container_lets_a_fake_replace_one_adapter() -> None:
     [
         ({"ca_bundle": "/nonexistent/ca.pem"}, "ca_bundle"),
         ({"client_cert": "/nonexistent/c.pem", "client_key": "/nonexistent/c.key"}, "client_cert"),
-        ({"pinned_cert_sha256": ("ab" * 32,)}, "pinned_cert_sha256"),
     ],
 )
 def test_from_config_refuses_what_it_cannot_honour(
     overrides: dict[str, object], field: str
 ) -> None:
-    """Missing files and not-yet-supported pinning are config errors, never ignored."""
+    """Missing files are config errors when the client is built, not at the first send."""
     config = VectorVueConfig(base_url="https://vectorvue.test", **overrides)  # type: ignore[arg-type]
     with pytest.raises(VectorVueConfigError) as caught:
         VectorVueClient.from_config(config)
@@ -182,10 +181,17 @@ def test_from_config_refuses_what_it_cannot_honour(
 def test_the_telemetry_gateway_profile_is_refused_clearly() -> None:
     """Its delivery is not built yet: a config error naming profile, nothing sent."""
     fake = FakeTransport()
-    container = Container(
-        config=VectorVueConfig(base_url="https://vv.test", profile="telemetry-gateway")
+    config = VectorVueConfig(
+        base_url="https://vv.test",
+        profile="telemetry-gateway",
+        client_cert="/etc/vv/client.pem",
+        client_key="/etc/vv/client.key",
+        service_identity="spectrastrike-producer",
+        signing_key_env="VV_KEY",
     )
+    container = Container(config=config)
     container.transport.override(fake)
+    container.signer.override(RecordingSigner())
     client: VectorVueClient = container.client()
     with pytest.raises(VectorVueConfigError) as caught:
         client.send_event({"event_type": "x"})

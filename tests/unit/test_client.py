@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import logging
 from typing import Any
@@ -632,3 +633,40 @@ def test_problems_of_a_batch_carry_the_callers_indices() -> None:
         client.send_batch(items)
     assert [(p.index, p.field) for p in caught.value.problems] == [(0, "severity"), (2, "(item)")]
     assert ports.transport.requests == []
+
+
+def test_gzip_compresses_once_and_signs_the_compressed_bytes() -> None:
+    """With gzip_requests, a large body goes out gzip-encoded; the signature covers those
+    exact bytes; the idempotency key is the one of the uncompressed JSON."""
+    big = event(metadata={"hosts": [f"192.0.2.{i}" for i in range(200)]})
+    plain = FakePorts(transport=FakeTransport([ACCEPTED]))
+    plain.client().send_event(big)
+    zipped = FakePorts(transport=FakeTransport([json_response(503, b""), ACCEPTED]))
+    zipped.client(config(gzip_requests=True)).send_event(big)
+
+    (json_request,) = plain.transport.requests
+    first, second = zipped.transport.requests
+    assert first.body == second.body  # compressed once, resent as is
+    assert first.header("Content-Encoding") == "gzip"
+    assert gzip.decompress(first.body) == json_request.body
+    assert len(first.body) < len(json_request.body)
+    assert first.header("Idempotency-Key") == json_request.header("Idempotency-Key")
+    assert [call.body for call in zipped.signer.calls] == [first.body, first.body]
+
+
+def test_small_bodies_are_not_compressed() -> None:
+    """Under 1 KiB, gzip costs more than it saves: the JSON goes out as is."""
+    ports = FakePorts(transport=FakeTransport([ACCEPTED]))
+    ports.client(config(gzip_requests=True)).send_event(event())
+    (request,) = ports.transport.requests
+    assert request.header("Content-Encoding") is None
+    assert msgspec.json.decode(request.body)["message"] == "open port 22"
+
+
+def test_connect_and_read_timeouts_are_separate() -> None:
+    """connect_timeout_seconds bounds the connect, timeout_seconds the read."""
+    ports = FakePorts(transport=FakeTransport([ACCEPTED, ACCEPTED]))
+    client = ports.client(config(connect_timeout_seconds=2.0, timeout_seconds=9.0))
+    client.send_event(event())
+    client.health_check()
+    assert [(s.timeouts.connect, s.timeouts.read) for s in ports.transport.sent] == [(2.0, 9.0)] * 2

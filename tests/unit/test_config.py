@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from vectorvue_client import VectorVueConfig, VectorVueConfigError
+from vectorvue_client.config import proxy_from_environment
 
 URL = "https://vectorvue.example"
 PIN = "ab" * 32
@@ -104,6 +105,13 @@ def test_from_env_reads_prefixed_variables_with_types() -> None:
         "VECTORVUE_VERIFY_TLS": "true",
         "VECTORVUE_PINNED_CERT_SHA256": f"{PIN}, {'cd' * 32}",
         "VECTORVUE_PROFILE": "telemetry-gateway",
+        "VECTORVUE_CLIENT_CERT": "/etc/vv/client.pem",
+        "VECTORVUE_CLIENT_KEY": "/etc/vv/client.key",
+        "VECTORVUE_SERVICE_IDENTITY": "spectrastrike-producer",
+        "VECTORVUE_SIGNING_KEY_FILE": "/etc/vv/ed25519.pem",
+        "VECTORVUE_CREDENTIAL_SOURCES": "file, env",
+        "VECTORVUE_API_KEY_FILE": "/run/secrets/vv",
+        "VECTORVUE_GZIP_REQUESTS": "yes",
         "UNRELATED": "x",
     }
     config = VectorVueConfig.from_env(environ=env)
@@ -111,6 +119,8 @@ def test_from_env_reads_prefixed_variables_with_types() -> None:
     assert config.max_retries == 5
     assert config.pinned_cert_sha256 == (PIN, "cd" * 32)
     assert config.profile == "telemetry-gateway"
+    assert config.credential_sources == ("file", "env")
+    assert config.gzip_requests is True
 
 
 def test_from_env_honours_another_prefix() -> None:
@@ -174,3 +184,90 @@ def test_from_toml_missing_file(tmp_path: Path) -> None:
     with pytest.raises(VectorVueConfigError) as caught:
         VectorVueConfig.from_toml(tmp_path / "absent.toml")
     assert caught.value.field == "config file"
+
+
+GATEWAY: dict[str, Any] = {
+    "profile": "telemetry-gateway",
+    "client_cert": "/etc/vv/client.pem",
+    "client_key": "/etc/vv/client.key",
+    "service_identity": "spectrastrike-producer",
+    "signing_key_file": "/etc/vv/ed25519.pem",
+}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "words"),
+    [
+        ({**GATEWAY, "client_cert": None, "client_key": None}, "client_cert", "mutual TLS"),
+        ({**GATEWAY, "service_identity": None}, "service_identity", "X-Service-Identity"),
+        ({**GATEWAY, "signing_key_file": None}, "signing_key_file", "exactly one"),
+        ({**GATEWAY, "signing_key_env": "VV_KEY"}, "signing_key_file", "exactly one"),
+        ({**GATEWAY, "service_identity": "bad identity"}, "service_identity", "[A-Za-z0-9._:-]"),
+        ({"credential_sources": ("file",)}, "api_key_file", "required"),
+        (
+            {"credential_sources": ("vault",), "vault_url": "https://vault.example"},
+            "vault_path",
+            "required",
+        ),
+        ({"credential_sources": ("vault",), "vault_path": "vv"}, "vault_url", "required"),
+        ({"credential_sources": ()}, "credential_sources", "non-empty"),
+        ({"credential_sources": ("env", "env")}, "credential_sources", "twice"),
+        ({"credential_sources": ("ldap",)}, "credential_sources[0]", "env, file, vault"),
+        ({"vault_url": "http://vault.example"}, "vault_url", "https"),
+        ({"proxy_url": "socks5://proxy.example:1080"}, "proxy_url", "http:// or https://"),
+        ({"proxy_url": "http://user:pw@proxy.example:3128"}, "proxy_url", "credentials"),
+        (
+            {"proxy_url": "http://proxy.example:3128", "proxy_from_env": True},
+            "proxy_url",
+            "not both",
+        ),
+        ({"connect_timeout_seconds": 0}, "connect_timeout_seconds", "positive"),
+        ({"max_response_bytes": 100}, "max_response_bytes", ">= 1024"),
+        ({"audit_fsync": "sometimes"}, "audit_fsync", "always, never"),
+        ({"vault_auth": "ldap"}, "vault_auth", "token, approle"),
+    ],
+)
+def test_combinations_name_the_missing_or_conflicting_field(
+    overrides: dict[str, Any], field: str, words: str
+) -> None:
+    """Settings that only make sense together are checked together, at construction."""
+    with pytest.raises(VectorVueConfigError) as caught:
+        VectorVueConfig(**{"base_url": URL, **overrides})
+    assert caught.value.field == field
+    assert words in caught.value.rule
+
+
+def test_a_complete_gateway_config_is_accepted() -> None:
+    """mTLS, an identity and one signing key: the gateway profile's minimum."""
+    assert VectorVueConfig(base_url=URL, **GATEWAY).profile == "telemetry-gateway"
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({}, None),
+        ({"HTTPS_PROXY": "http://proxy.example:3128"}, "http://proxy.example:3128"),
+        ({"https_proxy": "http://proxy.example:3128"}, "http://proxy.example:3128"),
+        (
+            {"HTTPS_PROXY": "http://p.example:3128", "NO_PROXY": "example.org,.vectorvue.example"},
+            None,
+        ),
+        ({"HTTPS_PROXY": "http://p.example:3128", "NO_PROXY": "*"}, None),
+        (
+            {"HTTPS_PROXY": "http://p.example:3128", "NO_PROXY": "other.example"},
+            "http://p.example:3128",
+        ),
+        ({"HTTP_PROXY": "http://p.example:3128"}, None),  # plain-HTTP proxy setting: not ours
+    ],
+)
+def test_proxy_from_the_environment(environ: dict[str, str], expected: str | None) -> None:
+    """HTTPS_PROXY (either case) unless NO_PROXY covers the VectorVue host."""
+    assert proxy_from_environment(environ, "https://api.vectorvue.example") == expected
+
+
+def test_a_proxy_with_credentials_in_the_environment_is_refused() -> None:
+    """The environment's proxy URL obeys the same rule as proxy_url: no userinfo."""
+    with pytest.raises(VectorVueConfigError) as caught:
+        proxy_from_environment({"HTTPS_PROXY": "http://u:pw@p.example:3128"}, URL)
+    assert caught.value.field == "HTTPS_PROXY"
+    assert "pw" not in str(caught.value)

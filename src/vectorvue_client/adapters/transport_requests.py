@@ -16,8 +16,8 @@ import http.client
 import http.cookiejar
 import ssl
 import threading
-from collections.abc import Iterator
-from typing import Final
+from collections.abc import Collection, Iterator
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 import requests
@@ -26,6 +26,7 @@ from requests import exceptions as rq
 from urllib3 import exceptions as u3
 from urllib3.util import Retry
 
+from vectorvue_client.adapters.transport_pinning import PinMismatchError, PinnedHTTPAdapter
 from vectorvue_client.domain.errors import TransportErrorKind as Kind
 from vectorvue_client.domain.http import (
     HttpRequest,
@@ -42,6 +43,7 @@ _CHUNK: Final = 64 * 1024
 # come before the wrappers requests and urllib3 put around them (a requests.ConnectionError
 # can hold a read timeout; a ProtocolError a RemoteDisconnected or a BadStatusLine).
 _RULES: Final[tuple[tuple[Kind, tuple[type[BaseException], ...]], ...]] = (
+    (Kind.PIN_MISMATCH, (PinMismatchError,)),
     # A TLS-level EOF is the peer hanging up, not a TLS failure: it is what writing to a
     # pooled connection that the server has just closed (after its plain-text 500) gives.
     (Kind.CONNECTION_LOST, (ssl.SSLEOFError, ssl.SSLZeroReturnError)),
@@ -75,6 +77,7 @@ _RULES: Final[tuple[tuple[Kind, tuple[type[BaseException], ...]], ...]] = (
     (Kind.CONNECTION_LOST, (u3.ProtocolError, rq.ConnectionError, OSError)),
 )
 _WHAT: Final = {
+    Kind.PIN_MISMATCH: "certificate pin mismatch",
     Kind.TLS: "TLS handshake or certificate verification failed",
     Kind.CONNECT: "no connection made (connect timeout {connect:g} s)",
     Kind.TIMEOUT: "no answer within the read timeout of {read:g} s",
@@ -100,6 +103,8 @@ class RequestsTransport:
         pool_size: int = 10,
         max_response_bytes: int = 1 << 20,
         user_agent: str = "vectorvue-client",
+        pins: Collection[str] = (),
+        proxy: str | None = None,
     ) -> None:
         parts = urlsplit(base_url)
         if parts.scheme.lower() != "https" or not parts.netloc:
@@ -110,6 +115,8 @@ class RequestsTransport:
         self._verify = verify
         self._client_cert = client_cert
         self._max_response_bytes = max_response_bytes
+        # Given per request: with trust_env off, nothing else can add or change a proxy.
+        self._proxies = {"https": proxy} if proxy else {}
         self._closed = False
         self._lock = threading.Lock()
 
@@ -120,13 +127,16 @@ class RequestsTransport:
         session.headers["User-Agent"] = user_agent
         # Only https:// gets an adapter, so a plain-HTTP URL can never be sent.
         session.adapters.clear()
+        adapter_options: dict[str, Any] = {
+            "pool_connections": 1,
+            "pool_maxsize": pool_size,
+            "max_retries": Retry(0, redirect=False),
+        }
         session.mount(
             "https://",
-            requests.adapters.HTTPAdapter(
-                pool_connections=1,
-                pool_maxsize=pool_size,
-                max_retries=Retry(0, redirect=False),
-            ),
+            PinnedHTTPAdapter(pins, **adapter_options)
+            if pins
+            else requests.adapters.HTTPAdapter(**adapter_options),
         )
         self._session = session
 
@@ -150,6 +160,7 @@ class RequestsTransport:
                 timeout=(timeouts.connect, timeouts.read),
                 verify=self._verify,
                 cert=self._client_cert,
+                proxies=self._proxies,
                 allow_redirects=False,
                 stream=True,
             )

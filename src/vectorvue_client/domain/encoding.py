@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import zlib
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -42,6 +43,16 @@ def encode(payload: object) -> bytes:
     if _NULL in data:
         _reject_non_finite(payload, "")
     return data
+
+
+GZIP_MIN_BYTES: Final = 1024
+
+
+def gzip_body(data: bytes) -> bytes:
+    """`data` gzip-compressed, deterministically (zlib writes no file name and a zero
+    mtime), so that the same body always gives the same signed bytes."""
+    compressor = zlib.compressobj(6, zlib.DEFLATED, 31)  # wbits 31: the gzip container
+    return compressor.compress(data) + compressor.flush()
 
 
 def encode_array(items: Sequence[bytes]) -> bytes:

@@ -1,5 +1,7 @@
-"""What embedders use in their own tests: in-memory fakes of every port, and a client
-wired with them (FakePorts)."""
+"""What embedders use in their own tests: in-memory fakes of every port, a client wired
+with them (FakePorts), and LocalVectorVue, a VectorVue over real HTTPS on 127.0.0.1 (both
+profiles; its certificates need the `testing` extra, trustme). Its pytest fixtures are in
+vectorvue_client.testing.pytest_plugin."""
 
 from vectorvue_client.testing.fakes import (
     FAKE_EPOCH,
@@ -14,15 +16,18 @@ from vectorvue_client.testing.fakes import (
     json_response,
 )
 from vectorvue_client.testing.harness import TEST_BASE_URL, FakePorts
+from vectorvue_client.testing.receiver import ClientCert, LocalVectorVue
 
 __all__ = [
     "FAKE_EPOCH",
     "TEST_BASE_URL",
+    "ClientCert",
     "FakeClock",
     "FakeCredentialSource",
     "FakeEntropy",
     "FakePorts",
     "FakeTransport",
+    "LocalVectorVue",
     "MemoryAuditSink",
     "RecordingSigner",
     "SentRequest",

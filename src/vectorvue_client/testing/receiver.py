@@ -1,44 +1,78 @@
-"""LocalVectorVue: a small VectorVue (integration-api profile) over real HTTPS on 127.0.0.1.
+"""LocalVectorVue: a small VectorVue, both ingest profiles, over real HTTPS on 127.0.0.1.
 
-For tests that need real sockets: real TLS with a throwaway CA (trustme), HTTP/1.1
-keep-alive, the contract's rules and quirks (see receiver_api.py) and injectable faults
-(see receiver_faults.py). It starts in a few tens of milliseconds:
+For tests that need real sockets: real TLS with a throwaway CA (trustme), optionally mTLS,
+HTTP/1.1 keep-alive, the contract's rules and quirks (integration-api: receiver_api.py and
+receiver_auth.py; telemetry-gateway: receiver_gateway.py) and injectable faults
+(receiver_faults.py). Both profiles are served on the same port. It starts in a few tens of
+milliseconds:
 
     with LocalVectorVue(api_token="t0ken") as vv:
         transport = RequestsTransport(vv.url, verify=vv.ca_pem_path)
         ...
         assert vv.receipts("evt-1") == 1
+
+The telemetry gateway needs to know the producer's key and which tenants its operators
+may write to:
+
+    key = Ed25519PrivateKey.generate()
+    with LocalVectorVue(
+        api_token="t0ken",
+        require_client_cert=True,
+        gateway_identities={"spectrastrike-producer": key.public_key()},
+        operator_tenants={"op-1": ["6f1c2d3e-..."]},
+    ) as vv:
+        cert = vv.issue_client_cert()  # cert.cert_path, cert.key_path, cert.sha256
+        ...
+        assert vv.gateway_receipts("6f1c2d3e-...", "evt-1") == 1
 """
 
 from __future__ import annotations
 
 import shutil
-import ssl
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
-from vectorvue_client.testing import receiver_faults as faults
 from vectorvue_client.testing.receiver_api import IntegrationApi
+from vectorvue_client.testing.receiver_auth import Accounts
+from vectorvue_client.testing.receiver_faults import FaultInjector, FaultQueue
+from vectorvue_client.testing.receiver_gateway import TelemetryGateway
 from vectorvue_client.testing.receiver_http import RecordedRequest, TlsServer
+from vectorvue_client.testing.receiver_tls import ClientCert, issue_client_cert, server_context
 
 if TYPE_CHECKING:
     import trustme
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-__all__ = ["LocalVectorVue", "RecordedRequest"]
+__all__ = ["ClientCert", "LocalVectorVue", "RecordedRequest"]
 
 
-class LocalVectorVue:
+class LocalVectorVue(FaultInjector):
     """A local VectorVue over HTTPS on an ephemeral port of 127.0.0.1; a context manager.
 
-    `server_names` are the identities in the server certificate and `ca` the trustme CA
-    that signs it (a new one by default): pass other names to provoke a hostname mismatch.
-    `now` is the clock of the signature window and of timestamps. `api` holds the
-    contract's rules and what was stored; `faults` the pending injected faults.
+    TLS: `server_names` are the identities in the server certificate and `ca` the trustme
+    CA that signs it (a new one by default): pass other names to provoke a hostname
+    mismatch. With `require_client_cert` a client must present a certificate signed by
+    that CA (see `issue_client_cert`) or its handshake fails; without it one is accepted
+    but not required.
+
+    Integration API: `api_token` is the static bearer token; `users` maps a username to
+    (password, tenant_id, role) for the login, whose JWT lives `jwt_ttl_seconds` while the
+    answer advertises `advertised_expires_in` (default: the same; set it to lie, as the
+    real server can); at most `rate_limit_per_minute` requests per client per sliding 60 s.
+
+    Telemetry gateway: `gateway_identities` maps a service name to its Ed25519 public key
+    (none: every request is 401); `operator_tenants` maps an operator_id to the tenant_ids
+    it may write to (absent operators are mapped to nothing: 403); at most
+    `gateway_burst_per_minute` requests per operator per calendar minute.
+
+    `now` is the clock of every window (signatures, timestamps, JWTs, rate and burst
+    limits, replay store). `api` and `gateway` hold each profile's rules and what was
+    stored; `faults` the pending injected faults.
     """
 
     def __init__(
@@ -50,15 +84,39 @@ class LocalVectorVue:
         server_names: Sequence[str] = ("127.0.0.1", "localhost"),
         ca: trustme.CA | None = None,
         now: Callable[[], float] = time.time,
+        require_client_cert: bool = False,
+        users: Mapping[str, tuple[str, str, str]] | None = None,
+        jwt_ttl_seconds: int = 43200,
+        advertised_expires_in: int | None = None,
+        rate_limit_per_minute: int = 240,
+        gateway_identities: Mapping[str, Ed25519PublicKey] | None = None,
+        operator_tenants: Mapping[str, Collection[str]] | None = None,
+        gateway_burst_per_minute: int = 120,
     ) -> None:
-        self.api = IntegrationApi(
+        self._api_token = api_token
+        accounts = Accounts(
             api_token=api_token,
+            users=users or {},
+            jwt_ttl_seconds=jwt_ttl_seconds,
+            advertised_expires_in=advertised_expires_in,
+            rate_limit_per_minute=rate_limit_per_minute,
+            now=now,
+        )
+        self.api = IntegrationApi(
+            accounts=accounts,
             signing_secret=signing_secret,
             max_batch_items=max_batch_items,
             now=now,
         )
-        self.faults = faults.FaultQueue()
+        self.gateway = TelemetryGateway(
+            identities=gateway_identities or {},
+            operator_tenants=operator_tenants or {},
+            burst_per_minute=gateway_burst_per_minute,
+            now=now,
+        )
+        self.faults = FaultQueue()
         self._server_names = tuple(server_names)
+        self._require_client_cert = require_client_cert
         self._ca = ca
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
@@ -76,11 +134,14 @@ class LocalVectorVue:
         import trustme  # optional dependency: only tests need it
 
         ca = self._ca if self._ca is not None else trustme.CA()
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ca.issue_cert(*self._server_names).configure_cert(context)
+        context = server_context(
+            ca, self._server_names, require_client_cert=self._require_client_cert
+        )
         self._ca = ca
         self._stopping.clear()
-        self._server = TlsServer(context, self.api, self.faults, self._record, self._stopping)
+        self._server = TlsServer(
+            context, self.api, self.gateway, self.faults, self._record, self._stopping
+        )
         self._tmpdir = Path(tempfile.mkdtemp(prefix="local-vectorvue-"))
         ca.cert_pem.write_to_path(str(self._tmpdir / "ca.pem"))
         self._url = f"https://127.0.0.1:{self._server.server_port}"
@@ -133,6 +194,18 @@ class LocalVectorVue:
         return str(self._tmpdir / "ca.pem")
 
     @property
+    def api_token(self) -> str:
+        """The static bearer token the integration API accepts."""
+        return self._api_token
+
+    def issue_client_cert(self, common_name: str = "spectrastrike-producer") -> ClientCert:
+        """A new client certificate signed by the receiver's CA, written with its key as PEM
+        files into the receiver's temporary directory (removed by `stop`)."""
+        if self._tmpdir is None or self._ca is None:
+            raise RuntimeError("LocalVectorVue is not started")
+        return issue_client_cert(self._ca, self._tmpdir, common_name)
+
+    @property
     def ca(self) -> trustme.CA:
         """The trustme CA that signed the server certificate."""
         if self._ca is None:
@@ -155,80 +228,33 @@ class LocalVectorVue:
         return self.api.stored("finding_id")
 
     def receipts(self, item_id: str) -> int:
-        """How many times an item with this id was accepted: 1 means exactly once."""
-        return self.api.receipts(item_id)
+        """How many times an item with this id was accepted, both profiles together (on the
+        gateway, all tenants together): 1 means exactly once."""
+        return self.api.receipts(item_id) + self.gateway.receipts_of(item_id)
+
+    def accepted_telemetry(self) -> dict[tuple[str, str], dict[str, Any]]:
+        """Events the telemetry gateway accepted, by (tenant_id, event_id): the first body
+        of each (first version wins), decoded."""
+        return self.gateway.stored()
+
+    def gateway_receipts(self, tenant_id: str, event_id: str) -> int:
+        """How many times the gateway accepted this tenant's event: 1 means exactly once."""
+        return self.gateway.receipts(tenant_id, event_id)
+
+    @property
+    def logins(self) -> int:
+        """How many login attempts were made, successful or not (one, not a loop)."""
+        return self.api.accounts.logins
 
     def reset(self) -> None:
-        """Forget received requests, stored items and pending faults (keep the server)."""
+        """Forget received requests, stored items, logins, rate and burst counters, the
+        replay store and pending faults (keep the server, its keys and certificates)."""
         with self._lock:
             self._requests.clear()
         self.api.clear()
+        self.api.accounts.clear()
+        self.gateway.clear()
         self.faults.clear()
-
-    # -- fault injection: each is used up by one request -----------------------------------
-    def fail_next(
-        self,
-        n: int,
-        status: int,
-        body: bytes = b'{"detail":"Injected failure"}',
-        headers: Mapping[str, str] | None = None,
-        content_type: str | None = "application/json",
-        *,
-        include_health: bool = False,
-    ) -> None:
-        """Answer the next `n` requests with this response (keep-alive continues)."""
-        all_headers = dict(headers or {})
-        if content_type is not None and not any(k.lower() == "content-type" for k in all_headers):
-            all_headers["Content-Type"] = content_type
-        fault = faults.Respond(status, body, all_headers)
-        self.faults.add(n, fault, include_health=include_health)
-
-    def fail_next_text(
-        self,
-        n: int,
-        status: int = 500,
-        text: str = "Internal Server Error",
-        *,
-        late_close: bool = False,
-        include_health: bool = False,
-    ) -> None:
-        """Answer plain text, then close the connection unannounced (the real 500);
-        `late_close`: close it only when the client's next request arrives on it, so that
-        request fails, as the contract describes (see receiver_faults.plain_text)."""
-        fault = faults.plain_text(status, text, late_close=late_close)
-        self.faults.add(n, fault, include_health=include_health)
-
-    def reset_next(self, n: int, *, include_health: bool = False) -> None:
-        """Drop the connection with a TCP reset instead of answering."""
-        self.faults.add(n, faults.Reset(), include_health=include_health)
-
-    def stall_next(self, n: int, seconds: float, *, include_health: bool = False) -> None:
-        """Wait `seconds`, then process and answer the request normally."""
-        self.faults.add(n, faults.Stall(seconds), include_health=include_health)
-
-    def redirect_next(
-        self, n: int, location: str, status: int = 307, *, include_health: bool = False
-    ) -> None:
-        """Answer a redirect to `location`."""
-        self.faults.add(n, faults.redirect(location, status), include_health=include_health)
-
-    def huge_body_next(
-        self,
-        n: int,
-        size: int,
-        status: int = 202,
-        *,
-        framing: faults.Framing = "length",
-        include_health: bool = False,
-    ) -> None:
-        """Answer a JSON body of `size` bytes, framed by Content-Length, "chunked", or
-        "endless" (chunked and never finished: the server waits for the client to hang up)."""
-        fault = faults.huge_body(size, status, framing=framing)
-        self.faults.add(n, fault, include_health=include_health)
-
-    def non_json_next(self, n: int, status: int = 202, *, include_health: bool = False) -> None:
-        """Answer an HTML page, as a proxy would."""
-        self.faults.add(n, faults.non_json(status), include_health=include_health)
 
     # -- used by the handler ---------------------------------------------------------------
     def _record(self, request: RecordedRequest) -> None:

@@ -6,6 +6,12 @@ a processed batch is always a 202. Payloads are validated with the client's own 
 which carry the contract's limits and forbid unknown fields as the server does; they are
 stricter than the server in that event_id, finding_id and a finding's status are required
 (the server derives or defaults them) and finding severity aliases ("med") are refused.
+
+An ingest request goes through, in order: bearer auth (401, see receiver_auth.py), the rate
+limit (429), the Content-Encoding (415 unless absent, identity or gzip), the HMAC signature
+over the bytes AS RECEIVED (401; for gzip, the compressed bytes), decompression capped at
+1 MiB of output (413; 400 for a broken gzip stream), then idempotency and validation. The
+1 MiB cap on the body as sent is applied before it is read (receiver_http.py).
 """
 
 from __future__ import annotations
@@ -16,13 +22,30 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
 import msgspec
 
 from vectorvue_client.domain.models import IntegrationEvent, IntegrationFinding
+from vectorvue_client.testing.receiver_auth import LOGIN_PATH, Accounts
+from vectorvue_client.testing.receiver_items import (
+    decode_item,
+    envelope,
+    failed,
+    item_result,
+    loose_id,
+)
+from vectorvue_client.testing.receiver_reply import (
+    MAX_BODY_BYTES,
+    Reply,
+    decode_content,
+    detail,
+    json_reply,
+    media_type,
+)
+
+__all__ = ["INGEST_PREFIX", "STATUS_PREFIX", "IntegrationApi", "Reply"]
 
 INGEST_PREFIX: Final = "/api/v1/integrations/spectrastrike/"
 STATUS_PREFIX: Final = INGEST_PREFIX + "ingest/status/"
@@ -34,58 +57,21 @@ _ROUTES: Final[Mapping[str, tuple[type[msgspec.Struct], str, bool]]] = {
     "findings": (IntegrationFinding, "finding_id", False),
     "findings/batch": (IntegrationFinding, "finding_id", True),
 }
-_JSON: Final = {"Content-Type": "application/json"}
-_DATETIME_FIELDS: Final = ("occurred_at", "first_seen", "last_seen")
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """What the server answers; `close` drops the connection afterwards, unannounced."""
-
-    status: int
-    body: bytes = b""
-    headers: Mapping[str, str] | None = None
-    close: bool = False
-
-
-def _json(status: int, document: object, headers: Mapping[str, str] | None = None) -> Reply:
-    return Reply(status, msgspec.json.encode(document), {**_JSON, **(headers or {})})
-
-
-def _detail(status: int, detail: str) -> Reply:
-    return _json(status, {"detail": detail})
-
-
-def _envelope(
-    status: str, data: Any, errors: list[dict[str, str]], request_id: str | None = None
-) -> dict[str, Any]:
-    """The integration API's response envelope (responses are never signed here)."""
-    request_id = request_id or str(uuid.uuid4())
-    return {
-        "request_id": request_id,
-        "status": status,
-        "data": data,
-        "errors": errors,
-        "signature": None,
-    }
-
-
-def _failed(status: int, code: str, message: str) -> Reply:
-    return _json(status, _envelope("failed", None, [{"code": code, "message": message}]))
 
 
 class IntegrationApi:
-    """The server's state (stored items, idempotency keys, ingest records) and its rules."""
+    """The server's state (stored items, idempotency keys, ingest records) and its rules;
+    who may call it and how often is `accounts`' business."""
 
     def __init__(
         self,
         *,
-        api_token: str,
+        accounts: Accounts,
         signing_secret: str | None,
         max_batch_items: int,
         now: Callable[[], float],
     ) -> None:
-        self._token = api_token.encode()
+        self.accounts = accounts
         self._secret = signing_secret.encode() if signing_secret is not None else None
         self._max_batch_items = max_batch_items
         self._now = now
@@ -126,63 +112,70 @@ class IntegrationApi:
             return Reply(307, b"", {"Location": location + (f"?{query}" if query else "")})
         if path == "/healthz":
             if method != "GET":
-                return _detail(405, "Method Not Allowed")
+                return detail(405, "Method Not Allowed")
             health = {"status": "healthy", "version": "local", "timestamp": self._iso_now()}
-            return _json(200, {**health, "checks": {}})
+            return json_reply(200, {**health, "checks": {}})
+        if path == LOGIN_PATH:
+            return self.accounts.login(method, body)
         route = path.removeprefix(INGEST_PREFIX)
         if path.startswith(INGEST_PREFIX) and route in _ROUTES:
             if method != "POST":
-                return _detail(405, "Method Not Allowed")
-            return self._authenticate(headers) or self._ingest(path, route, headers, body)
+                return detail(405, "Method Not Allowed")
+            return self._admit(headers) or self._ingest(path, route, headers, body)
         if path.startswith(STATUS_PREFIX) and "/" not in path.removeprefix(STATUS_PREFIX):
             if method != "GET":
-                return _detail(405, "Method Not Allowed")
-            return self._authenticate(headers) or self._status(path.removeprefix(STATUS_PREFIX))
-        return _detail(404, "Not Found")
+                return detail(405, "Method Not Allowed")
+            return self._admit(headers) or self._status(path.removeprefix(STATUS_PREFIX))
+        return detail(404, "Not Found")
 
-    def _authenticate(self, headers: Mapping[str, str]) -> Reply | None:
-        value = headers.get("authorization", "")
-        if not value.startswith("Bearer ") or not value[7:].strip():
-            return _json(401, {"detail": "Missing bearer token"}, {"WWW-Authenticate": "Bearer"})
-        if not hmac.compare_digest(value[7:].encode(), self._token):
-            return _json(401, {"detail": "Invalid token"}, {"WWW-Authenticate": "Bearer"})
-        return None
+    def _admit(self, headers: Mapping[str, str]) -> Reply | None:
+        """Bearer auth, then the rate limit of all SpectraStrike routes together."""
+        client = self.accounts.authenticate(headers)
+        if isinstance(client, Reply):
+            return client
+        return self.accounts.admit(client)
 
     def _check_signature(self, headers: Mapping[str, str], body: bytes) -> Reply | None:
         if self._secret is None:
             return None
         timestamp, signature = headers.get("x-timestamp"), headers.get("x-signature")
         if not timestamp or not signature:
-            return _detail(401, "Missing signature headers")
+            return detail(401, "Missing signature headers")
         try:
             sent_at = int(timestamp)
         except ValueError:
-            return _detail(401, "Invalid signature timestamp")
+            return detail(401, "Invalid signature timestamp")
         if abs(self._now() - sent_at) > SIGNATURE_WINDOW_SECONDS:
-            return _detail(401, "Signature timestamp outside the allowed window")
+            return detail(401, "Signature timestamp outside the allowed window")
         expected = hmac.new(self._secret, timestamp.encode() + b"." + body, hashlib.sha256)
         if not hmac.compare_digest(expected.hexdigest(), signature):
-            return _detail(401, "Invalid signature")
+            return detail(401, "Invalid signature")
         return None
 
-    def _ingest(self, path: str, route: str, headers: Mapping[str, str], body: bytes) -> Reply:
-        denied = self._check_signature(headers, body)
+    def _ingest(self, path: str, route: str, headers: Mapping[str, str], raw: bytes) -> Reply:
+        encoding = headers.get("content-encoding", "").strip().lower()
+        if encoding not in {"", "identity", "gzip"}:
+            return detail(415, f"Unsupported Content-Encoding: {encoding}")
+        denied = self._check_signature(headers, raw)  # over the bytes as they came
         if denied is not None:
             return denied
+        body = decode_content(encoding, raw, MAX_BODY_BYTES)
+        if isinstance(body, Reply):
+            return body
         struct, id_field, is_batch = _ROUTES[route]
         key = headers.get("idempotency-key") if route == "events" else None
+        # The decoded body: the same JSON gzipped twice need not give the same bytes.
         digest = hashlib.sha256(body).digest()
         with self._lock:
             if key is not None and key in self._idempotency:
-                first_digest, envelope = self._idempotency[key]
+                first_digest, first = self._idempotency[key]
                 if first_digest != digest:
                     message = "Idempotency-Key reused with a different body"
-                    return _failed(409, "idempotency_conflict", message)
-                replay = {**envelope, "status": "replayed"}
-                return _json(202, replay, {"X-Idempotent-Replay": "true"})
-            media_type = headers.get("content-type", "").split(";")[0].strip().lower()
-            if media_type != "application/json":
-                return _failed(422, "validation_error", "Content-Type must be application/json")
+                    return failed(409, "idempotency_conflict", message)
+                replay = {**first, "status": "replayed"}
+                return json_reply(202, replay, {"X-Idempotent-Replay": "true"})
+            if media_type(headers) != "application/json":
+                return failed(422, "validation_error", "Content-Type must be application/json")
             if is_batch:
                 outcome = self._batch(struct, id_field, body)
             else:
@@ -190,21 +183,21 @@ class IntegrationApi:
             if isinstance(outcome, Reply):
                 return outcome
             status, data, results = outcome
-            envelope = _envelope(status, data, [])
+            answer = envelope(status, data, [])
             if key is not None:
-                self._idempotency[key] = (digest, envelope)
-            self._record_ingest(envelope["request_id"], path, status, results)
-            return _json(202, envelope, {"X-Request-ID": envelope["request_id"]})
+                self._idempotency[key] = (digest, answer)
+            self._record_ingest(answer["request_id"], path, status, results)
+            return json_reply(202, answer, {"X-Request-ID": answer["request_id"]})
 
     def _single(
         self, struct: type[msgspec.Struct], id_field: str, body: bytes
     ) -> Reply | tuple[str, dict[str, Any], list[dict[str, Any]]]:
         try:
-            item = _decode_item(body, struct)
+            item = decode_item(body, struct)
         except msgspec.DecodeError as exc:  # ValidationError is a DecodeError
-            return _failed(422, "validation_error", str(exc))
+            return failed(422, "validation_error", str(exc))
         item_id = self._store(id_field, item)
-        result = _result(0, item_id, None)
+        result = item_result(0, item_id, None)
         return "accepted", {id_field: item_id, "status": "accepted"}, [result]
 
     def _batch(
@@ -213,18 +206,18 @@ class IntegrationApi:
         try:
             raw_items = msgspec.json.decode(body, type=list[msgspec.Raw])
         except msgspec.DecodeError as exc:
-            return _failed(422, "validation_error", str(exc))
+            return failed(422, "validation_error", str(exc))
         if len(raw_items) > self._max_batch_items:
             message = f"batch has {len(raw_items)} items; at most {self._max_batch_items} allowed"
-            return _failed(422, "batch_too_large", message)
+            return failed(422, "batch_too_large", message)
         results = []
         for index, raw in enumerate(raw_items):
             try:
-                item = _decode_item(raw, struct)
+                item = decode_item(raw, struct)
             except msgspec.DecodeError as exc:
-                results.append(_result(index, _loose_id(raw, id_field), exc))
+                results.append(item_result(index, loose_id(raw, id_field), exc))
                 continue
-            results.append(_result(index, self._store(id_field, item), None))
+            results.append(item_result(index, self._store(id_field, item), None))
         accepted = sum(1 for r in results if r["status"] == "accepted")
         total = len(results)
         status = "accepted" if accepted == total else "failed" if accepted == 0 else "partial"
@@ -261,50 +254,18 @@ class IntegrationApi:
         with self._lock:
             record = self._ingests.get(request_id)
         if record is None:
-            return _detail(404, "Ingest request not found")
-        return _json(200, _envelope("accepted", record, [], request_id))
+            return detail(404, "Ingest request not found")
+        return json_reply(200, envelope("accepted", record, [], request_id))
 
     def _iso_now(self) -> str:
         return datetime.fromtimestamp(self._now(), UTC).isoformat().replace("+00:00", "Z")
 
 
-def _decode_item(raw: bytes | msgspec.Raw, struct: type[msgspec.Struct]) -> msgspec.Struct:
-    """One item, validated as the server does: the Struct's rules, and datetimes that
-    parse (the Structs only bound their length)."""
-    item = msgspec.json.decode(raw, type=struct)
-    for name in _DATETIME_FIELDS:
-        value = getattr(item, name, None)
-        if isinstance(value, str):
-            try:
-                datetime.fromisoformat(value)
-            except ValueError:
-                raise msgspec.ValidationError(f"Invalid datetime - at `$.{name}`") from None
-    return item
-
-
-def _result(index: int, item_id: str | None, error: Exception | None) -> dict[str, Any]:
-    return {
-        "index": index,
-        "item_id": item_id,
-        "status": "accepted" if error is None else "failed",
-        "error_code": None if error is None else "validation_error",
-        "error_message": None if error is None else str(error),
-    }
-
-
-def _loose_id(raw: msgspec.Raw, id_field: str) -> str | None:
-    """The id of an item that failed validation, when it has a string one."""
-    try:
-        value = msgspec.json.decode(raw)
-    except msgspec.DecodeError:
-        return None
-    item_id = value.get(id_field) if isinstance(value, dict) else None
-    return item_id if isinstance(item_id, str) else None
-
-
 def _known(path: str) -> bool:
     route = path.removeprefix(INGEST_PREFIX)
-    return path == "/healthz" or (path.startswith(INGEST_PREFIX) and route in _ROUTES)
+    if path in {"/healthz", LOGIN_PATH}:
+        return True
+    return path.startswith(INGEST_PREFIX) and route in _ROUTES
 
 
 def _is_uuid(value: str) -> bool:

@@ -2,7 +2,9 @@
 
 Faults wait in one FIFO queue and each is used up by one request. A fault never applies to
 GET /healthz unless it was queued with `include_health=True`, so a health probe in a test
-does not eat the failure meant for the request under test.
+does not eat the failure meant for the request under test, nor to a request refused before
+its body is read (413, 411). FaultInjector holds the methods LocalVectorVue offers to queue
+them.
 """
 
 from __future__ import annotations
@@ -157,3 +159,83 @@ class FaultQueue:
     def __len__(self) -> int:
         with self._lock:
             return len(self._queue)
+
+
+class FaultInjector:
+    """Methods that queue faults on `self.faults`; each fault is used up by one request."""
+
+    faults: FaultQueue
+
+    def fail_next(
+        self,
+        n: int,
+        status: int,
+        body: bytes = b'{"detail":"Injected failure"}',
+        headers: Mapping[str, str] | None = None,
+        content_type: str | None = "application/json",
+        *,
+        retry_after: int | str | None = None,
+        include_health: bool = False,
+    ) -> None:
+        """Answer the next `n` requests with this response (keep-alive continues).
+
+        `retry_after` adds a Retry-After header: seconds (an int), or a str sent verbatim
+        (an HTTP date, or something malformed on purpose). On the telemetry gateway's
+        path the answer comes after the gateway's header checks and replay store, as its
+        real 503 does: the request's (timestamp, nonce) is used up, and a request those
+        checks refuse (401, 409, ...) gets their answer instead.
+        """
+        all_headers = dict(headers or {})
+        if content_type is not None and not any(k.lower() == "content-type" for k in all_headers):
+            all_headers["Content-Type"] = content_type
+        if retry_after is not None:
+            all_headers["Retry-After"] = str(retry_after)
+        fault = Respond(status, body, all_headers)
+        self.faults.add(n, fault, include_health=include_health)
+
+    def fail_next_text(
+        self,
+        n: int,
+        status: int = 500,
+        text: str = "Internal Server Error",
+        *,
+        late_close: bool = False,
+        include_health: bool = False,
+    ) -> None:
+        """Answer plain text, then close the connection unannounced (the real 500);
+        `late_close`: close it only when the client's next request arrives on it, so that
+        request fails, as the contract describes (see receiver_faults.plain_text)."""
+        fault = plain_text(status, text, late_close=late_close)
+        self.faults.add(n, fault, include_health=include_health)
+
+    def reset_next(self, n: int, *, include_health: bool = False) -> None:
+        """Drop the connection with a TCP reset instead of answering."""
+        self.faults.add(n, Reset(), include_health=include_health)
+
+    def stall_next(self, n: int, seconds: float, *, include_health: bool = False) -> None:
+        """Wait `seconds`, then process and answer the request normally."""
+        self.faults.add(n, Stall(seconds), include_health=include_health)
+
+    def redirect_next(
+        self, n: int, location: str, status: int = 307, *, include_health: bool = False
+    ) -> None:
+        """Answer a redirect to `location`."""
+        self.faults.add(n, redirect(location, status), include_health=include_health)
+
+    def huge_body_next(
+        self,
+        n: int,
+        size: int,
+        status: int = 202,
+        *,
+        framing: Framing = "length",
+        include_health: bool = False,
+    ) -> None:
+        """Answer a JSON body of `size` bytes, framed by Content-Length, "chunked", or
+        "endless" (chunked and never finished: the server waits for the client to hang up)."""
+        fault = huge_body(size, status, framing=framing)
+        self.faults.add(n, fault, include_health=include_health)
+
+    def non_json_next(self, n: int, status: int = 202, *, include_health: bool = False) -> None:
+        """Answer an HTML page, as a proxy would."""
+        self.faults.add(n, non_json(status), include_health=include_health)

@@ -1,5 +1,7 @@
 """The HTTPS plumbing of LocalVectorVue: a threading HTTP/1.1 server with TLS, keep-alive,
-request recording and fault application; what to answer is IntegrationApi's business."""
+request recording, the 1 MiB cap on request bodies (413 before the body is read) and fault
+application; what to answer is the business of TelemetryGateway (POST
+/internal/v1/telemetry) and IntegrationApi (everything else)."""
 
 from __future__ import annotations
 
@@ -11,15 +13,21 @@ import ssl
 import struct
 import sys
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from vectorvue_client.testing.receiver_api import IntegrationApi
-from vectorvue_client.testing.receiver_faults import FaultQueue, Framing
+from vectorvue_client.testing.receiver_faults import FaultQueue, Framing, Stall
+from vectorvue_client.testing.receiver_gateway import TELEMETRY_PATH, TelemetryGateway
+from vectorvue_client.testing.receiver_reply import MAX_BODY_BYTES, Reply, detail
+from vectorvue_client.testing.receiver_tls import fingerprint
 
 _WRITE_CHUNK = 64 * 1024
+# How long a refused body is read and dropped before the connection is closed (see _discard).
+_DISCARD_SECONDS = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +39,9 @@ class RecordedRequest:
     headers: Mapping[str, str]
     body: bytes
     peer: tuple[str, int]  # the client's address: the same port means a reused connection
+    # SHA-256 (64 lowercase hex) of the DER of the client certificate the TLS connection
+    # presented; None when it presented none.
+    client_cert_sha256: str | None = None
 
 
 class TlsServer(ThreadingHTTPServer):
@@ -43,12 +54,14 @@ class TlsServer(ThreadingHTTPServer):
         self,
         context: ssl.SSLContext,
         api: IntegrationApi,
+        gateway: TelemetryGateway,
         faults: FaultQueue,
         record: Callable[[RecordedRequest], None],
         stopping: threading.Event,
     ) -> None:
         self.context = context
         self.api = api
+        self.gateway = gateway
         self.faults = faults
         self.record = record
         self.stopping = stopping
@@ -92,6 +105,20 @@ class TlsServer(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
+def _linger(conn: ssl.SSLSocket) -> None:
+    """After a failed handshake (say, no client certificate), let the client read the alert
+    OpenSSL sent: closing with its data unread would send a reset, which can destroy the
+    alert before the client reads it (it would see an EOF or a reset, not the reason). So
+    send a FIN, then read and drop what it sent until it hangs up, for at most a second."""
+    deadline = time.monotonic() + 1.0
+    with contextlib.suppress(OSError):
+        conn.shutdown(socket.SHUT_WR)  # also drops the TLS layer: recv reads raw bytes
+        while (left := deadline - time.monotonic()) > 0:
+            conn.settimeout(left)
+            if not conn.recv(_WRITE_CHUNK):
+                break
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "LocalVectorVue/1"
@@ -99,9 +126,17 @@ class _Handler(BaseHTTPRequestHandler):
     server: TlsServer
     request: ssl.SSLSocket
 
+    client_cert: str | None = None
+
     def setup(self) -> None:
         self.request.settimeout(self.timeout)
-        self.request.do_handshake()
+        try:
+            self.request.do_handshake()
+        except ssl.SSLError:
+            _linger(self.request)
+            raise
+        der = self.request.getpeercert(binary_form=True)
+        self.client_cert = fingerprint(der) if der else None
         self.server.track(self.request, add=True)
         super().setup()
 
@@ -126,21 +161,73 @@ class _Handler(BaseHTTPRequestHandler):
         """Serve a POST."""
         self._serve()
 
-    def _serve(self) -> None:
+    def handle_expect_100(self) -> bool:
+        """Refuse an oversized body before the client sends it, not after."""
+        if self._declared_length() > MAX_BODY_BYTES:
+            return True  # no "100 Continue": _serve answers 413 straight away
+        return super().handle_expect_100()
+
+    def _declared_length(self) -> int:
         try:
-            length = int(self.headers.get("Content-Length") or 0)
+            return int(self.headers.get("Content-Length") or 0)
         except ValueError:
-            self.respond(400, b'{"detail":"Invalid Content-Length"}', {}, close=True)
-            return
-        body = self.rfile.read(length) if length > 0 else b""
+            return -1
+
+    def _serve(self) -> None:
+        length = self._declared_length()
         headers = {name.lower(): value for name, value in self.headers.items()}
         peer = (str(self.client_address[0]), int(self.client_address[1]))
-        self.server.record(RecordedRequest(self.command, self.path, headers, body, peer))
-        fault = self.server.faults.take(self.path.partition("?")[0])
+        early = None
+        if length < 0:
+            early = detail(400, "Invalid Content-Length")
+        elif "transfer-encoding" in headers:  # only Content-Length framing is supported
+            early, length = detail(411, "Length Required"), MAX_BODY_BYTES
+        elif length > MAX_BODY_BYTES:
+            early = detail(413, "Request entity too large")
+        if early is not None:  # the body is never read, so the connection cannot be reused
+            request = RecordedRequest(self.command, self.path, headers, b"", peer, self.client_cert)
+            self.server.record(request)
+            self.respond(early.status, early.body, early.headers or {}, announce_close=True)
+            self._discard(length)
+            self.close_connection = True
+            return
+        body = self.rfile.read(length) if length > 0 else b""
+        self.server.record(
+            RecordedRequest(self.command, self.path, headers, body, peer, self.client_cert)
+        )
+        path = self.path.partition("?")[0]
+        fault = self.server.faults.take(path)
+        if path == TELEMETRY_PATH and fault is not None and not isinstance(fault, Stall):
+            # The gateway uses up the (timestamp, nonce) of a request before its backend can
+            # fail it: so must an injected failure. A request refused before that point gets
+            # the gateway's own answer (the fault is used up all the same).
+            denied = self.server.gateway.admit(self.command, headers, self.client_cert)
+            if denied is not None:
+                self._reply(denied)
+                return
         if fault is not None and fault.apply(self, self.server.stopping):
             return
-        reply = self.server.api.handle(self.command, self.path, headers, body)
+        if path == TELEMETRY_PATH:
+            reply = self.server.gateway.handle(self.command, headers, body, self.client_cert)
+        else:
+            reply = self.server.api.handle(self.command, self.path, headers, body)
+        self._reply(reply)
+
+    def _reply(self, reply: Reply) -> None:
         self.respond(reply.status, reply.body, reply.headers or {}, close=reply.close)
+
+    def _discard(self, length: int) -> None:
+        """Read and drop up to `length` bytes the client may still be sending, for at most
+        _DISCARD_SECONDS: closing with unread data makes the kernel send a reset, and a
+        client still writing its body would see that instead of the answer."""
+        deadline = time.monotonic() + _DISCARD_SECONDS
+        with contextlib.suppress(OSError, ValueError):
+            while length > 0 and (left := deadline - time.monotonic()) > 0:
+                self.request.settimeout(left)
+                chunk = self.rfile.read1(min(length, _WRITE_CHUNK))
+                if not chunk:
+                    break
+                length -= len(chunk)
 
     def respond(
         self,

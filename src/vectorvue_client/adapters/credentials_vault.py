@@ -1,0 +1,370 @@
+"""CredentialSource from HashiCorp Vault's KV version 2 engine, through hvac (ADR 0008).
+
+- hvac is the optional extra `vault`. It is imported when a source is built, so that the
+  container can import this module without it, and a missing extra is a config error
+  that says what to install. hvac ships no type hints: what it returns is checked here,
+  shape by shape, before anything of it is used.
+- hvac runs on a requests Session of our own with `trust_env = False`: otherwise
+  REQUESTS_CA_BUNDLE would replace the configured CA, and proxies and ~/.netrc from the
+  environment would apply. hvac.Client also fills what it is not given from VAULT_TOKEN,
+  ~/.vault-token, VAULT_CACERT and VAULT_CLIENT_CERT; every one of them is given here.
+- Redirects are refused (Vault standbys answer 307 to the active node): a redirect
+  followed would carry X-Vault-Token to whatever host the Location names.
+- No message quotes hvac's exceptions (they carry response bodies) or a value read from
+  Vault; the little server text quoted (a redirect's Location) is scrubbed.
+"""
+
+from __future__ import annotations
+
+import http.cookiejar
+import importlib
+import ssl
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+import requests
+import requests.adapters
+from requests import exceptions as rq
+from urllib3.util import Retry
+
+from vectorvue_client.domain.errors import VectorVueConfigError
+from vectorvue_client.domain.redaction import Secret, excerpt, scrub
+from vectorvue_client.ports import CredentialSource
+
+
+@dataclass(frozen=True, slots=True)
+class VaultToken:
+    """Authenticate to Vault with a token, itself read from a credential source."""
+
+    token: CredentialSource
+
+
+@dataclass(frozen=True, slots=True)
+class VaultAppRole:
+    """Authenticate to Vault with AppRole; `mount` is where the auth method is enabled."""
+
+    role_id: CredentialSource
+    secret_id: CredentialSource
+    mount: str = "approle"
+
+
+# HTTP status and what the operator should do, by hvac exception class name.
+_HTTP: Final = {
+    "InvalidRequest": (400, "Vault refused the request as invalid"),
+    "RateLimitExceeded": (429, "Vault is rate limiting this client: retry later"),
+    "InternalServerError": (500, "Vault failed internally: see the Vault server log"),
+    "VaultNotInitialized": (501, "Vault is not initialized"),
+    "BadGateway": (502, "a proxy in front of Vault could not reach it"),
+    "VaultDown": (503, "Vault is sealed or in maintenance: unseal it, or wait"),
+}
+
+
+class _TokenRejectedError(Exception):
+    """Vault refused the token (401 or 403): the caller decides whether to log in again."""
+
+
+class VaultCredentialSource:
+    """Reads `key` of the KV v2 secret at `mount`/`path` on the Vault at `url` at every
+    `get` (wrap it in CachedCredentialSource to read less often).
+
+    With AppRole the token that login gives is kept; when Vault rejects it (expired,
+    revoked) the source logs in again, once per `get`, and a token refused right after
+    login is an error. Every failure is a VectorVueConfigError naming `field`.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        mount: str,
+        path: str,
+        key: str,
+        auth: VaultToken | VaultAppRole,
+        ca_bundle: str | None = None,
+        timeout_seconds: float = 5.0,
+        field: str = "api_key_env",
+    ) -> None:
+        parts = urlsplit(url)
+        if parts.scheme.lower() != "https" or not parts.hostname:
+            raise VectorVueConfigError("vault_url", "must be an https:// URL with a host")
+        if "@" in parts.netloc or parts.query or parts.fragment:
+            # Not quoted: userinfo in it would be a credential.
+            raise VectorVueConfigError(
+                "vault_url", "must not carry credentials, a query or a fragment"
+            )
+        for name, value in (("vault_mount", mount), ("vault_path", path), ("vault_key", key)):
+            if not value.strip("/ "):
+                raise VectorVueConfigError(name, "must not be empty")
+        if not timeout_seconds > 0:
+            raise VectorVueConfigError("vault_timeout_seconds", "must be positive")
+        self._url = url.rstrip("/")
+        self._mount = mount.strip("/")
+        self._path = path.strip("/")
+        self._key = key
+        self._auth = auth
+        self._timeout = timeout_seconds
+        self._field = field
+        self._where = f"{self._mount}/{self._path}"
+        self._lock = threading.Lock()
+        self._login_token: Secret | None = None  # AppRole only
+        self._seen: list[Secret] = []  # every secret handled by the current get, to scrub
+        self._hvac = _import_hvac(field)
+        self._client = self._build_client(ca_bundle or True)
+
+    def get(self) -> Secret:
+        """The credential; VectorVueConfigError naming `field` when it cannot be had."""
+        with self._lock:  # one hvac client, whose token is per-call state
+            self._seen = []
+            try:
+                return self._get()
+            finally:
+                self._seen = []
+                self._client.token = None  # the raw token stays nowhere longer than a call
+
+    def close(self) -> None:
+        """Close the pooled connections to Vault."""
+        self._client.adapter.close()
+
+    def _get(self) -> Secret:
+        token, fresh = self._token()
+        try:
+            return self._read(token)
+        except _TokenRejectedError:
+            if fresh:
+                raise self._error(self._denied()) from None
+        # The kept AppRole token expired or was revoked: log in again, once.
+        self._login_token = None
+        token, _ = self._token()
+        try:
+            return self._read(token)
+        except _TokenRejectedError:
+            raise self._error(self._denied()) from None
+
+    def _token(self) -> tuple[Secret, bool]:
+        """The token to read with, and whether it was obtained just now."""
+        if isinstance(self._auth, VaultToken):
+            # Read at every get, so a rotated token is used at once.
+            return self._credential(self._auth.token, "the Vault token"), True
+        if self._login_token is None:
+            self._login_token = self._login(self._auth)
+            self._seen.append(self._login_token)
+            return self._login_token, True
+        self._seen.append(self._login_token)
+        return self._login_token, False
+
+    def _credential(self, source: CredentialSource, what: str) -> Secret:
+        try:
+            secret = source.get()
+        except VectorVueConfigError as exc:  # its message is secret-free by contract
+            raise self._error(f"{what} is not available ({exc})") from None
+        self._seen.append(secret)
+        return secret
+
+    def _login(self, auth: VaultAppRole) -> Secret:
+        role_id = self._credential(auth.role_id, "the AppRole role_id")
+        secret_id = self._credential(auth.secret_id, "the AppRole secret_id")
+        errors = self._hvac.exceptions
+        self._client.token = None  # a login carries no token
+        at = f"auth/{auth.mount.strip('/')}"
+        try:
+            answer = self._client.auth.approle.login(
+                role_id=role_id.reveal(),
+                secret_id=secret_id.reveal(),
+                use_token=False,
+                mount_point=auth.mount.strip("/"),
+            )
+        except (errors.InvalidRequest, errors.Unauthorized, errors.Forbidden):
+            raise self._error(
+                f"Vault refused the AppRole login at {at}: check the role_id and the "
+                "secret_id (a secret_id can expire or run out of uses)"
+            ) from None
+        except errors.InvalidPath:
+            raise self._error(f"no AppRole auth method at {at} (HTTP 404)") from None
+        except (errors.VaultError, rq.RequestException) as exc:
+            raise self._error(f"AppRole login failed: {self._explain(exc)}") from None
+        if not isinstance(answer, Mapping):
+            raise self._error(f"AppRole login failed: {self._not_json(answer)}")
+        block = answer.get("auth")
+        token = block.get("client_token") if isinstance(block, Mapping) else None
+        if not isinstance(token, str) or not token:
+            raise self._error(f"the AppRole login at {at} gave no client token")
+        return Secret(token)
+
+    def _read(self, token: Secret) -> Secret:
+        errors = self._hvac.exceptions
+        self._client.token = token.reveal()
+        try:
+            answer = self._client.secrets.kv.v2.read_secret_version(
+                path=self._path, mount_point=self._mount, raise_on_deleted_version=True
+            )
+        except (errors.Unauthorized, errors.Forbidden):
+            raise _TokenRejectedError from None
+        except errors.InvalidPath as exc:
+            raise self._error(self._not_found(exc.json)) from None
+        except (errors.VaultError, rq.RequestException) as exc:
+            raise self._error(self._explain(exc)) from None
+        if not isinstance(answer, Mapping):
+            raise self._error(self._not_json(answer))
+        outer = answer.get("data")
+        secret = outer.get("data") if isinstance(outer, Mapping) else None
+        if not isinstance(secret, Mapping):
+            raise self._error(
+                f"Vault's answer for {self._where} holds no secret data: "
+                f"is {self._mount} a KV version 2 engine?"
+            )
+        if self._key not in secret:
+            names = excerpt(", ".join(sorted(str(k) for k in secret)) or "(none)", 200)
+            raise self._error(
+                f"the secret at {self._where} has no key {self._key!r} (its keys: {names}): "
+                "set vault_key to the right one, or add the key in Vault"
+            )
+        value = secret[self._key]
+        if not isinstance(value, str):
+            raise self._error(
+                f"key {self._key!r} of the secret at {self._where} holds a JSON "
+                f"{_json_kind(value)}, not a string: store the credential as a string"
+            )
+        if not value.strip():
+            raise self._error(f"key {self._key!r} of the secret at {self._where} is empty")
+        return Secret(value)
+
+    def _denied(self) -> str:
+        policy = f"read on {self._mount}/data/{self._path}"
+        if isinstance(self._auth, VaultToken):
+            return (
+                "Vault refused the token (permission denied): it is invalid, expired or "
+                f"revoked, or its policies do not grant {policy}"
+            )
+        return (
+            "Vault refused the token an AppRole login had just given (permission denied): "
+            f"the role's policies must grant {policy}"
+        )
+
+    def _not_found(self, body: object) -> str:
+        # A deleted or destroyed version is a 404 too, whose body still holds the metadata.
+        outer = body.get("data") if isinstance(body, Mapping) else None
+        meta = outer.get("metadata") if isinstance(outer, Mapping) else None
+        if isinstance(meta, Mapping):
+            version = meta.get("version")
+            which = f"version {version}" if isinstance(version, int) else "the latest version"
+            if meta.get("destroyed") is True:
+                return f"{which} of the secret at {self._where} is destroyed: write a new one"
+            if meta.get("deletion_time"):
+                return (
+                    f"{which} of the secret at {self._where} is deleted: undelete it "
+                    "(vault kv undelete) or write a new version"
+                )
+        return (
+            f"there is no secret at {self._where} (HTTP 404): check vault_mount and "
+            f"vault_path, and that {self._mount} is a KV version 2 engine"
+        )
+
+    def _not_json(self, answer: object) -> str:
+        # hvac hands back the raw response for any 2xx/3xx it does not parse as JSON.
+        status = getattr(answer, "status_code", None)
+        headers = getattr(answer, "headers", None)
+        if isinstance(status, int) and 300 <= status < 400 and isinstance(headers, Mapping):
+            location = str(headers.get("Location", "(none)"))
+            return (
+                f"Vault answered HTTP {status} redirecting to {excerpt(location, 200)}, which "
+                "is never followed (it would carry the token elsewhere): set vault_url to "
+                "the address that answers itself (the active node)"
+            )
+        return f"Vault answered HTTP {status} without a JSON body"
+
+    def _explain(self, exc: BaseException) -> str:
+        name = type(exc).__name__
+        if isinstance(exc, self._hvac.exceptions.VaultError):
+            status, advice = _HTTP.get(name, ("?", "Vault answered an unexpected status"))
+            return f"HTTP {status}: {advice}"
+        chain = _chain(exc)
+        tls = [e for e in chain if isinstance(e, ssl.SSLError)]
+        if tls or isinstance(exc, rq.SSLError):
+            # OpenSSL's own words ("self-signed certificate", "Hostname mismatch, ...").
+            why = (getattr(tls[-1], "verify_message", None) or tls[-1].reason) if tls else name
+            return (
+                f"TLS with Vault at {self._url} failed ({why}): set vault_ca_bundle to the "
+                "CA that signed Vault's certificate, and check that the host in vault_url "
+                "is one the certificate names"
+            )
+        if any(isinstance(e, rq.Timeout | TimeoutError) for e in chain):
+            return (
+                f"Vault at {self._url} did not answer within {self._timeout:g} s "
+                "(vault_timeout_seconds)"
+            )
+        if isinstance(exc, rq.ConnectionError):
+            return f"no connection to Vault at {self._url} ({type(chain[-1]).__name__})"
+        return f"the exchange with Vault at {self._url} failed ({name})"
+
+    def _error(self, rule: str) -> VectorVueConfigError:
+        return VectorVueConfigError(self._field, scrub(rule, self._seen))
+
+    def _build_client(self, verify: bool | str) -> Any:  # an hvac.Client: hvac is untyped
+        session = requests.Session()
+        session.trust_env = False
+        # hvac replaces the verify it is given with a truthy session.verify (its issue
+        # 991), and a new Session's verify is True: both must hold the configured CA.
+        session.verify = verify
+        session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+        # Only https:// gets an adapter: no code path can speak plain HTTP to Vault.
+        session.adapters.clear()
+        session.mount(
+            "https://",
+            requests.adapters.HTTPAdapter(
+                pool_connections=1, pool_maxsize=4, max_retries=Retry(0, redirect=False)
+            ),
+        )
+        json_adapter = self._hvac.adapters.JSONAdapter
+
+        def adapter(**given: Any) -> Any:
+            # Client hands VAULT_CLIENT_CERT from the environment to its adapter as `cert`
+            # when it is given none; None here means none.
+            return json_adapter(**(given | {"cert": None}))
+
+        # token="" keeps hvac from reading VAULT_TOKEN and ~/.vault-token.
+        return self._hvac.Client(
+            url=self._url,
+            token="",
+            verify=verify,
+            timeout=self._timeout,
+            proxies=None,
+            allow_redirects=False,
+            session=session,
+            adapter=adapter,
+        )
+
+
+def _import_hvac(field: str) -> ModuleType:
+    try:
+        return importlib.import_module("hvac")
+    except ImportError:
+        raise VectorVueConfigError(
+            field, "the Vault source needs hvac: install vectorvue-client[vault]"
+        ) from None
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """`exc` and what it wraps (causes, contexts, urllib3 reasons, exception arguments),
+    outermost first."""
+    seen: list[BaseException] = []
+    todo = [exc]
+    while todo and len(seen) < 32:
+        current = todo.pop(0)
+        if any(current is s for s in seen):
+            continue
+        seen.append(current)
+        linked = [current.__cause__, current.__context__, getattr(current, "reason", None)]
+        linked.extend(current.args)
+        todo.extend(e for e in linked if isinstance(e, BaseException))
+    return seen
+
+
+_JSON_KINDS: Final = {bool: "boolean", int: "number", float: "number", list: "array"}
+
+
+def _json_kind(value: object) -> str:
+    return "null" if value is None else _JSON_KINDS.get(type(value), "object")

@@ -1,0 +1,118 @@
+"""Signer for the telemetry gateway: Ed25519 over "<timestamp>.<nonce>." + body.
+
+The gateway checks, on every request: who we are (X-Service-Identity), which client
+certificate we presented (X-Client-Cert-Sha256), when and with which one-time nonce we
+signed (X-Telemetry-Timestamp, X-Telemetry-Nonce), and the signature itself
+(X-Telemetry-Signature: standard base64, padded). The timestamp and nonce come from the
+client's Clock and Entropy ports, fresh for every attempt.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+from pathlib import Path
+from typing import Final
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from vectorvue_client.domain.errors import VectorVueConfigError
+from vectorvue_client.domain.redaction import Secret
+
+_SEED_BYTES: Final = 32
+_HEX_SEED: Final = re.compile(rb"^[0-9a-fA-F]{64}\Z")
+_MAX_KEY_FILE: Final = 64 * 1024
+
+
+class Ed25519Signer:
+    """Signs gateway requests with one Ed25519 key, as one service identity."""
+
+    def __init__(
+        self, key: Ed25519PrivateKey, *, service_identity: str, client_cert_sha256: str
+    ) -> None:
+        self._key = key
+        self._identity = (
+            ("X-Service-Identity", service_identity),
+            ("X-Client-Cert-Sha256", client_cert_sha256),
+        )
+
+    def sign(self, body: bytes, *, timestamp: int, nonce: str) -> tuple[tuple[str, str], ...]:
+        """Identity headers, and the signature of exactly `body` at `timestamp` with `nonce`."""
+        message = f"{timestamp}.{nonce}.".encode() + body
+        signature = base64.b64encode(self._key.sign(message)).decode("ascii")
+        return (
+            *self._identity,
+            ("X-Telemetry-Timestamp", str(timestamp)),
+            ("X-Telemetry-Nonce", nonce),
+            ("X-Telemetry-Signature", signature),
+        )
+
+
+def load_ed25519_key(material: bytes, *, field: str) -> Ed25519PrivateKey:
+    """An Ed25519 private key from any of the forms operators keep one in: a raw 32-byte
+    seed, the seed as 64 hex characters or as base64, a PKCS#8 PEM ("BEGIN PRIVATE KEY"),
+    or an OpenSSH private key. Encrypted keys are refused (no passphrase is configured).
+
+    Errors name `field` and never quote the material.
+    """
+    stripped = material.strip()
+    try:
+        if b"-----BEGIN OPENSSH PRIVATE KEY-----" in stripped:
+            key: object = serialization.load_ssh_private_key(stripped, password=None)
+        elif b"-----BEGIN" in stripped:
+            key = serialization.load_pem_private_key(stripped, password=None)
+        elif len(material) == _SEED_BYTES:
+            key = Ed25519PrivateKey.from_private_bytes(material)
+        elif _HEX_SEED.match(stripped):
+            key = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(stripped.decode()))
+        else:
+            seed = base64.b64decode(stripped, validate=True)
+            if len(seed) != _SEED_BYTES:
+                raise ValueError("not a 32-byte seed")
+            key = Ed25519PrivateKey.from_private_bytes(seed)
+    except TypeError:  # cryptography's word for "this key needs a password"
+        raise VectorVueConfigError(field, "the key is encrypted; give an unencrypted key") from None
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise VectorVueConfigError(
+            field,
+            "is not an Ed25519 private key (expected a 32-byte seed, its hex or base64, "
+            "a PKCS#8 PEM or an OpenSSH private key)",
+        ) from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise VectorVueConfigError(field, f"holds a {type(key).__name__}, not an Ed25519 key")
+    return key
+
+
+def load_ed25519_key_file(path: str, *, field: str = "signing_key_file") -> Ed25519PrivateKey:
+    """`load_ed25519_key` of a file's bytes (a raw seed file is 32 bytes exactly)."""
+    file = Path(path)
+    try:
+        if file.stat().st_size > _MAX_KEY_FILE:
+            raise VectorVueConfigError(field, f"{path} is too large to be a key file")
+        material = file.read_bytes()
+    except OSError as exc:
+        raise VectorVueConfigError(field, f"cannot read {path}: {exc.strerror}") from None
+    return load_ed25519_key(material, field=field)
+
+
+def load_ed25519_key_secret(secret: Secret, *, field: str = "signing_key_env") -> Ed25519PrivateKey:
+    """`load_ed25519_key` of a key held as text by a credential source (PEM, hex, base64)."""
+    return load_ed25519_key(secret.reveal().encode(), field=field)
+
+
+def certificate_sha256(path: str, *, field: str = "client_cert") -> str:
+    """Lowercase hex SHA-256 of the DER of the (first) certificate in a PEM file: the value
+    of X-Client-Cert-Sha256, and the form of a pin."""
+    try:
+        pem = Path(path).read_bytes()
+    except OSError as exc:
+        raise VectorVueConfigError(field, f"cannot read {path}: {exc.strerror}") from None
+    try:
+        cert = x509.load_pem_x509_certificate(pem)
+    except ValueError:
+        raise VectorVueConfigError(field, f"{path} holds no PEM certificate") from None
+    return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
