@@ -16,21 +16,20 @@
 
 from __future__ import annotations
 
-import http.cookiejar
 import importlib
-import ssl
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Final
+from typing import Any
 from urllib.parse import urlsplit
 
-import requests
 import requests.adapters
 from requests import exceptions as rq
 from urllib3.util import Retry
 
+from vectorvue_client.adapters import credentials_vault_errors as errors_
+from vectorvue_client.adapters.http_session import hardened_session
 from vectorvue_client.domain.errors import VectorVueConfigError
 from vectorvue_client.domain.redaction import Secret, excerpt, scrub
 from vectorvue_client.ports import CredentialSource
@@ -50,17 +49,6 @@ class VaultAppRole:
     role_id: CredentialSource
     secret_id: CredentialSource
     mount: str = "approle"
-
-
-# HTTP status and what the operator should do, by hvac exception class name.
-_HTTP: Final = {
-    "InvalidRequest": (400, "Vault refused the request as invalid"),
-    "RateLimitExceeded": (429, "Vault is rate limiting this client: retry later"),
-    "InternalServerError": (500, "Vault failed internally: see the Vault server log"),
-    "VaultNotInitialized": (501, "Vault is not initialized"),
-    "BadGateway": (502, "a proxy in front of Vault could not reach it"),
-    "VaultDown": (503, "Vault is sealed or in maintenance: unseal it, or wait"),
-}
 
 
 class _TokenRejectedError(Exception):
@@ -109,6 +97,7 @@ class VaultCredentialSource:
         self._timeout = timeout_seconds
         self._field = field
         self._where = f"{self._mount}/{self._path}"
+        self._token_auth = isinstance(auth, VaultToken)
         self._lock = threading.Lock()
         self._login_token: Secret | None = None  # AppRole only
         self._seen: list[Secret] = []  # every secret handled by the current get, to scrub
@@ -135,14 +124,18 @@ class VaultCredentialSource:
             return self._read(token)
         except _TokenRejectedError:
             if fresh:
-                raise self._error(self._denied()) from None
+                raise self._error(
+                    errors_.denied(self._mount, self._path, token_auth=self._token_auth)
+                ) from None
         # The kept AppRole token expired or was revoked: log in again, once.
         self._login_token = None
         token, _ = self._token()
         try:
             return self._read(token)
         except _TokenRejectedError:
-            raise self._error(self._denied()) from None
+            raise self._error(
+                errors_.denied(self._mount, self._path, token_auth=self._token_auth)
+            ) from None
 
     def _token(self) -> tuple[Secret, bool]:
         """The token to read with, and whether it was obtained just now."""
@@ -187,7 +180,7 @@ class VaultCredentialSource:
         except (errors.VaultError, rq.RequestException) as exc:
             raise self._error(f"AppRole login failed: {self._explain(exc)}") from None
         if not isinstance(answer, Mapping):
-            raise self._error(f"AppRole login failed: {self._not_json(answer)}")
+            raise self._error(f"AppRole login failed: {errors_.not_json(answer)}")
         block = answer.get("auth")
         token = block.get("client_token") if isinstance(block, Mapping) else None
         if not isinstance(token, str) or not token:
@@ -204,11 +197,11 @@ class VaultCredentialSource:
         except (errors.Unauthorized, errors.Forbidden):
             raise _TokenRejectedError from None
         except errors.InvalidPath as exc:
-            raise self._error(self._not_found(exc.json)) from None
+            raise self._error(errors_.not_found(exc.json, self._mount, self._path)) from None
         except (errors.VaultError, rq.RequestException) as exc:
             raise self._error(self._explain(exc)) from None
         if not isinstance(answer, Mapping):
-            raise self._error(self._not_json(answer))
+            raise self._error(errors_.not_json(answer))
         outer = answer.get("data")
         secret = outer.get("data") if isinstance(outer, Mapping) else None
         if not isinstance(secret, Mapping):
@@ -226,98 +219,27 @@ class VaultCredentialSource:
         if not isinstance(value, str):
             raise self._error(
                 f"key {self._key!r} of the secret at {self._where} holds a JSON "
-                f"{_json_kind(value)}, not a string: store the credential as a string"
+                f"{errors_.json_kind(value)}, not a string: store the credential as a string"
             )
         if not value.strip():
             raise self._error(f"key {self._key!r} of the secret at {self._where} is empty")
         return Secret(value)
 
-    def _denied(self) -> str:
-        policy = f"read on {self._mount}/data/{self._path}"
-        if isinstance(self._auth, VaultToken):
-            return (
-                "Vault refused the token (permission denied): it is invalid, expired or "
-                f"revoked, or its policies do not grant {policy}"
-            )
-        return (
-            "Vault refused the token an AppRole login had just given (permission denied): "
-            f"the role's policies must grant {policy}"
-        )
-
-    def _not_found(self, body: object) -> str:
-        # A deleted or destroyed version is a 404 too, whose body still holds the metadata.
-        outer = body.get("data") if isinstance(body, Mapping) else None
-        meta = outer.get("metadata") if isinstance(outer, Mapping) else None
-        if isinstance(meta, Mapping):
-            version = meta.get("version")
-            which = f"version {version}" if isinstance(version, int) else "the latest version"
-            if meta.get("destroyed") is True:
-                return f"{which} of the secret at {self._where} is destroyed: write a new one"
-            if meta.get("deletion_time"):
-                return (
-                    f"{which} of the secret at {self._where} is deleted: undelete it "
-                    "(vault kv undelete) or write a new version"
-                )
-        return (
-            f"there is no secret at {self._where} (HTTP 404): check vault_mount and "
-            f"vault_path, and that {self._mount} is a KV version 2 engine"
-        )
-
-    def _not_json(self, answer: object) -> str:
-        # hvac hands back the raw response for any 2xx/3xx it does not parse as JSON.
-        status = getattr(answer, "status_code", None)
-        headers = getattr(answer, "headers", None)
-        if isinstance(status, int) and 300 <= status < 400 and isinstance(headers, Mapping):
-            location = str(headers.get("Location", "(none)"))
-            return (
-                f"Vault answered HTTP {status} redirecting to {excerpt(location, 200)}, which "
-                "is never followed (it would carry the token elsewhere): set vault_url to "
-                "the address that answers itself (the active node)"
-            )
-        return f"Vault answered HTTP {status} without a JSON body"
-
     def _explain(self, exc: BaseException) -> str:
-        name = type(exc).__name__
-        if isinstance(exc, self._hvac.exceptions.VaultError):
-            status, advice = _HTTP.get(name, ("?", "Vault answered an unexpected status"))
-            return f"HTTP {status}: {advice}"
-        chain = _chain(exc)
-        tls = [e for e in chain if isinstance(e, ssl.SSLError)]
-        if tls or isinstance(exc, rq.SSLError):
-            # OpenSSL's own words ("self-signed certificate", "Hostname mismatch, ...").
-            why = (getattr(tls[-1], "verify_message", None) or tls[-1].reason) if tls else name
-            return (
-                f"TLS with Vault at {self._url} failed ({why}): set vault_ca_bundle to the "
-                "CA that signed Vault's certificate, and check that the host in vault_url "
-                "is one the certificate names"
-            )
-        if any(isinstance(e, rq.Timeout | TimeoutError) for e in chain):
-            return (
-                f"Vault at {self._url} did not answer within {self._timeout:g} s "
-                "(vault_timeout_seconds)"
-            )
-        if isinstance(exc, rq.ConnectionError):
-            return f"no connection to Vault at {self._url} ({type(chain[-1]).__name__})"
-        return f"the exchange with Vault at {self._url} failed ({name})"
+        return errors_.explain(exc, self._hvac.exceptions.VaultError, self._url, self._timeout)
 
     def _error(self, rule: str) -> VectorVueConfigError:
         return VectorVueConfigError(self._field, scrub(rule, self._seen))
 
     def _build_client(self, verify: bool | str) -> Any:  # an hvac.Client: hvac is untyped
-        session = requests.Session()
-        session.trust_env = False
+        session = hardened_session(
+            requests.adapters.HTTPAdapter(
+                pool_connections=1, pool_maxsize=4, max_retries=Retry(0, redirect=False)
+            )
+        )
         # hvac replaces the verify it is given with a truthy session.verify (its issue
         # 991), and a new Session's verify is True: both must hold the configured CA.
         session.verify = verify
-        session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-        # Only https:// gets an adapter: no code path can speak plain HTTP to Vault.
-        session.adapters.clear()
-        session.mount(
-            "https://",
-            requests.adapters.HTTPAdapter(
-                pool_connections=1, pool_maxsize=4, max_retries=Retry(0, redirect=False)
-            ),
-        )
         json_adapter = self._hvac.adapters.JSONAdapter
 
         def adapter(**given: Any) -> Any:
@@ -345,26 +267,3 @@ def _import_hvac(field: str) -> ModuleType:
         raise VectorVueConfigError(
             field, "the Vault source needs hvac: install vectorvue-client[vault]"
         ) from None
-
-
-def _chain(exc: BaseException) -> list[BaseException]:
-    """`exc` and what it wraps (causes, contexts, urllib3 reasons, exception arguments),
-    outermost first."""
-    seen: list[BaseException] = []
-    todo = [exc]
-    while todo and len(seen) < 32:
-        current = todo.pop(0)
-        if any(current is s for s in seen):
-            continue
-        seen.append(current)
-        linked = [current.__cause__, current.__context__, getattr(current, "reason", None)]
-        linked.extend(current.args)
-        todo.extend(e for e in linked if isinstance(e, BaseException))
-    return seen
-
-
-_JSON_KINDS: Final = {bool: "boolean", int: "number", float: "number", list: "array"}
-
-
-def _json_kind(value: object) -> str:
-    return "null" if value is None else _JSON_KINDS.get(type(value), "object")

@@ -1,9 +1,8 @@
 """The Transport port over requests + urllib3: one HTTPS exchange, outcomes as values.
 
-- `trust_env = False`: otherwise REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE would replace the
-  configured CA (requests issue 3829) and proxies and ~/.netrc credentials from the
-  environment would apply; configuration comes from config.py alone. `verify` is still
-  passed on every call, so that no session-level merge can override it.
+- A hardened Session (http_session.py: nothing from the environment, no cookies, HTTPS
+  only). `verify` is still passed on every call, so that no session-level merge can
+  override it.
 - `Retry(0, redirect=False)` and `allow_redirects=False`: retries and redirects are decided
   by domain/retry.py, never here.
 - The body is streamed and capped; a response not read to its end is closed rather than
@@ -26,6 +25,7 @@ from requests import exceptions as rq
 from urllib3 import exceptions as u3
 from urllib3.util import Retry
 
+from vectorvue_client.adapters.http_session import exception_chain, hardened_session
 from vectorvue_client.adapters.transport_pinning import PinMismatchError, PinnedHTTPAdapter
 from vectorvue_client.domain.errors import TransportErrorKind as Kind
 from vectorvue_client.domain.http import (
@@ -120,25 +120,17 @@ class RequestsTransport:
         self._closed = False
         self._lock = threading.Lock()
 
-        session = requests.Session()
-        session.trust_env = False
-        # Each send is one self-contained exchange: no cookie may carry state between them.
-        session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-        session.headers["User-Agent"] = user_agent
-        # Only https:// gets an adapter, so a plain-HTTP URL can never be sent.
-        session.adapters.clear()
         adapter_options: dict[str, Any] = {
             "pool_connections": 1,
             "pool_maxsize": pool_size,
             "max_retries": Retry(0, redirect=False),
         }
-        session.mount(
-            "https://",
+        self._session = hardened_session(
             PinnedHTTPAdapter(pins, **adapter_options)
             if pins
-            else requests.adapters.HTTPAdapter(**adapter_options),
+            else requests.adapters.HTTPAdapter(**adapter_options)
         )
-        self._session = session
+        self._session.headers["User-Agent"] = user_agent
 
     def send(self, request: HttpRequest, timeouts: Timeouts) -> HttpResult:
         """Perform one exchange of `request`; a network problem is a TransportFailure."""
@@ -227,24 +219,8 @@ def _declared_length(headers: dict[str, str]) -> int:
         return -1
 
 
-def _chain(exc: BaseException) -> list[BaseException]:
-    """`exc` and every exception it wraps: causes, contexts, urllib3 reasons and
-    exceptions passed as arguments (requests and urllib3 use all four)."""
-    seen: list[BaseException] = []
-    todo = [exc]
-    while todo and len(seen) < 32:
-        current = todo.pop(0)
-        if any(current is s for s in seen):
-            continue
-        seen.append(current)
-        linked = [current.__cause__, current.__context__, getattr(current, "reason", None)]
-        linked.extend(current.args)
-        todo.extend(e for e in linked if isinstance(e, BaseException))
-    return seen
-
-
 def _failure(exc: BaseException, timeouts: Timeouts, secrets: list[str]) -> TransportFailure:
-    chain = _chain(exc)
+    chain = exception_chain(exc)
     kind, cause = Kind.PROTOCOL, exc
     for rule_kind, types in _RULES:
         matches = [e for e in chain if isinstance(e, types)]
@@ -253,7 +229,25 @@ def _failure(exc: BaseException, timeouts: Timeouts, secrets: list[str]) -> Tran
             kind, cause = rule_kind, matches[-1]
             break
     what = _WHAT[kind].format(connect=timeouts.connect, read=timeouts.read)
+    if kind is Kind.TLS:
+        what = _tls_what(cause, what)
     return _fail(kind, f"{what}: {type(cause).__name__}: {cause}", secrets)
+
+
+# TLS alerts that mean "your client certificate", not "my certificate": the operator must
+# be sent to client_cert/client_key, not to ca_bundle.
+_CLIENT_CERT_ALERTS: Final = {
+    "TLSV13_ALERT_CERTIFICATE_REQUIRED": "the server requires a client certificate (mutual "
+    "TLS): set client_cert and client_key",
+    "TLSV1_ALERT_UNKNOWN_CA": "the server does not trust our client certificate's issuer",
+    "SSLV3_ALERT_BAD_CERTIFICATE": "the server refused our client certificate",
+    "SSLV3_ALERT_CERTIFICATE_EXPIRED": "the server refused our client certificate as expired",
+}
+
+
+def _tls_what(cause: BaseException, default: str) -> str:
+    reason = getattr(cause, "reason", None)
+    return _CLIENT_CERT_ALERTS.get(reason, default) if isinstance(reason, str) else default
 
 
 def _fail(kind: Kind, detail: str, secrets: list[str]) -> TransportFailure:
