@@ -1,48 +1,58 @@
 """VectorVueClient: the application service's public face.
 
-It validates and normalizes what it is given, encodes each payload once, plans batches,
-and hands each request's bytes to `Delivery` (delivery.py), which runs the attempt loop.
-Every decision (normalization, encoding, batching, retries, envelopes) is the domain's.
+It validates and normalizes what it is given and hands the payloads to the sender of the
+configured profile (senders.py), which encodes each once and sends it through Delivery
+(delivery.py: the attempt loop). Every decision (normalization, encoding, batching,
+retries, envelopes) is the domain's.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Final, Self, TypeVar
+from typing import Any, Final, Self
+from urllib.parse import quote
 
 import msgspec
 
 from vectorvue_client.config import VectorVueConfig
-from vectorvue_client.delivery import BASE_HEADERS, Delivery, Send, json_field, summary
+from vectorvue_client.delivery import BASE_HEADERS, Delivery, Send, summary
 from vectorvue_client.domain import models
-from vectorvue_client.domain.batching import plan_batches
-from vectorvue_client.domain.encoding import GZIP_MIN_BYTES, encode, encode_array, gzip_body
+from vectorvue_client.domain.canonical import CanonicalEvent
 from vectorvue_client.domain.envelope import ResponseEnvelope, merge_batches
 from vectorvue_client.domain.errors import (
-    Problem,
     VectorVueConfigError,
     VectorVueError,
     VectorVueSerializationError,
 )
-from vectorvue_client.domain.http import HttpRequest, HttpResponse, Timeouts
-from vectorvue_client.domain.identity import idempotency_key
+from vectorvue_client.domain.gateway import GatewayParts
+from vectorvue_client.domain.health import HealthReport, health_report
+from vectorvue_client.domain.http import HttpRequest, Timeouts
 from vectorvue_client.domain.normalize import normalize_event, normalize_finding
+from vectorvue_client.domain.profiles import (
+    GatewayContext,
+    finding_to_canonical,
+    to_integration_event,
+)
+from vectorvue_client.domain.spectrastrike import SpectraStrikeOptions, parse_output
 from vectorvue_client.ports import AuditSink, Clock, CredentialSource, Entropy, Signer, Transport
+from vectorvue_client.senders import Encoded, GatewaySender, IntegrationSender, convert_all
 
 _BASE: Final = "/api/v1/integrations/spectrastrike"
 EVENTS_PATH: Final = f"{_BASE}/events"
 EVENTS_BATCH_PATH: Final = f"{_BASE}/events/batch"
 FINDINGS_PATH: Final = f"{_BASE}/findings"
 FINDINGS_BATCH_PATH: Final = f"{_BASE}/findings/batch"
+STATUS_PATH: Final = f"{_BASE}/ingest/status/"
 HEALTH_PATH: Final = "/healthz"
 
-Payload = TypeVar("Payload", models.IntegrationEvent, models.IntegrationFinding)
 Item = Mapping[str, Any] | msgspec.Struct
+Output = CanonicalEvent | models.IntegrationFinding
 
 
 class VectorVueClient:
-    """Delivers events and findings to VectorVue.
+    """Delivers events and findings to VectorVue, in the configured profile.
 
     Build it with `VectorVueClient.from_config(config)` for the default adapters, or hand the
     constructor your own implementations of the ports (see vectorvue_client.ports).
@@ -70,6 +80,20 @@ class VectorVueClient:
             clock=clock,
             entropy=entropy,
         )
+        self._gateway = config.profile == "telemetry-gateway"
+        self._integration_sender = IntegrationSender(self._delivery)
+        self._gateway_sender = GatewaySender(
+            self._delivery,
+            GatewayContext(
+                operator_id=config.operator_id,
+                campaign_id=config.campaign_id,
+                tenant_id=config.tenant_id,
+                attestation_measurement_hash=config.attestation_measurement_hash,
+            ),
+        )
+        self._options = SpectraStrikeOptions(
+            source_system=config.source_system, session_output_cap=config.session_output_cap
+        )
         self._closed = False
 
     @classmethod
@@ -84,57 +108,159 @@ class VectorVueClient:
         """The configuration this client was built with."""
         return self._delivery.config
 
-    # -- public operations ------------------------------------------------------------------
-    def health_check(self) -> bool:
-        """True when VectorVue answers /healthz with 200 and status "healthy". One attempt,
-        no credentials sent; failures are audited, never raised."""
+    # -- health and status ------------------------------------------------------------------
+    def health(self) -> HealthReport:
+        """What /healthz says (status, version, checks). One attempt, no credentials sent;
+        a failure is a report with `healthy` False and the reason in `error`, audited."""
         self._ensure_open()
         clock, config = self._delivery.clock, self._delivery.config
-        send = Send("health_check", HEALTH_PATH, b"", "", clock.monotonic())
+        send = Send("health_check", HEALTH_PATH, b"", "", clock.monotonic(), method="GET")
         read = min(config.timeout_seconds, config.deadline_seconds)
         connect = min(config.connect_timeout_seconds or read, config.deadline_seconds)
         request = HttpRequest("GET", HEALTH_PATH, BASE_HEADERS)
         result = self._delivery.transport.send(request, Timeouts(connect, read))
-        if isinstance(result, HttpResponse):
-            status = json_field(result.body, "status")
-            healthy = result.status == 200 and status == "healthy"
-            error = None if healthy else f"HTTP {result.status}, status {status!r}"
-        else:
-            healthy, error = False, f"{result.kind.value}: {result.detail}"
+        report = health_report(result)
         self._delivery.record(
             send,
-            "success" if healthy else "unhealthy",
-            method="GET",
+            "success" if report.healthy else "unhealthy",
             attempts=(summary(result, None),),
-            status_code=result.status if isinstance(result, HttpResponse) else None,
-            error=error,
+            status_code=report.status_code,
+            error=report.error,
         )
-        return healthy
+        return report
 
+    def health_check(self) -> bool:
+        """True only when /healthz answers 200 with status "healthy"."""
+        return self.health().healthy
+
+    def ingest_status(self, request_id: str) -> ResponseEnvelope:
+        """The integration API's record of an earlier request: `data` holds its status,
+        counts and failed items. An unknown id is a VectorVueAPIError with status 404."""
+        started = self._start("ingest_status")
+        if self._gateway:
+            raise VectorVueConfigError("profile", "the telemetry gateway has no ingest status")
+        problem = _request_id_problem(request_id)
+        if problem:
+            error = VectorVueSerializationError.single("request_id", problem)
+            self._refused("ingest_status", STATUS_PATH, started, error, 1)
+            raise error
+        path = STATUS_PATH + quote(request_id, safe="")
+        return self._delivery.post(Send("ingest_status", path, b"", "", started, method="GET"))
+
+    # -- sending ----------------------------------------------------------------------------
     def send_event(self, event: Item, *, idempotency_key: str | None = None) -> ResponseEnvelope:
-        """Normalize, validate and deliver one event. The Idempotency-Key is derived from the
-        body unless given, and is the same on every attempt."""
-        return self._send_one("send_event", EVENTS_PATH, normalize_event, event, idempotency_key)
+        """Validate and deliver one event (an integration-API event dict; for the gateway
+        also any SpectraStrike output that yields exactly one event). The Idempotency-Key
+        is derived from the body unless given, and is the same on every attempt."""
+        started = self._start("send_event")
+        if self._gateway:
+            parts = self._refusing(
+                "send_event", started, lambda: _single(self._gateway_parts([event]))
+            )
+            return self._gateway_sender.one("send_event", parts)
+        payload = self._refusing("send_event", started, lambda: normalize_event(event))
+        return self._integration_sender.one(
+            "send_event", EVENTS_PATH, payload, idempotency_key, started
+        )
 
     def send_finding(
         self, finding: Item, *, idempotency_key: str | None = None
     ) -> ResponseEnvelope:
-        """Normalize, validate and deliver one finding."""
-        return self._send_one(
-            "send_finding", FINDINGS_PATH, normalize_finding, finding, idempotency_key
+        """Validate and deliver one finding (for the gateway: as an event)."""
+        started = self._start("send_finding")
+        payload = self._refusing("send_finding", started, lambda: normalize_finding(finding))
+        if self._gateway:
+            canonical = finding_to_canonical(payload, self._options.source_system)
+            parts = self._refusing(
+                "send_finding", started, lambda: _single(self._gateway_sender.prepare([canonical]))
+            )
+            return self._gateway_sender.one("send_finding", parts)
+        return self._integration_sender.one(
+            "send_finding", FINDINGS_PATH, payload, idempotency_key, started
         )
 
     def send_batch(self, events: Sequence[Item]) -> ResponseEnvelope:
-        """Deliver events in as few requests as `batch_size` and `max_batch_bytes` allow.
+        """Deliver events: integration API in as few requests as `batch_size` and
+        `max_batch_bytes` allow; the gateway one request each, paced per operator.
 
-        Every item is validated before anything is sent: one bad item raises a
-        VectorVueSerializationError listing every problem, and nothing goes out.
+        Every item is validated first: one bad item raises a VectorVueSerializationError
+        listing every problem (index, field, rule), and nothing goes out.
         """
-        return self._send_many("send_batch", EVENTS_BATCH_PATH, normalize_event, events)
+        started = self._start("send_batch")
+        if self._gateway:
+            parts = self._refusing("send_batch", started, lambda: self._gateway_parts(events))
+            return self._gateway_sender.many("send_batch", parts)
+        sender = self._integration_sender
+        items = self._refusing(
+            "send_batch",
+            started,
+            lambda: convert_all(events, lambda e: sender.encoded(normalize_event(e))),
+        )
+        return sender.many("send_batch", EVENTS_BATCH_PATH, items, started)
 
     def send_findings(self, findings: Sequence[Item]) -> ResponseEnvelope:
-        """Deliver findings in batches, like send_batch."""
-        return self._send_many("send_findings", FINDINGS_BATCH_PATH, normalize_finding, findings)
+        """Deliver findings in batches, like send_batch (for the gateway: as events)."""
+        started = self._start("send_findings")
+        payloads = self._refusing(
+            "send_findings", started, lambda: convert_all(findings, normalize_finding)
+        )
+        sender = self._integration_sender
+        if self._gateway:
+            source = self._options.source_system
+            canonical = [finding_to_canonical(f, source) for f in payloads]
+            parts = self._refusing(
+                "send_findings", started, lambda: self._gateway_sender.prepare(canonical)
+            )
+            return self._gateway_sender.many("send_findings", parts)
+        items = self._refusing(
+            "send_findings", started, lambda: convert_all(payloads, sender.encoded)
+        )
+        return sender.many("send_findings", FINDINGS_BATCH_PATH, items, started)
+
+    def send_outputs(self, documents: Sequence[Mapping[str, Any]]) -> ResponseEnvelope:
+        """Deliver what SpectraStrike emits, whatever the shape (broker envelopes, internal
+        events, CloudEvents, nmap and metasploit results, findings, VectorVue events): each
+        document is recognised and normalized (one nmap result gives one event per host),
+        and everything is validated before anything is sent; a problem names its
+        document's index. `items` cover every event and then every finding (integration
+        API), or every event in document order (gateway)."""
+        started = self._start("send_outputs")
+        if self._gateway:
+            source = self._options.source_system
+
+            def to_canonical(output: Output) -> CanonicalEvent:
+                if isinstance(output, CanonicalEvent):
+                    return output
+                return finding_to_canonical(output, source)
+
+            parts = self._refusing(
+                "send_outputs",
+                started,
+                lambda: self._per_document(
+                    documents,
+                    lambda o: self._gateway_sender.prepare([to_canonical(o)])[0],
+                ),
+            )
+            return self._gateway_sender.many("send_outputs", parts)
+        sender = self._integration_sender
+
+        def encoded(output: Output) -> Encoded:
+            if isinstance(output, CanonicalEvent):
+                return sender.encoded(to_integration_event(output))
+            return sender.encoded(output)
+
+        items = self._refusing(
+            "send_outputs", started, lambda: self._per_document(documents, encoded)
+        )
+        events = [i for i in items if isinstance(i.payload, models.IntegrationEvent)]
+        findings = [i for i in items if isinstance(i.payload, models.IntegrationFinding)]
+        envelopes: list[ResponseEnvelope] = []
+        if events:
+            envelopes.append(sender.many("send_outputs", EVENTS_BATCH_PATH, events, started))
+        if findings:
+            sent = sender.many("send_outputs", FINDINGS_BATCH_PATH, findings, started)
+            envelopes.append(_shift_items(sent, len(events)))
+        return merge_batches(envelopes, len(items))
 
     def close(self) -> None:
         """Release the transport's connections and whatever else the wiring opened (a Vault
@@ -156,99 +282,48 @@ class VectorVueClient:
     ) -> None:
         self.close()
 
-    # -- validate, normalize, encode once, plan -----------------------------------------------
-    def _send_one(
-        self,
-        operation: str,
-        path: str,
-        normalize: Callable[[Item], Payload],
-        item: Item,
-        key: str | None,
-    ) -> ResponseEnvelope:
-        started = self._start()
+    # -- helpers ----------------------------------------------------------------------------
+    def _per_document[R](
+        self, documents: Sequence[Mapping[str, Any]], prepare: Callable[[Output], R]
+    ) -> list[R]:
+        """Every output of every document, prepared; problems carry the document's index."""
+
+        def one(document: Mapping[str, Any]) -> list[R]:
+            outputs = parse_output(document, self._options)
+            return convert_all(outputs, prepare) if outputs else []
+
+        nested = convert_all(documents, one, field="documents")
+        return [item for group in nested for item in group]
+
+    def _gateway_parts(self, documents: Sequence[Item]) -> list[GatewayParts]:
+        def canonical(document: Item) -> list[CanonicalEvent]:
+            data = (
+                msgspec.structs.asdict(document)
+                if isinstance(document, msgspec.Struct)
+                else document
+            )
+            found = parse_output(data, self._options)
+            out = []
+            for item in found:
+                if isinstance(item, models.IntegrationFinding):
+                    out.append(finding_to_canonical(item, self._options.source_system))
+                else:
+                    out.append(item)
+            return out
+
+        events = [e for group in convert_all(documents, canonical) for e in group]
+        return self._gateway_sender.prepare(events)
+
+    def _refusing[R](self, operation: str, started: float, work: Callable[[], R]) -> R:
+        """Run `work`; a serialization error is audited as a refusal, then raised."""
         try:
-            body = encode(normalize(item))
+            return work()
         except VectorVueSerializationError as exc:
-            self._refused(operation, path, started, exc, 1)
+            self._refused(operation, "(local validation)", started, exc, len(exc.problems))
             raise
-        return self._delivery.post(self._send(operation, path, body, key, started))
 
-    def _send_many(
-        self,
-        operation: str,
-        path: str,
-        normalize: Callable[[Item], Payload],
-        items: Sequence[Item],
-    ) -> ResponseEnvelope:
-        started = self._start()
-        payloads: list[Payload] = []
-        bodies: list[bytes] = []
-        origins: list[int] = []  # the caller's index of each valid item
-        problems: list[Problem] = []
-        if isinstance(items, (str, bytes, Mapping)) or not items:
-            problems.append(Problem("items", "must be a non-empty list of items"))
-        else:
-            for index, item in enumerate(items):
-                try:
-                    payload = normalize(item)
-                    bodies.append(encode(payload))
-                except VectorVueSerializationError as exc:
-                    problems.extend(exc.at_index(index).problems)
-                    continue
-                payloads.append(payload)
-                origins.append(index)
-        limit = self._delivery.config.max_batch_bytes
-        plan = plan_batches(
-            [len(b) for b in bodies], max_count=self._delivery.config.batch_size, max_bytes=limit
-        )
-        problems.extend(
-            Problem(
-                "(item)",
-                f"encodes to {len(bodies[i])} bytes, more than max_batch_bytes ({limit})",
-                index=origins[i],
-            )
-            for i in plan.oversized
-        )
-        if problems:
-            problems.sort(key=lambda p: -1 if p.index is None else p.index)
-            error = VectorVueSerializationError(problems)
-            count = len(items) if isinstance(items, Sequence) else 0
-            self._refused(operation, path, started, error, count)
-            raise error
-        parts = []
-        for chunk in plan.batches:
-            body = encode_array([bodies[i] for i in chunk])
-            ids = [_item_id(payloads[i]) for i in chunk]
-            send = self._send(operation, path, body, None, started, ids, chunk)
-            parts.append(self._delivery.post(send))
-        return merge_batches(parts, len(payloads))
-
-    def _send(
-        self,
-        operation: str,
-        path: str,
-        body: bytes,
-        key: str | None,
-        started: float,
-        item_ids: Sequence[str] = (),
-        indices: Sequence[int] = (),
-    ) -> Send:
-        # The key is derived from the JSON, so it does not depend on compression settings;
-        # compression happens once, here, and the signature covers the compressed bytes
-        # that are actually sent.
-        key = key or idempotency_key(body)
-        gzipped = self._delivery.config.gzip_requests and len(body) >= GZIP_MIN_BYTES
-        wire = gzip_body(body) if gzipped else body
-        items = max(len(item_ids), 1)
-        return Send(operation, path, wire, key, started, item_ids, indices, items, gzipped)
-
-    def _start(self) -> float:
+    def _start(self, operation: str) -> float:
         self._ensure_open()
-        profile = self._delivery.config.profile
-        if profile != "integration-api":
-            raise VectorVueConfigError(
-                "profile", f"{profile!r} delivery is not available in this version"
-            )
         return self._delivery.clock.monotonic()
 
     def _ensure_open(self) -> None:
@@ -262,8 +337,23 @@ class VectorVueClient:
         self._delivery.record(send, "invalid", error=str(exc))
 
 
-def _item_id(payload: msgspec.Struct) -> str:
-    if isinstance(payload, models.IntegrationEvent):
-        return payload.event_id
-    assert isinstance(payload, models.IntegrationFinding)
-    return payload.finding_id
+def _shift_items(envelope: ResponseEnvelope, offset: int) -> ResponseEnvelope:
+    items = tuple(dataclasses.replace(i, index=i.index + offset) for i in envelope.items)
+    return dataclasses.replace(envelope, items=items)
+
+
+def _single(parts: list[GatewayParts]) -> GatewayParts:
+    if len(parts) != 1:
+        raise VectorVueSerializationError.single(
+            "(document)",
+            f"yields {len(parts)} events, not one: send it with send_outputs or send_batch",
+        )
+    return parts[0]
+
+
+def _request_id_problem(request_id: object) -> str | None:
+    if not isinstance(request_id, str) or not 1 <= len(request_id) <= 128:
+        return "must be a request id of 1-128 characters"
+    if not all(c.isascii() and (c.isalnum() or c in "._:-") for c in request_id):
+        return "has characters outside [A-Za-z0-9._:-]"
+    return None

@@ -22,6 +22,7 @@ Profile = Literal["integration-api", "telemetry-gateway"]
 CredentialKind = Literal["env", "file", "vault"]
 VaultAuth = Literal["token", "approle"]
 Fsync = Literal["always", "never"]
+AuthMode = Literal["token", "login"]
 PROFILES: Final = get_args(Profile)
 MAX_BATCH_SIZE: Final = 1000
 MIB: Final = 1 << 20
@@ -39,6 +40,10 @@ class VectorVueConfig:
     base_url: str
     profile: Profile = "integration-api"
     # -- credentials ---------------------------------------------------------------------
+    auth: AuthMode = "token"  # a static bearer token, or a JWT from the login endpoint
+    login_username: str | None = None
+    login_password_env: str = "VECTORVUE_PASSWORD"  # noqa: S105 - a variable's name
+    login_tenant_id: str | None = None
     api_key_env: str = "VECTORVUE_API_KEY"
     credential_sources: tuple[CredentialKind, ...] = ("env",)
     api_key_file: str | None = None
@@ -53,6 +58,14 @@ class VectorVueConfig:
     vault_secret_id_env: str = "VAULT_SECRET_ID"  # noqa: S105 - a name, not a secret
     vault_ca_bundle: str | None = None
     vault_timeout_seconds: float = 5.0
+    # -- what the events are and who sends them ------------------------------------------
+    source_system: str = "spectrastrike"
+    session_output_cap: int = 512  # characters of a metasploit session's output forwarded
+    operator_id: str | None = None  # gateway context when an event carries none
+    campaign_id: str | None = None
+    tenant_id: str | None = None
+    attestation_measurement_hash: str | None = None
+    gateway_rate_per_minute: int = 120  # requests per operator, kept under the gateway's
     # -- request signing -----------------------------------------------------------------
     signing_secret_env: str | None = None  # integration API: HMAC-SHA256
     service_identity: str | None = None  # telemetry gateway: X-Service-Identity
@@ -165,6 +178,12 @@ def _check_combinations(config: VectorVueConfig) -> None:
         for name in ("vault_url", "vault_path"):
             if getattr(config, name) is None:
                 raise VectorVueConfigError(name, "is required when credential_sources has vault")
+    if config.auth == "login":
+        for name in ("login_username", "login_tenant_id"):
+            if getattr(config, name) is None:
+                raise VectorVueConfigError(name, "is required when auth is login")
+        if config.profile != "integration-api":
+            raise VectorVueConfigError("auth", "login exists on the integration API only")
     if config.profile == "telemetry-gateway":
         if config.client_cert is None:
             raise VectorVueConfigError(
@@ -184,6 +203,10 @@ def _check_combinations(config: VectorVueConfig) -> None:
 _CHECKS: Final[dict[str, check.Check]] = {
     "base_url": check.url(("https",)),
     "profile": check.choice(PROFILES),
+    "auth": check.choice(get_args(AuthMode)),
+    "login_username": check.optional_text,
+    "login_password_env": check.env_name(optional=False),
+    "login_tenant_id": check.uuid,
     "api_key_env": check.env_name(optional=False),
     "credential_sources": check.choices(get_args(CredentialKind)),
     "api_key_file": check.optional_path,
@@ -198,6 +221,13 @@ _CHECKS: Final[dict[str, check.Check]] = {
     "vault_secret_id_env": check.env_name(optional=False),
     "vault_ca_bundle": check.optional_path,
     "vault_timeout_seconds": check.seconds(),
+    "source_system": check.name,
+    "session_output_cap": check.int_range(0, 1 << 20),
+    "operator_id": check.party,
+    "campaign_id": check.party,
+    "tenant_id": check.uuid,
+    "attestation_measurement_hash": check.hex64,
+    "gateway_rate_per_minute": check.int_range(1, 100_000),
     "signing_secret_env": check.env_name(optional=True),
     "service_identity": check.identity,
     "signing_key_file": check.optional_path,
@@ -224,20 +254,29 @@ _CHECKS: Final[dict[str, check.Check]] = {
     "audit_fsync": check.choice(get_args(Fsync)),
 }
 
-_FLOATS: Final = {name for name, rule in _CHECKS.items() if name.endswith("_seconds")}
-_INTS: Final = {"pool_size", "max_response_bytes", "max_retries", "batch_size", "max_batch_bytes"}
-_BOOLS: Final = {"verify_tls", "proxy_from_env", "gzip_requests"}
-_TUPLES: Final = {"pinned_cert_sha256", "credential_sources"}
+
+def _kind(annotation: object) -> str:
+    # Annotations are strings here (from __future__ import annotations): the field's type
+    # decides how an environment string converts, so no list of names can fall behind.
+    text = str(annotation)
+    for prefix, kind in (("float", "number"), ("int", "integer"), ("bool", "bool")):
+        if text == prefix or text == f"{prefix} | None":
+            return kind
+    return "tuple" if text.startswith(("tuple", "Tuple")) else "text"
+
+
+_KINDS: Final = {field.name: _kind(field.type) for field in fields(VectorVueConfig)}
 
 
 def _from_text(name: str, key: str, text: str) -> Any:
     """Convert an environment string to the field's type, naming the variable on error."""
+    kind = _KINDS[name]
     try:
-        if name in _FLOATS:
+        if kind == "number":
             return float(text)
-        if name in _INTS:
+        if kind == "integer":
             return int(text)
-        if name in _BOOLS:
+        if kind == "bool":
             lowered = text.strip().lower()
             if lowered in {"1", "true", "yes", "on"}:
                 return True
@@ -245,10 +284,9 @@ def _from_text(name: str, key: str, text: str) -> Any:
                 return False
             raise ValueError(text)
     except ValueError:
-        kind = "number" if name in _FLOATS else "integer" if name in _INTS else "bool"
         raise VectorVueConfigError(
             name, f"{key} must be a {kind} (got {scrub(text)[:40]!r})"
         ) from None
-    if name in _TUPLES:
+    if kind == "tuple":
         return tuple(p.strip() for p in text.split(",") if p.strip())
     return text

@@ -13,12 +13,16 @@ from typing import Final
 from urllib.parse import urlsplit
 
 from vectorvue_client.domain.errors import VectorVueConfigError
+from vectorvue_client.domain.models import HEX64_PATTERN, ID_PATTERN, UUID_PATTERN
 from vectorvue_client.domain.redaction import scrub
 
 type Check = Callable[[str, object], None]
 
 _ENV_NAME: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
-_PIN: Final = re.compile(r"^[0-9a-fA-F]{64}\Z")
+_PIN: Final = re.compile(HEX64_PATTERN)
+_NAME: Final = re.compile(ID_PATTERN)
+_UUID: Final = re.compile(UUID_PATTERN)
+_HEX64: Final = _PIN
 _IDENTITY: Final = re.compile(r"^[A-Za-z0-9._:-]{1,128}\Z")
 
 
@@ -122,6 +126,30 @@ def identity(name: str, value: object) -> None:
     """None or a service name as the gateway knows it."""
     if value is not None and (not isinstance(value, str) or not _IDENTITY.match(value)):
         raise VectorVueConfigError(name, "must be 1-128 characters of [A-Za-z0-9._:-]")
+
+
+def name(field: str, value: object) -> None:
+    """A name as VectorVue's event fields take it: 1-64 of [A-Za-z0-9._:-]."""
+    if not isinstance(value, str) or len(value) > 64 or not _NAME.match(value):
+        raise VectorVueConfigError(field, "must be 1-64 characters of [A-Za-z0-9._:-]")
+
+
+def party(field: str, value: object) -> None:
+    """None or an operator or campaign id as the gateway takes it: 1-128 characters."""
+    if value is not None and (not isinstance(value, str) or not 1 <= len(value) <= 128):
+        raise VectorVueConfigError(field, "must be 1-128 characters")
+
+
+def uuid(field: str, value: object) -> None:
+    """None or a UUID (VectorVue's tenant ids)."""
+    if value is not None and (not isinstance(value, str) or not _UUID.match(value)):
+        raise VectorVueConfigError(field, "must be a UUID (36 characters, hex and dashes)")
+
+
+def hex64(field: str, value: object) -> None:
+    """None or a SHA-256 as 64 hexadecimal characters."""
+    if value is not None and (not isinstance(value, str) or not _HEX64.match(value)):
+        raise VectorVueConfigError(field, "must be 64 hexadecimal characters")
 
 
 def pins(name: str, value: object) -> None:

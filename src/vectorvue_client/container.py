@@ -24,6 +24,7 @@ from vectorvue_client.adapters.credentials_cached import CachedCredentialSource
 from vectorvue_client.adapters.credentials_chain import ChainCredentialSource
 from vectorvue_client.adapters.credentials_env import EnvCredentialSource
 from vectorvue_client.adapters.credentials_file import FileCredentialSource
+from vectorvue_client.adapters.credentials_login import LoginCredentialSource
 from vectorvue_client.adapters.credentials_vault import (
     VaultAppRole,
     VaultCredentialSource,
@@ -111,9 +112,24 @@ def make_credentials(
     environ: Mapping[str, str],
     clock: Clock,
     vault: VaultCredentialSource | None,
+    transport: Transport,
 ) -> CredentialSource:
-    """The API key from the configured sources, first that has it wins, cached for
-    credential_ttl_seconds."""
+    """The bearer credential: with auth "login", a JWT from the login endpoint (through the
+    same transport, so the same TLS, CA and pins); else the API key from the configured
+    sources, first that has it wins, cached for credential_ttl_seconds."""
+    if config.auth == "login":
+        assert config.login_username is not None and config.login_tenant_id is not None
+        return LoginCredentialSource(
+            transport,
+            username=config.login_username,
+            password=EnvCredentialSource(
+                environ, config.login_password_env, field="login_password_env"
+            ),
+            tenant_id=config.login_tenant_id,
+            clock=clock,
+            timeout_seconds=config.timeout_seconds,
+            field="login_username",
+        )
     sources: list[CredentialSource] = []
     for kind in config.credential_sources:
         if kind == "env":
@@ -205,12 +221,17 @@ class Container(containers.DeclarativeContainer):
     entropy = providers.Singleton(make_entropy)
     audit_file = providers.Singleton(make_audit_file, config=config)
     audit = providers.Singleton(make_audit, audit_file=audit_file)
+    transport = providers.Singleton(make_transport, config=config, environ=environ)
     vault = providers.Singleton(make_vault, config=config, environ=environ)
     credentials = providers.Singleton(
-        make_credentials, config=config, environ=environ, clock=clock, vault=vault
+        make_credentials,
+        config=config,
+        environ=environ,
+        clock=clock,
+        vault=vault,
+        transport=transport,
     )
     signer = providers.Singleton(make_signer, config=config, environ=environ)
-    transport = providers.Singleton(make_transport, config=config, environ=environ)
     client = providers.Factory(
         VectorVueClient,
         config=config,

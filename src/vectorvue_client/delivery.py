@@ -9,6 +9,7 @@ the domain's; this module only carries them out.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -22,6 +23,7 @@ from vectorvue_client.domain.errors import (
     VectorVueConfigError,
     VectorVueTransportError,
 )
+from vectorvue_client.domain.gateway import GatewayBody
 from vectorvue_client.domain.http import (
     HttpRequest,
     HttpResponse,
@@ -29,8 +31,17 @@ from vectorvue_client.domain.http import (
     Timeouts,
     TransportFailure,
 )
+from vectorvue_client.domain.pacing import SlidingWindowLimiter
 from vectorvue_client.domain.redaction import Secret, scrub
-from vectorvue_client.domain.retry import Retry, RetryPolicy, decide, parse_retry_after
+from vectorvue_client.domain.retry import (
+    GATEWAY_RETRYABLE_STATUSES,
+    RETRYABLE_STATUSES,
+    Retry,
+    RetryPolicy,
+    decide,
+    parse_retry_after,
+    should_reauthenticate,
+)
 from vectorvue_client.domain.timestamps import to_rfc3339
 from vectorvue_client.ports import AuditSink, Clock, CredentialSource, Entropy, Signer, Transport
 from vectorvue_client.version import USER_AGENT
@@ -41,7 +52,11 @@ BASE_HEADERS = (("Accept", "application/json"), ("User-Agent", USER_AGENT))
 @dataclass(frozen=True, slots=True)
 class Send:
     """One logical send: the bytes, their idempotency key, and how to report the outcome.
-    `started` is the monotonic time the deadline counts from."""
+
+    `started` is the monotonic time the deadline counts from. A gateway send carries
+    `template` instead of fixed bytes (each attempt has its own timestamp and nonce in the
+    body) and `pace_key`, the operator whose per-minute budget it spends.
+    """
 
     operation: str
     path: str
@@ -52,6 +67,9 @@ class Send:
     indices: Sequence[int] = ()
     items: int = 1
     gzipped: bool = False
+    template: GatewayBody | None = None
+    pace_key: str | None = None
+    method: str = "POST"
 
 
 class Delivery:
@@ -71,33 +89,32 @@ class Delivery:
         self.config = config
         self.transport = transport
         self.clock = clock
-        self._credentials = credentials
+        self.credentials = credentials
         self._signer = signer
         self._audit = audit
         self._entropy = entropy
+        self._gateway = config.profile == "telemetry-gateway"
         self._policy = RetryPolicy(
             max_retries=config.max_retries,
             base_delay=config.backoff_base_seconds,
             max_delay=config.backoff_max_seconds,
+            retryable_statuses=GATEWAY_RETRYABLE_STATUSES if self._gateway else RETRYABLE_STATUSES,
         )
+        self._limiters: dict[str, SlidingWindowLimiter] = {}
+        self._pacing = threading.Lock()
 
     def post(self, send: Send) -> ResponseEnvelope:
-        """POST `send.body` until the retry policy stops; the envelope of a 2xx, else raise
-        VectorVueAPIError or VectorVueTransportError. Audited either way."""
+        """Send (a POST, or a GET for queries) until the retry policy stops; the envelope of
+        a 2xx, else raise VectorVueAPIError or VectorVueTransportError. Audited either way."""
         deadline = self.config.deadline_seconds
         attempts: list[AttemptSummary] = []
         tokens: list[Secret] = []
-        encoding = (("Content-Encoding", "gzip"),) if send.gzipped else ()
-        base: tuple[tuple[str, str], ...] = (
-            *BASE_HEADERS,
-            ("Content-Type", "application/json"),
-            ("Idempotency-Key", send.key),
-            *encoding,
-        )
-        connect_timeout = self.config.connect_timeout_seconds or self.config.timeout_seconds
+        reauthenticated = False
         result: HttpResult
         while True:
             remaining = deadline - (self.clock.monotonic() - send.started)
+            if send.pace_key is not None and remaining > 0:
+                remaining -= self._pace(send.pace_key, remaining)
             if remaining <= 0:
                 result = TransportFailure(
                     TransportErrorKind.DEADLINE,
@@ -105,24 +122,22 @@ class Delivery:
                 )
                 break
             try:
-                token = self._credentials.get()
+                result = self._attempt(send, remaining, tokens)
             except VectorVueConfigError as exc:
                 self.record(send, "invalid", attempts=tuple(attempts), error=str(exc))
                 raise
-            tokens.append(token)
-            # A fresh timestamp, nonce and signature for every attempt over the same bytes;
-            # the idempotency key stays.
-            timestamp = int(self.clock.time())
-            signature = self._signer.sign(
-                send.body, timestamp=timestamp, nonce=self._entropy.nonce()
-            )
-            auth = ("Authorization", f"Bearer {token.reveal()}")
-            request = HttpRequest("POST", send.path, (*base, auth, *signature), send.body)
-            timeouts = Timeouts(
-                connect=min(connect_timeout, remaining),
-                read=min(self.config.timeout_seconds, remaining),
-            )
-            result = self.transport.send(request, timeouts)
+            if (
+                isinstance(result, HttpResponse)
+                and not self._gateway
+                and not reauthenticated
+                and should_reauthenticate(result)
+            ):
+                # The credential may have expired or been rotated: fetch it anew and try
+                # once more. Only once: a second 401 is final, never a loop.
+                reauthenticated = True
+                self.credentials.invalidate()
+                attempts.append(summary(result, 0.0))
+                continue
             decision = decide(
                 self._policy,
                 attempt=len(attempts) + 1,
@@ -138,6 +153,51 @@ class Delivery:
                 break
             self.clock.sleep(delay)
         return self._conclude(send, result, tuple(attempts), tokens)
+
+    def _attempt(self, send: Send, remaining: float, tokens: list[Secret]) -> HttpResult:
+        """One attempt: fresh credentials, timestamp, nonce and signature over exactly the
+        bytes sent (the idempotency key stays the send's)."""
+        post = send.method == "POST"
+        headers: list[tuple[str, str]] = [*BASE_HEADERS]
+        if post:
+            headers.append(("Content-Type", "application/json"))
+        if post and not self._gateway:
+            headers.append(("Idempotency-Key", send.key))
+        if not self._gateway:  # the gateway authenticates by mTLS and signature alone
+            try:
+                token = self.credentials.get()
+            except VectorVueTransportError as exc:  # a login that could not reach VectorVue
+                return TransportFailure(exc.kind, exc.detail)
+            tokens.append(token)
+            headers.append(("Authorization", f"Bearer {token.reveal()}"))
+        if send.gzipped:
+            headers.append(("Content-Encoding", "gzip"))
+        body = send.body
+        if post:  # VectorVue verifies signatures on POSTs only
+            timestamp, nonce = int(self.clock.time()), self._entropy.nonce()
+            if send.template is not None:
+                body = send.template.render(timestamp, nonce)
+            headers.extend(self._signer.sign(body, timestamp=timestamp, nonce=nonce))
+        connect = self.config.connect_timeout_seconds or self.config.timeout_seconds
+        timeouts = Timeouts(
+            connect=min(connect, remaining), read=min(self.config.timeout_seconds, remaining)
+        )
+        request = HttpRequest(send.method, send.path, tuple(headers), body)
+        return self.transport.send(request, timeouts)
+
+    def _pace(self, key: str, remaining: float) -> float:
+        """Wait until `key`'s per-minute budget has room (at most `remaining` seconds);
+        returns how long it waited. Every attempt counts: the gateway counts them all."""
+        with self._pacing:
+            limiter = self._limiters.get(key)
+            if limiter is None:
+                limiter = SlidingWindowLimiter(self.config.gateway_rate_per_minute, 60.0)
+                self._limiters[key] = limiter
+            wait = min(limiter.delay(self.clock.monotonic()), remaining)
+            if wait > 0:
+                self.clock.sleep(wait)
+            limiter.record(self.clock.monotonic())
+        return wait
 
     def _conclude(
         self,
@@ -179,7 +239,7 @@ class Delivery:
         send: Send,
         outcome: str,
         *,
-        method: str = "POST",
+        method: str | None = None,
         attempts: tuple[AttemptSummary, ...] = (),
         status_code: int | None = None,
         error: str | None = None,
@@ -190,7 +250,7 @@ class Delivery:
             AuditRecord(
                 time=to_rfc3339(self.clock.time(), "time"),
                 action=send.operation,
-                method=method,
+                method=method or send.method,
                 endpoint=send.path,
                 outcome=outcome,
                 status_code=status_code,

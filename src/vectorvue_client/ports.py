@@ -30,7 +30,13 @@ class CredentialSource(Protocol):
     """Where a credential comes from (environment, file, Vault, ...)."""
 
     def get(self) -> Secret:
-        """The current credential; VectorVueConfigError when it cannot be had."""
+        """The current credential; VectorVueConfigError when it cannot be had (a source
+        that must reach a server may also raise VectorVueTransportError)."""
+        ...
+
+    def invalidate(self) -> None:
+        """Forget any credential kept in memory, so that the next `get` fetches it anew
+        (called once after VectorVue answers 401). A no-op for sources that keep none."""
         ...
 
 

@@ -18,7 +18,7 @@ from vectorvue_client import (
     VectorVueTransportError,
 )
 from vectorvue_client.container import Container
-from vectorvue_client.testing import FakeTransport, RecordingSigner, json_response
+from vectorvue_client.testing import FakeTransport, json_response
 from vectorvue_client.testing.receiver import LocalVectorVue
 
 TOKEN = "vvk_e2e-token-8c1d4f7a2b"
@@ -176,27 +176,6 @@ def test_from_config_refuses_what_it_cannot_honour(
     with pytest.raises(VectorVueConfigError) as caught:
         VectorVueClient.from_config(config)
     assert caught.value.field == field
-
-
-def test_the_telemetry_gateway_profile_is_refused_clearly() -> None:
-    """Its delivery is not built yet: a config error naming profile, nothing sent."""
-    fake = FakeTransport()
-    config = VectorVueConfig(
-        base_url="https://vv.test",
-        profile="telemetry-gateway",
-        client_cert="/etc/vv/client.pem",
-        client_key="/etc/vv/client.key",
-        service_identity="spectrastrike-producer",
-        signing_key_env="VV_KEY",
-    )
-    container = Container(config=config)
-    container.transport.override(fake)
-    container.signer.override(RecordingSigner())
-    client: VectorVueClient = container.client()
-    with pytest.raises(VectorVueConfigError) as caught:
-        client.send_event({"event_type": "x"})
-    assert caught.value.field == "profile"
-    assert fake.requests == []
 
 
 def test_the_demo_runs_and_succeeds() -> None:

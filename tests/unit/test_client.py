@@ -505,7 +505,7 @@ def test_a_non_json_2xx_is_returned_but_not_a_success() -> None:
     ("status", "body", "code"),
     [
         (400, b'{"detail":"Bad request"}', None),
-        (401, b'{"detail":"Token expired"}', None),
+        (401, b'{"detail":"Invalid signature"}', None),
         (403, b'{"detail":"Forbidden"}', None),
         (404, b'{"detail":"Not Found"}', None),
         (
@@ -670,3 +670,31 @@ def test_connect_and_read_timeouts_are_separate() -> None:
     client.send_event(event())
     client.health_check()
     assert [(s.timeouts.connect, s.timeouts.read) for s in ports.transport.sent] == [(2.0, 9.0)] * 2
+
+
+def test_a_401_about_the_token_refetches_the_credential_once() -> None:
+    """Token expired: the credential is invalidated and the send tried once more with the
+    new one; a second 401 is final (never a loop)."""
+    expired = json_response(401, b'{"detail":"Token expired"}')
+    ports = FakePorts(transport=FakeTransport([expired, ACCEPTED]))
+    assert ports.client().send_event(event()).success
+    assert ports.credentials.invalidations == 1
+    assert len(ports.transport.requests) == 2
+
+    again = FakePorts(transport=FakeTransport(handler=lambda _: expired))
+    with pytest.raises(VectorVueAPIError) as caught:
+        again.client().send_event(event())
+    assert caught.value.status_code == 401
+    assert again.credentials.invalidations == 1
+    assert len(again.transport.requests) == 2
+    assert again.clock.sleeps == []
+
+
+def test_a_401_about_the_signature_is_not_retried() -> None:
+    """A wrong signing key: a fresh token cannot help, so there is exactly one attempt."""
+    bad_signature = json_response(401, b'{"detail":"Invalid signature"}')
+    ports = FakePorts(transport=FakeTransport(handler=lambda _: bad_signature))
+    with pytest.raises(VectorVueAPIError):
+        ports.client().send_event(event())
+    assert ports.credentials.invalidations == 0
+    assert len(ports.transport.requests) == 1

@@ -46,7 +46,12 @@ class CachedCredentialSource:
             return value
 
     def invalidate(self) -> None:
-        """Forget the cached credential, so the next `get` fetches (after a 401, a rotated
-        key is picked up at once instead of at the end of the TTL)."""
+        """Forget the cached credential and invalidate the source, so the next `get`
+        fetches anew from the origin (after a 401, a rotated key is picked up at once
+        instead of at the end of the TTL; a source that keeps a credential of its own,
+        such as a login token, would otherwise hand back the one just refused)."""
         with self._lock:
+            # Both under the lock: no fetch through this cache can run between the two
+            # steps and cache what the source is about to forget.
             self._value = None
+            self._source.invalidate()

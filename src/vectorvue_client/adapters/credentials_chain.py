@@ -34,3 +34,9 @@ class ChainCredentialSource:
         raise VectorVueConfigError(
             self._field, "no credential source had the credential: " + "; ".join(reasons)
         )
+
+    def invalidate(self) -> None:
+        """Invalidate every source of the chain: the next `get` may be answered by any of
+        them, so what each keeps must go."""
+        for source in self._sources:
+            source.invalidate()

@@ -33,3 +33,6 @@ class EnvCredentialSource:
                 self._field, f"environment variable {self._variable} is empty"
             )
         return Secret(value)
+
+    def invalidate(self) -> None:
+        """Nothing is kept: every get reads the environment."""

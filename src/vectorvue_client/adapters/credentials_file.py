@@ -60,6 +60,9 @@ class FileCredentialSource:
             raise self._error("is empty: write the credential into it")
         return Secret(text)
 
+    def invalidate(self) -> None:
+        """A no-op: nothing is kept in memory, every `get` reads the file."""
+
     def _read(self) -> bytes:
         # No O_NOFOLLOW: Kubernetes secret mounts are symlinks (see the class docstring).
         # O_NONBLOCK: opening a FIFO planted at the path would otherwise block until a

@@ -114,6 +114,21 @@ class VaultCredentialSource:
                 self._seen = []
                 self._client.token = None  # the raw token stays nowhere longer than a call
 
+    def invalidate(self) -> None:
+        """Forget the Vault token an AppRole login gave, so that the next `get` logs in
+        again, and invalidate the sources of the Vault credentials (token, role_id,
+        secret_id). The credential itself is never kept: every `get` reads it from Vault.
+        Waits for a `get` in progress."""
+        with self._lock:
+            self._login_token = None
+            # Under the lock, as in get (this lock, then the auth source's): a get cannot
+            # read an auth credential between the two steps and keep what was just forgotten.
+            if isinstance(self._auth, VaultToken):
+                self._auth.token.invalidate()
+            else:
+                self._auth.role_id.invalidate()
+                self._auth.secret_id.invalidate()
+
     def close(self) -> None:
         """Close the pooled connections to Vault."""
         self._client.adapter.close()

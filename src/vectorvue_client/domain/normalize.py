@@ -43,13 +43,14 @@ _FINDING_FIELDS: Final = frozenset(m.IntegrationFinding.__struct_fields__) | set
 T = TypeVar("T")
 
 
-class _Problems:
+class Problems:
     """Collects every broken rule of one item instead of stopping at the first."""
 
     def __init__(self) -> None:
         self.found: list[Problem] = []
 
     def check(self, fn: Callable[[], T]) -> T | None:
+        """`fn()`, or None with its problems recorded if it raised a serialization error."""
         try:
             return fn()
         except VectorVueSerializationError as exc:
@@ -57,11 +58,16 @@ class _Problems:
             return None
 
     def add(self, field: str, rule: str) -> None:
+        """Record one broken rule."""
         self.found.append(Problem(field=field, rule=rule))
 
     def raise_if_any(self) -> None:
+        """Raise every recorded problem at once, if there is any."""
         if self.found:
             raise VectorVueSerializationError(self.found)
+
+
+_Problems = Problems  # the former private name, kept for existing callers
 
 
 def normalize_event(raw: Mapping[str, Any] | msgspec.Struct) -> m.IntegrationEvent:
@@ -164,13 +170,17 @@ def _string(value: Any, field: str) -> str:
     return value
 
 
-def _check_length(text: str, field: str, bounds: tuple[int, int]) -> str:
+def check_length(text: str, field: str, bounds: tuple[int, int]) -> str:
+    """`text` if its length is within `bounds` (min, max), else an error naming `field`."""
     low, high = bounds
     if len(text) < low:
         raise _bad(field, f"must be at least {low} character(s) long (got {len(text)})")
     if len(text) > high:
         raise _bad(field, f"must be at most {high} characters long (got {len(text)})")
     return text
+
+
+_check_length = check_length  # the former private name, kept for existing callers
 
 
 def _text(data: Mapping[str, Any], field: str, bounds: tuple[int, int]) -> str:
@@ -274,7 +284,9 @@ def _metadata(data: Mapping[str, Any]) -> dict[str, Any]:
     return metadata
 
 
-def _mitre(value: Any, field: str) -> list[str]:
+def mitre_ids(value: Any, field: str) -> list[str]:
+    """`value` as a list of MITRE ATT&CK ids, checked against the pattern `field` names:
+    tactics (TA####) when `field` ends with "mitre_tactics", techniques otherwise."""
     tactics = field.endswith("mitre_tactics")
     pattern, shape, (_, most) = (
         (_TACTIC_RE, "TA####", m.MITRE_TACTICS_COUNT)
@@ -289,6 +301,9 @@ def _mitre(value: Any, field: str) -> list[str]:
         if not isinstance(item, str) or not pattern.match(item):
             raise _bad(f"{field}[{i}]", f"{item!r} is not a MITRE ATT&CK id of the form {shape}")
     return list(value)
+
+
+_mitre = mitre_ids  # the former private name, kept for existing callers
 
 
 def _content_id(prefix: str, fields: Mapping[str, Any]) -> str:

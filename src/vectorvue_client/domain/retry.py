@@ -20,6 +20,10 @@ from vectorvue_client.domain.http import HttpResponse, HttpResult, TransportFail
 # Statuses that say "not now" rather than "not this": timeout, too early, rate limited,
 # and the server-side failures a resend can get past.
 RETRYABLE_STATUSES: Final = frozenset({408, 425, 429, 500, 502, 503, 504})
+# The gateway burns every (timestamp, nonce) it sees and answers a reuse with 409: the
+# request was not processed, and a new attempt (always with a fresh nonce) is safe. On the
+# integration API a 409 is an idempotency conflict, which no resend can fix.
+GATEWAY_RETRYABLE_STATUSES: Final = RETRYABLE_STATUSES | {409}
 # Failures that a fresh connection can get past. TLS and pin failures are never among
 # them: retrying a certificate problem only repeats it (or, worse, rides out an attack).
 RETRYABLE_FAILURES: Final = frozenset(
@@ -47,6 +51,7 @@ class RetryPolicy:
     # VectorVue's 429s carry no Retry-After; waiting less than this cannot leave a
     # 60-second sliding window in any useful state.
     rate_limited_min_delay: float = 1.0
+    retryable_statuses: frozenset[int] = RETRYABLE_STATUSES
 
     def __post_init__(self) -> None:
         if self.max_retries < 0:
@@ -97,7 +102,7 @@ def decide(
     if isinstance(outcome, HttpResponse):
         if 200 <= outcome.status < 300:
             return Stop(StopReason.SUCCEEDED, f"HTTP {outcome.status}")
-        if outcome.status not in RETRYABLE_STATUSES:
+        if outcome.status not in policy.retryable_statuses:
             return Stop(StopReason.NOT_RETRYABLE, f"HTTP {outcome.status} is not retryable")
         what = f"HTTP {outcome.status}"
         retry_after = parse_retry_after(outcome.header("retry-after"), now)
@@ -131,6 +136,21 @@ def decide(
             "left of the deadline",
         )
     return Retry(delay, f"{what}; {source} {delay:.3f}s")
+
+
+def should_reauthenticate(response: HttpResponse) -> bool:
+    """Whether a 401 is about the bearer credential (expired, revoked, rotated: fetching it
+    anew may help, once) rather than about the request's signature or timestamp (a resend
+    would only be refused again). Read from the challenge header and the detail text."""
+    if response.status != 401:
+        return False
+    challenge = (response.header("www-authenticate") or "").lower()
+    detail = response.body[:512].decode("utf-8", errors="replace").lower()
+    if "signature" in detail or "timestamp" in detail:
+        return False
+    return challenge.startswith("bearer") or any(
+        word in detail for word in ("token", "jwt", "bearer", "expired", "credentials")
+    )
 
 
 def parse_retry_after(value: str | None, now: float) -> float | None:

@@ -135,6 +135,7 @@ class FakeCredentialSource:
         self._value = value
         self._field = field
         self.calls = 0
+        self.invalidations = 0
 
     def get(self) -> Secret:
         """The secret, or the VectorVueConfigError a missing credential gives."""
@@ -146,6 +147,10 @@ class FakeCredentialSource:
     def rotate(self, value: str | None) -> None:
         """Replace the credential, as a secret store would."""
         self._value = value
+
+    def invalidate(self) -> None:
+        """Count the call (this fake keeps nothing to forget)."""
+        self.invalidations += 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,206 @@
+"""The two ways a validated payload reaches VectorVue, one per profile.
+
+IntegrationSender: encode each payload once, plan batches by count and bytes, POST each
+batch (or the single item) through Delivery. GatewaySender: one request per event, its
+body completed per attempt with a fresh timestamp and nonce, paced per operator.
+Both return one ResponseEnvelope whose `items` give every item's outcome.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import msgspec
+
+from vectorvue_client.delivery import Delivery, Send
+from vectorvue_client.domain import models
+from vectorvue_client.domain.batching import plan_batches
+from vectorvue_client.domain.canonical import CanonicalEvent
+from vectorvue_client.domain.encoding import (
+    GZIP_MIN_BYTES,
+    array_size,
+    encode,
+    encode_array,
+    gzip_body,
+)
+from vectorvue_client.domain.envelope import ItemOutcome, ResponseEnvelope, merge_batches
+from vectorvue_client.domain.errors import (
+    Problem,
+    VectorVueAPIError,
+    VectorVueSerializationError,
+)
+from vectorvue_client.domain.gateway import GatewayBody, GatewayParts
+from vectorvue_client.domain.identity import idempotency_key
+from vectorvue_client.domain.profiles import GatewayContext, to_gateway
+
+TELEMETRY_PATH: Final = "/internal/v1/telemetry"
+
+
+def convert_all[T, U](
+    items: Sequence[T], convert: Callable[[T], U], *, field: str = "items"
+) -> list[U]:
+    """`convert` applied to every item; every problem of every item is collected (with the
+    item's index) and raised together, so nothing is sent when anything is wrong."""
+    problems: list[Problem] = []
+    out: list[U] = []
+    if isinstance(items, (str, bytes, dict)) or not items:
+        raise VectorVueSerializationError.single(field, "must be a non-empty list of items")
+    for index, item in enumerate(items):
+        try:
+            out.append(convert(item))
+        except VectorVueSerializationError as exc:
+            problems.extend(exc.at_index(index).problems)
+    if problems:
+        raise VectorVueSerializationError(problems)
+    return out
+
+
+Payload = models.IntegrationEvent | models.IntegrationFinding
+
+
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """A payload and its bytes, encoded once."""
+
+    payload: Payload
+    body: bytes
+
+    @property
+    def item_id(self) -> str:
+        """The event_id or finding_id."""
+        if isinstance(self.payload, models.IntegrationEvent):
+            return self.payload.event_id
+        return self.payload.finding_id
+
+
+class IntegrationSender:
+    """Delivers integration-API payloads (events or findings) as single POSTs or batches."""
+
+    def __init__(self, delivery: Delivery) -> None:
+        self._delivery = delivery
+
+    def encoded(self, payload: Payload) -> Encoded:
+        """`payload` encoded once; an item that could not fit in any batch on its own is an
+        error for that item (field "(item)"), never a crash and never a silent drop."""
+        body = encode(payload)
+        limit = self._delivery.config.max_batch_bytes
+        if array_size(len(body), 1) > limit:
+            raise VectorVueSerializationError.single(
+                "(item)", f"encodes to {len(body)} bytes, more than max_batch_bytes ({limit})"
+            )
+        return Encoded(payload, body)
+
+    def one(
+        self, operation: str, path: str, payload: msgspec.Struct, key: str | None, started: float
+    ) -> ResponseEnvelope:
+        """POST one payload; the Idempotency-Key is derived from its JSON unless given."""
+        return self._delivery.post(self._send(operation, path, encode(payload), key, started))
+
+    def many(
+        self, operation: str, path: str, items: Sequence[Encoded], started: float
+    ) -> ResponseEnvelope:
+        """POST items (from `encoded`) in as few batches as `batch_size` and
+        `max_batch_bytes` allow; each item's bytes are joined as they are."""
+        config = self._delivery.config
+        plan = plan_batches(
+            [len(i.body) for i in items],
+            max_count=config.batch_size,
+            max_bytes=config.max_batch_bytes,
+        )
+        if plan.oversized:  # `encoded` refuses these first; a guard, not a path
+            raise VectorVueSerializationError.single("(item)", "larger than max_batch_bytes")
+        parts = []
+        for chunk in plan.batches:
+            body = encode_array([items[i].body for i in chunk])
+            ids = [items[i].item_id for i in chunk]
+            parts.append(
+                self._delivery.post(self._send(operation, path, body, None, started, ids, chunk))
+            )
+        return merge_batches(parts, len(items))
+
+    def _send(
+        self,
+        operation: str,
+        path: str,
+        body: bytes,
+        key: str | None,
+        started: float,
+        item_ids: Sequence[str] = (),
+        indices: Sequence[int] = (),
+    ) -> Send:
+        # The key is derived from the JSON, so it does not depend on compression settings;
+        # compression happens once, here, and the signature covers the compressed bytes
+        # that are actually sent.
+        key = key or idempotency_key(body)
+        gzipped = self._delivery.config.gzip_requests and len(body) >= GZIP_MIN_BYTES
+        wire = gzip_body(body) if gzipped else body
+        items = max(len(item_ids), 1)
+        return Send(operation, path, wire, key, started, item_ids, indices, items, gzipped)
+
+
+class GatewaySender:
+    """Delivers canonical events to the telemetry gateway: one request per event."""
+
+    def __init__(self, delivery: Delivery, context: GatewayContext) -> None:
+        self._delivery = delivery
+        self._context = context
+
+    def prepare(self, events: Sequence[CanonicalEvent]) -> list[GatewayParts]:
+        """Every event checked against every gateway rule; all problems raised together."""
+        return convert_all(events, lambda event: to_gateway(event, self._context))
+
+    def one(self, operation: str, parts: GatewayParts) -> ResponseEnvelope:
+        """Send one event; a refusal raises (VectorVueAPIError)."""
+        return self._delivery.post(self._send(operation, parts, 0))
+
+    def many(self, operation: str, parts: Sequence[GatewayParts]) -> ResponseEnvelope:
+        """Send each event in order, paced per operator. An event VectorVue refuses becomes a
+        failed item and the others still go; a transport failure (VectorVue unreachable
+        past the deadline) stops the batch and raises, since the next ones would fail too."""
+        envelopes = []
+        for index, item in enumerate(parts):
+            event_id = item.payload.event_id
+            try:
+                envelope = self._delivery.post(self._send(operation, item, index))
+            except VectorVueAPIError as exc:
+                envelope = _refused_item(exc, index, event_id)
+            else:
+                status = "accepted" if envelope.success else "failed"
+                outcome = ItemOutcome(index, event_id, status, None, envelope.error)
+                envelope = dataclasses.replace(envelope, items=(outcome,))
+            envelopes.append(envelope)
+        merged = merge_batches(envelopes, len(parts))
+        if len(envelopes) == 1:  # merge_batches hands a lone part back as it is
+            merged = dataclasses.replace(merged, status=merged.items[0].status)
+        return merged
+
+    def _send(self, operation: str, parts: GatewayParts, index: int) -> Send:
+        clock = self._delivery.clock
+        return Send(
+            operation,
+            TELEMETRY_PATH,
+            b"",
+            "",  # the gateway has no idempotency header: it upserts on (tenant, event_id)
+            clock.monotonic(),  # each event has its own deadline
+            item_ids=(parts.payload.event_id,),
+            indices=(index,),
+            template=GatewayBody.of(parts),
+            pace_key=parts.operator_id,
+        )
+
+
+def _refused_item(exc: VectorVueAPIError, index: int, event_id: str) -> ResponseEnvelope:
+    code = exc.error_code or f"http_{exc.status_code}"
+    message = exc.envelope.error if exc.envelope is not None else str(exc)
+    return ResponseEnvelope(
+        success=False,
+        status_code=exc.status_code,
+        request_id=exc.request_id,
+        error=f"item {index} ({event_id}): {message}",
+        status="failed",
+        attempts=exc.envelope.attempts if exc.envelope is not None else 1,
+        items=(ItemOutcome(index, event_id, "failed", code, message),),
+    )
