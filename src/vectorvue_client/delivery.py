@@ -113,8 +113,10 @@ class Delivery:
         result: HttpResult
         while True:
             remaining = deadline - (self.clock.monotonic() - send.started)
-            if send.pace_key is not None and remaining > 0:
-                remaining -= self._pace(send.pace_key, remaining)
+            if send.pace_key is not None and attempts and remaining > 0:
+                # A retry spends the operator's budget too; the first attempt was paced by
+                # the caller before this send's deadline started (see pace()).
+                remaining -= self.pace(send.pace_key, remaining)
             if remaining <= 0:
                 result = TransportFailure(
                     TransportErrorKind.DEADLINE,
@@ -185,15 +187,19 @@ class Delivery:
         request = HttpRequest(send.method, send.path, tuple(headers), body)
         return self.transport.send(request, timeouts)
 
-    def _pace(self, key: str, remaining: float) -> float:
-        """Wait until `key`'s per-minute budget has room (at most `remaining` seconds);
-        returns how long it waited. Every attempt counts: the gateway counts them all."""
+    def pace(self, key: str, at_most: float | None = None) -> float:
+        """Wait until `key`'s per-minute budget has room (at most `at_most` seconds), and
+        count one request; returns how long it waited. Every attempt counts: the gateway
+        counts them all. A wait before a send's first attempt is not part of its deadline
+        (the budget, not VectorVue, is what it waits for)."""
         with self._pacing:
             limiter = self._limiters.get(key)
             if limiter is None:
                 limiter = SlidingWindowLimiter(self.config.gateway_rate_per_minute, 60.0)
                 self._limiters[key] = limiter
-            wait = min(limiter.delay(self.clock.monotonic()), remaining)
+            wait = limiter.delay(self.clock.monotonic())
+            if at_most is not None:
+                wait = min(wait, at_most)
             if wait > 0:
                 self.clock.sleep(wait)
             limiter.record(self.clock.monotonic())

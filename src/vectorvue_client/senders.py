@@ -172,12 +172,10 @@ class GatewaySender:
                 outcome = ItemOutcome(index, event_id, status, None, envelope.error)
                 envelope = dataclasses.replace(envelope, items=(outcome,))
             envelopes.append(envelope)
-        merged = merge_batches(envelopes, len(parts))
-        if len(envelopes) == 1:  # merge_batches hands a lone part back as it is
-            merged = dataclasses.replace(merged, status=merged.items[0].status)
-        return merged
+        return merge_batches(envelopes, len(parts))
 
     def _send(self, operation: str, parts: GatewayParts, index: int) -> Send:
+        self._delivery.pace(parts.operator_id)  # before the deadline starts: see pace()
         clock = self._delivery.clock
         return Send(
             operation,

@@ -698,3 +698,72 @@ def test_a_401_about_the_signature_is_not_retried() -> None:
         ports.client().send_event(event())
     assert ports.credentials.invalidations == 0
     assert len(ports.transport.requests) == 1
+
+
+GATEWAY_CONFIG: dict[str, Any] = {
+    "profile": "telemetry-gateway",
+    "client_cert": "/unused/client.pem",
+    "client_key": "/unused/client.key",
+    "service_identity": "spectrastrike-producer",
+    "signing_key_env": "UNUSED",
+    "attestation_measurement_hash": "ab" * 32,
+}
+BROKER_EVENT: dict[str, Any] = {
+    "event_id": "c9e1f3a2-5b7d-4c8e-9f0a-1b2c3d4e5f03",
+    "event_type": "metasploit_manual_session_observed",
+    "timestamp": "2026-11-25T09:31:10",
+    "actor": "op-002",
+    "target": "metasploit",
+    "status": "success",
+    "attributes": {
+        "tenant_id": "10000000-0000-0000-0000-000000000001",
+        "campaign_id": "cmp-001",
+        "target_host": "192.0.2.12",
+        "mitre_techniques": ["T1210"],
+    },
+    "idempotency_key": "c9e1f3a2-5b7d-4c8e-9f0a-1b2c3d4e5f03",
+}
+
+
+@settings(max_examples=100)
+@given(
+    failures=st.lists(st.sampled_from([409, 429, 500, 503]), max_size=5), seed=st.integers(0, 2**32)
+)
+def test_every_gateway_attempt_carries_its_own_timestamp_and_nonce_in_body_and_headers(
+    failures: list[int], seed: int
+) -> None:
+    """Under any run of retryable answers (409 replay included): each attempt's body holds
+    exactly the timestamp and nonce that were signed for it, nonces never repeat, the rest
+    of the body never changes, and no bearer token or idempotency key is sent."""
+    answers = [json_response(s, b'{"detail":"x"}') for s in failures]
+    gateway_ok = json_response(202, b'{"accepted":true,"request_id":"r"}')
+    ports = FakePorts(transport=FakeTransport([*answers, gateway_ok]), entropy=FakeEntropy(seed))
+    envelope = ports.client(config(max_retries=10, **GATEWAY_CONFIG)).send_event(BROKER_EVENT)
+    assert envelope.success
+    sent = ports.transport.requests
+    assert len(sent) == len(failures) + 1
+    bodies = [msgspec.json.decode(r.body) for r in sent]
+    for request, body, call in zip(sent, bodies, ports.signer.calls, strict=True):
+        assert request.path == "/internal/v1/telemetry"
+        assert call.body == request.body
+        assert (body["timestamp"], body["nonce"]) == (call.timestamp, call.nonce)
+        assert request.header("Authorization") is None
+        assert request.header("Idempotency-Key") is None
+    assert len({b["nonce"] for b in bodies}) == len(bodies)
+    rest = [{k: v for k, v in b.items() if k not in ("timestamp", "nonce")} for b in bodies]
+    assert all(r == rest[0] for r in rest)
+    assert ports.credentials.calls == 0
+
+
+def test_a_409_is_final_on_the_integration_api_but_retried_on_the_gateway() -> None:
+    """409 means idempotency conflict on one profile and a burnt nonce on the other."""
+    conflict = json_response(409, b'{"detail":"conflict"}')
+    api = FakePorts(transport=FakeTransport(handler=lambda _: conflict))
+    with pytest.raises(VectorVueAPIError):
+        api.client().send_event(event())
+    assert len(api.transport.requests) == 1
+    gateway = FakePorts(
+        transport=FakeTransport([conflict, json_response(202, b'{"accepted":true}')])
+    )
+    assert gateway.client(config(**GATEWAY_CONFIG)).send_event(BROKER_EVENT).success
+    assert len(gateway.transport.requests) == 2

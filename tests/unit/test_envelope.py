@@ -405,3 +405,13 @@ def test_merge_of_one_part_is_that_part() -> None:
     """A batch that went out as one request keeps its own envelope."""
     only = part("accepted", first_index=0)
     assert merge_batches([only], total=1) is only
+
+
+def test_merging_no_parts_is_an_empty_success() -> None:
+    """Valid input that yields nothing to send (a scan with no host) is not an error."""
+    from vectorvue_client.domain.envelope import NOTHING_TO_SEND, merge_batches
+
+    empty = merge_batches([], 0)
+    assert empty.success
+    assert empty.status == NOTHING_TO_SEND
+    assert (empty.attempts, empty.items, empty.status_code) == (0, (), 0)

@@ -168,8 +168,23 @@ def api_error(envelope: ResponseEnvelope, retry_after: float | None) -> VectorVu
     )
 
 
+NOTHING_TO_SEND: Final = "nothing_to_send"
+
+
 def merge_batches(parts: Sequence[ResponseEnvelope], total: int) -> ResponseEnvelope:
-    """One envelope for a batch that went out as several requests (in order)."""
+    """One envelope for a batch that went out as several requests (in order). No part at
+    all (valid input that yields nothing, such as a scan that found no host) is a success
+    with status "nothing_to_send", status_code 0 and no attempt."""
+    if not parts:
+        return ResponseEnvelope(
+            success=True,
+            status_code=0,
+            request_id=None,
+            error=None,
+            status=NOTHING_TO_SEND,
+            data={"summary": {"total": 0, "accepted": 0, "failed": 0}, "requests": []},
+            attempts=0,
+        )
     if len(parts) == 1:
         return parts[0]
     items = tuple(item for part in parts for item in part.items)

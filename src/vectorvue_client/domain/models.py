@@ -98,10 +98,12 @@ class GatewayPayload(
         list[Annotated[str, Meta(pattern=MITRE_TECHNIQUE_PATTERN)]],
         Meta(min_length=MITRE_TECHNIQUES_COUNT[0], max_length=MITRE_TECHNIQUES_COUNT[1]),
     ]
+    # Always sent, even empty: an omitted key is not the same as "no tactic" to a strict
+    # schema, and the contract lists the field without calling it optional.
     mitre_tactics: Annotated[
         list[Annotated[str, Meta(pattern=MITRE_TACTIC_PATTERN)]],
         Meta(max_length=MITRE_TACTICS_COUNT[1]),
-    ] = msgspec.field(default_factory=list)
+    ]
     description: Annotated[str, Meta(max_length=GATEWAY_DESCRIPTION_LEN[1])] | None = None
     # Must hold attestation_measurement_hash (64 hex) and schema_version "1.0".
     attributes: JsonObject

@@ -1,0 +1,116 @@
+"""The exact bytes each profile sends for each bundled SpectraStrike sample.
+
+Golden files in tests/contract/golden/<sample>.<profile>.txt hold one line per item: the
+request body byte for byte (gateway bodies with a fixed timestamp and nonce), or
+"REFUSED <field>: <rule>" where the profile refuses the item locally. A change to any of
+these bytes changes what VectorVue receives, so it must be deliberate: regenerate with
+UPDATE_GOLDEN=1 and read the diff before committing it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from vectorvue_client.domain.canonical import CanonicalEvent
+from vectorvue_client.domain.encoding import encode
+from vectorvue_client.domain.errors import VectorVueSerializationError
+from vectorvue_client.domain.gateway import GatewayBody
+from vectorvue_client.domain.models import IntegrationFinding
+from vectorvue_client.domain.profiles import (
+    GatewayContext,
+    finding_to_canonical,
+    to_gateway,
+    to_integration_event,
+)
+from vectorvue_client.domain.spectrastrike import parse_output
+from vectorvue_client.samples import sample_path
+
+GOLDEN = Path(__file__).parent / "golden"
+TIMESTAMP = 1_795_564_800
+NONCE = "golden-nonce-000001"
+# The configured defaults a deployment would have: used only where an item lacks its own.
+CONTEXT = GatewayContext(
+    operator_id="op-config",
+    campaign_id="cmp-config",
+    tenant_id="20000000-0000-0000-0000-000000000002",
+    attestation_measurement_hash="5e" * 32,
+)
+SAMPLES = [
+    "broker-envelope.jsonl",
+    "cloudevent.json",
+    "internal-event.json",
+    "nmap-result.json",
+    "metasploit-result.json",
+    "findings.jsonl",
+    "integration-event.json",
+]
+
+
+def documents(name: str) -> list[dict[str, Any]]:
+    """The sample's documents. internal-event.json carries no timestamp (the orchestrator
+    adds one when it wraps the event in a broker envelope), and a timestamp is never
+    invented: it is given one here so that its bytes can be pinned too. The VectorVue
+    event shape has no bundled sample; this one is written for the test."""
+    if name == "integration-event.json":
+        return [
+            {
+                "source_system": "spectrastrike",
+                "event_type": "PORT_SCAN",
+                "occurred_at": "2026-11-25T12:00:00+01:00",
+                "severity": "Moderate",
+                "asset_ref": "192.0.2.10",
+                "message": "22/tcp open",
+                "metadata": {"port": 22, "mitre_techniques": ["T1046"]},
+            }
+        ]
+    text = sample_path(name).read_text()
+    if name.endswith(".json"):
+        docs = [json.loads(text)]
+    else:
+        docs = [json.loads(line) for line in text.splitlines() if line.strip()]
+    if name == "internal-event.json":
+        docs[0]["timestamp"] = "2026-11-25T09:14:03.512204+00:00"
+    return docs
+
+
+def refusal(exc: VectorVueSerializationError) -> str:
+    return "REFUSED " + "; ".join(f"{p.field}: {p.rule}" for p in exc.problems)
+
+
+def integration_line(item: CanonicalEvent | IntegrationFinding) -> str:
+    try:
+        payload = item if isinstance(item, IntegrationFinding) else to_integration_event(item)
+    except VectorVueSerializationError as exc:
+        return refusal(exc)
+    return encode(payload).decode()
+
+
+def gateway_line(item: CanonicalEvent | IntegrationFinding) -> str:
+    event = (
+        finding_to_canonical(item, "spectrastrike")
+        if isinstance(item, IntegrationFinding)
+        else item
+    )
+    try:
+        parts = to_gateway(event, CONTEXT)
+    except VectorVueSerializationError as exc:
+        return refusal(exc)
+    return GatewayBody.of(parts).render(TIMESTAMP, NONCE).decode()
+
+
+@pytest.mark.parametrize("profile", ["integration-api", "telemetry-gateway"])
+@pytest.mark.parametrize("sample", SAMPLES)
+def test_the_bytes_sent_for_each_sample_are_pinned(sample: str, profile: str) -> None:
+    """Every item of every sample, in each profile, encodes to its golden bytes."""
+    line = integration_line if profile == "integration-api" else gateway_line
+    produced = "".join(line(item) + "\n" for doc in documents(sample) for item in parse_output(doc))
+    golden = GOLDEN / f"{sample.rsplit('.', 1)[0]}.{profile}.txt"
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        golden.write_text(produced)
+    assert golden.exists(), f"no golden file {golden.name}: run with UPDATE_GOLDEN=1"
+    assert produced == golden.read_text()
