@@ -17,10 +17,13 @@ settings.register_profile(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
+# derandomize: CI explores the same examples on every run, so a red CI is always
+# reproducible and never a coin toss; local runs keep exploring new ones.
 settings.register_profile(
     "ci",
     max_examples=100,
     deadline=None,
+    derandomize=True,
     print_blob=True,
     suppress_health_check=[HealthCheck.too_slow],
 )

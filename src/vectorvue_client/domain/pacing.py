@@ -9,6 +9,9 @@ clock and the gateway's. Pure: the caller passes the time in and does the waitin
 from __future__ import annotations
 
 from collections import deque
+from typing import Final
+
+_MARGIN: Final = 1e-3  # seconds
 
 
 class SlidingWindowLimiter:
@@ -28,8 +31,9 @@ class SlidingWindowLimiter:
         self._forget(now)
         if len(self._sent) < self._limit:
             return 0.0
-        # The oldest send in the window must leave it first.
-        return max(0.0, self._sent[0] + self._window - now)
+        # The oldest send in the window must leave it first; the margin keeps float
+        # rounding in the caller's clock from landing a hair inside the window.
+        return max(0.0, self._sent[0] + self._window - now) + _MARGIN
 
     def record(self, now: float) -> None:
         """Count one send made at `now`."""
