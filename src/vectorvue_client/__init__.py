@@ -16,6 +16,7 @@ from vectorvue_client.domain.errors import (
     VectorVueAPIError,
     VectorVueConfigError,
     VectorVueError,
+    VectorVueOutboxError,
     VectorVueSerializationError,
     VectorVueTransportError,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "VectorVueConfig",
     "VectorVueConfigError",
     "VectorVueError",
+    "VectorVueOutboxError",
     "VectorVueSerializationError",
     "VectorVueTransportError",
     "__version__",

@@ -6,10 +6,19 @@ proves it where the container wires them) and inherit from nothing of ours.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from vectorvue_client.domain.audit import AuditRecord
 from vectorvue_client.domain.http import HttpRequest, HttpResult, Timeouts
+from vectorvue_client.domain.outbox import (
+    Burial,
+    Claimed,
+    DeadLetter,
+    OutboxRecord,
+    OutboxStats,
+    Reschedule,
+)
 from vectorvue_client.domain.redaction import Secret
 
 
@@ -81,4 +90,59 @@ class Entropy(Protocol):
 
     def nonce(self) -> str:
         """A fresh unpredictable token of 16 to 128 URL-safe characters."""
+        ...
+
+
+class Outbox(Protocol):
+    """Where items wait, durably, until VectorVue has them. Times are Unix seconds passed
+    in by the caller (the Clock port), so that tests are exact. One process owns an outbox
+    at a time; on opening, items left in flight by a crash become pending again."""
+
+    def put(self, records: Sequence[OutboxRecord], now: float) -> int:
+        """Store the records; durable when it returns. A key already present (in any state,
+        dead or delivered included) is left as it is. Returns how many were new."""
+        ...
+
+    def claim(self, limit: int, now: float) -> list[Claimed]:
+        """Up to `limit` pending items due by `now`, oldest first, now marked in flight."""
+        ...
+
+    def delivered(self, keys: Sequence[str], now: float) -> None:
+        """VectorVue accepted these: mark them delivered."""
+        ...
+
+    def reschedule(self, retries: Sequence[Reschedule], now: float) -> None:
+        """These failed transiently: count the attempt, back to pending until their time."""
+        ...
+
+    def bury(self, burials: Sequence[Burial], now: float) -> None:
+        """These were refused for good: count the attempt, move them to the dead letters."""
+        ...
+
+    def release(self, keys: Sequence[str]) -> None:
+        """Put claimed items back to pending, as they were (no attempt counted)."""
+        ...
+
+    def next_due(self) -> float | None:
+        """When the earliest pending item is due (None when nothing is pending)."""
+        ...
+
+    def stats(self, now: float) -> OutboxStats:
+        """Counts by state and the age of the oldest pending item."""
+        ...
+
+    def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        """The dead letters, oldest first."""
+        ...
+
+    def retry_dead(self, keys: Sequence[str] | None, now: float) -> int:
+        """Move these dead letters (all when None) back to pending, due now."""
+        ...
+
+    def purge_delivered(self, older_than: float) -> int:
+        """Forget delivered items marked before `older_than`; returns how many."""
+        ...
+
+    def close(self) -> None:
+        """Release the file."""
         ...

@@ -123,3 +123,13 @@ class VectorVueAPIError(VectorVueError):
         code = f" {error_code}" if error_code else ""
         rid = f" [request {request_id}]" if request_id else ""
         super().__init__(f"HTTP {status_code}{code}: {message}{rid}")
+
+
+class VectorVueOutboxError(VectorVueError):
+    """The outbox file cannot be used as asked (full disk, read-only, corrupt, foreign, in
+    use by another process). Nothing already stored in it was changed or lost."""
+
+    def __init__(self, path: str, rule: str) -> None:
+        self.path = path
+        self.rule = rule
+        super().__init__(f"outbox {path}: {rule}")
