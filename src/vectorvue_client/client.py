@@ -9,6 +9,7 @@ retries, envelopes) is the domain's.
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Final, Self
@@ -16,6 +17,7 @@ from urllib.parse import quote
 
 import msgspec
 
+from vectorvue_client.client_outbox import OutboxMethods
 from vectorvue_client.config import VectorVueConfig
 from vectorvue_client.delivery import BASE_HEADERS, Delivery, Send, summary
 from vectorvue_client.domain import models
@@ -36,8 +38,18 @@ from vectorvue_client.domain.profiles import (
     to_integration_event,
 )
 from vectorvue_client.domain.spectrastrike import SpectraStrikeOptions, parse_output
-from vectorvue_client.ports import AuditSink, Clock, CredentialSource, Entropy, Signer, Transport
+from vectorvue_client.outbox_service import OutboxService
+from vectorvue_client.ports import (
+    AuditSink,
+    Clock,
+    CredentialSource,
+    Entropy,
+    Outbox,
+    Signer,
+    Transport,
+)
 from vectorvue_client.senders import Encoded, GatewaySender, IntegrationSender, convert_all
+from vectorvue_client.worker import DeliveryWorker
 
 _BASE: Final = "/api/v1/integrations/spectrastrike"
 EVENTS_PATH: Final = f"{_BASE}/events"
@@ -51,7 +63,7 @@ Item = Mapping[str, Any] | msgspec.Struct
 Output = CanonicalEvent | models.IntegrationFinding
 
 
-class VectorVueClient:
+class VectorVueClient(OutboxMethods):
     """Delivers events and findings to VectorVue, in the configured profile.
 
     Build it with `VectorVueClient.from_config(config)` for the default adapters, or hand the
@@ -68,9 +80,15 @@ class VectorVueClient:
         audit: AuditSink,
         clock: Clock,
         entropy: Entropy,
+        outbox: Callable[[], Outbox] | None = None,
         closers: Sequence[Callable[[], None]] = (),
     ) -> None:
         self._closers = tuple(closers)
+        self._open_outbox = outbox
+        self._outbox_service: OutboxService | None = None
+        self._worker: DeliveryWorker | None = None
+        self._outbox_lock = threading.Lock()
+        self._entropy_random = entropy.random
         self._delivery = Delivery(
             config=config,
             transport=transport,
@@ -262,12 +280,23 @@ class VectorVueClient:
             envelopes.append(_shift_items(sent, len(events)))
         return merge_batches(envelopes, len(items))
 
-    def close(self) -> None:
-        """Release the transport's connections and whatever else the wiring opened (a Vault
-        session, an audit file: `closers`). Idempotent."""
-        if not self._closed:
+    def close(self, timeout: float = 0.0) -> None:
+        """Stop the worker, interrupting a retry it sleeps on; deliver what the outbox holds
+        for up to `timeout` seconds; leave the rest durable; release the transport, the
+        outbox and whatever else the wiring opened (`closers`). Idempotent."""
+        if self._closed:
+            return
+        try:
+            if self._worker is not None:
+                self._delivery.clock.interrupt()
+                self.stop_worker(max(timeout, 1.0))
+            if self._outbox_service is not None and timeout > 0:
+                self._outbox_service.drain(timeout)
+        finally:
             self._closed = True
             self._delivery.transport.close()
+            if self._outbox_service is not None:
+                self._outbox_service.outbox.close()
             for close in self._closers:
                 close()
 

@@ -23,6 +23,7 @@ CredentialKind = Literal["env", "file", "vault"]
 VaultAuth = Literal["token", "approle"]
 Fsync = Literal["always", "never"]
 AuthMode = Literal["token", "login"]
+OutboxSync = Literal["full", "normal"]
 PROFILES: Final = get_args(Profile)
 MAX_BATCH_SIZE: Final = 1000
 MIB: Final = 1 << 20
@@ -91,6 +92,13 @@ class VectorVueConfig:
     backoff_max_seconds: float = 30.0
     batch_size: int = 250
     max_batch_bytes: int = MIB
+    # -- outbox --------------------------------------------------------------------------
+    outbox_path: str | None = None  # default: <state dir>/vectorvue-client/outbox.sqlite3
+    outbox_synchronous: OutboxSync = "full"
+    outbox_max_attempts: int | None = None  # None: transient failures are retried forever
+    outbox_backoff_base_seconds: float = 1.0
+    outbox_backoff_max_seconds: float = 300.0
+    worker_interval_seconds: float = 1.0
     # -- audit ---------------------------------------------------------------------------
     audit_file: str | None = None
     audit_fsync: Fsync = "always"
@@ -146,6 +154,15 @@ class VectorVueConfig:
         return cls(**values)
 
 
+def default_outbox_path(environ: Mapping[str, str]) -> str:
+    """Where the outbox lives when outbox_path is not set: the user's state directory
+    ($XDG_STATE_HOME, else ~/.local/state), in vectorvue-client/outbox.sqlite3."""
+    state = environ.get("XDG_STATE_HOME") or os.path.join(
+        environ.get("HOME") or os.path.expanduser("~"), ".local", "state"
+    )
+    return os.path.join(state, "vectorvue-client", "outbox.sqlite3")
+
+
 def proxy_from_environment(environ: Mapping[str, str], base_url: str) -> str | None:
     """The HTTPS proxy the environment names for `base_url` (HTTPS_PROXY, honouring
     NO_PROXY), for `proxy_from_env`. Read here because configuration is read nowhere else."""
@@ -170,6 +187,10 @@ def _check_combinations(config: VectorVueConfig) -> None:
         )
     if config.backoff_base_seconds > config.backoff_max_seconds:
         raise VectorVueConfigError("backoff_base_seconds", "must not exceed backoff_max_seconds")
+    if config.outbox_backoff_base_seconds > config.outbox_backoff_max_seconds:
+        raise VectorVueConfigError(
+            "outbox_backoff_base_seconds", "must not exceed outbox_backoff_max_seconds"
+        )
     if config.proxy_url is not None and config.proxy_from_env:
         raise VectorVueConfigError("proxy_url", "set either proxy_url or proxy_from_env, not both")
     if "file" in config.credential_sources and config.api_key_file is None:
@@ -250,6 +271,12 @@ _CHECKS: Final[dict[str, check.Check]] = {
     "backoff_max_seconds": check.seconds(),
     "batch_size": check.int_range(1, MAX_BATCH_SIZE),
     "max_batch_bytes": check.int_range(1024, None),
+    "outbox_path": check.optional_path,
+    "outbox_synchronous": check.choice(get_args(OutboxSync)),
+    "outbox_max_attempts": check.optional_int_range(1, 1_000_000),
+    "outbox_backoff_base_seconds": check.seconds(),
+    "outbox_backoff_max_seconds": check.seconds(),
+    "worker_interval_seconds": check.seconds(),
     "audit_file": check.optional_path,
     "audit_fsync": check.choice(get_args(Fsync)),
 }

@@ -104,6 +104,17 @@ def int_range(low: int, high: int | None) -> Check:
     return check
 
 
+def optional_int_range(low: int, high: int) -> Check:
+    """None or an integer in [low, high]."""
+    inner = int_range(low, high)
+
+    def check(name: str, value: object) -> None:
+        if value is not None:
+            inner(name, value)
+
+    return check
+
+
 def flag(name: str, value: object) -> None:
     """A boolean."""
     if not isinstance(value, bool):

@@ -31,6 +31,7 @@ from vectorvue_client.adapters.credentials_vault import (
     VaultToken,
 )
 from vectorvue_client.adapters.entropy_system import SystemEntropy
+from vectorvue_client.adapters.outbox_sqlite import SqliteOutbox
 from vectorvue_client.adapters.signer_ed25519 import (
     Ed25519Signer,
     certificate_sha256,
@@ -41,9 +42,17 @@ from vectorvue_client.adapters.signer_hmac import HmacSigner
 from vectorvue_client.adapters.signer_none import UnsignedSigner
 from vectorvue_client.adapters.transport_requests import RequestsTransport
 from vectorvue_client.client import VectorVueClient
-from vectorvue_client.config import VectorVueConfig, proxy_from_environment
+from vectorvue_client.config import VectorVueConfig, default_outbox_path, proxy_from_environment
 from vectorvue_client.domain.errors import VectorVueConfigError
-from vectorvue_client.ports import AuditSink, Clock, CredentialSource, Entropy, Signer, Transport
+from vectorvue_client.ports import (
+    AuditSink,
+    Clock,
+    CredentialSource,
+    Entropy,
+    Outbox,
+    Signer,
+    Transport,
+)
 from vectorvue_client.version import USER_AGENT
 
 
@@ -188,6 +197,17 @@ def make_audit(audit_file: JsonlAuditSink | None) -> AuditSink:
     return FanoutAuditSink(LoggingAuditSink(), audit_file)
 
 
+def make_outbox_opener(config: VectorVueConfig, environ: Mapping[str, str]) -> Callable[[], Outbox]:
+    """Opens the SQLite outbox on first use (a client that never enqueues creates no file)
+    at outbox_path, or under the user's state directory."""
+    path = config.outbox_path or default_outbox_path(environ)
+
+    def open_outbox() -> Outbox:
+        return SqliteOutbox(path, synchronous=config.outbox_synchronous)
+
+    return open_outbox
+
+
 def make_closers(
     vault: VaultCredentialSource | None, audit_file: JsonlAuditSink | None
 ) -> list[Callable[[], None]]:
@@ -241,6 +261,7 @@ class Container(containers.DeclarativeContainer):
         audit=audit,
         clock=clock,
         entropy=entropy,
+        outbox=providers.Callable(make_outbox_opener, config=config, environ=environ),
         closers=providers.Callable(make_closers, vault=vault, audit_file=audit_file),
     )
 

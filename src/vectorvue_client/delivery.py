@@ -70,6 +70,7 @@ class Send:
     template: GatewayBody | None = None
     pace_key: str | None = None
     method: str = "POST"
+    deadline: float | None = None  # seconds from `started`; default: deadline_seconds
 
 
 class Delivery:
@@ -106,7 +107,7 @@ class Delivery:
     def post(self, send: Send) -> ResponseEnvelope:
         """Send (a POST, or a GET for queries) until the retry policy stops; the envelope of
         a 2xx, else raise VectorVueAPIError or VectorVueTransportError. Audited either way."""
-        deadline = self.config.deadline_seconds
+        deadline = send.deadline if send.deadline is not None else self.config.deadline_seconds
         attempts: list[AttemptSummary] = []
         tokens: list[Secret] = []
         reauthenticated = False

@@ -77,7 +77,11 @@ class Clock(Protocol):
         ...
 
     def sleep(self, seconds: float) -> None:
-        """Wait `seconds` (a backoff)."""
+        """Wait `seconds` (a backoff), or less once interrupted."""
+        ...
+
+    def interrupt(self) -> None:
+        """End the current sleep and every later one at once (the client is closing)."""
         ...
 
 

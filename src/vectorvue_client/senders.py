@@ -100,7 +100,13 @@ class IntegrationSender:
         return self._delivery.post(self._send(operation, path, encode(payload), key, started))
 
     def many(
-        self, operation: str, path: str, items: Sequence[Encoded], started: float
+        self,
+        operation: str,
+        path: str,
+        items: Sequence[Encoded],
+        started: float,
+        *,
+        deadline: float | None = None,
     ) -> ResponseEnvelope:
         """POST items (from `encoded`) in as few batches as `batch_size` and
         `max_batch_bytes` allow; each item's bytes are joined as they are."""
@@ -116,9 +122,10 @@ class IntegrationSender:
         for chunk in plan.batches:
             body = encode_array([items[i].body for i in chunk])
             ids = [items[i].item_id for i in chunk]
-            parts.append(
-                self._delivery.post(self._send(operation, path, body, None, started, ids, chunk))
-            )
+            send = self._send(operation, path, body, None, started, ids, chunk)
+            if deadline is not None:
+                send = dataclasses.replace(send, deadline=deadline)
+            parts.append(self._delivery.post(send))
         return merge_batches(parts, len(items))
 
     def _send(
@@ -152,9 +159,14 @@ class GatewaySender:
         """Every event checked against every gateway rule; all problems raised together."""
         return convert_all(events, lambda event: to_gateway(event, self._context))
 
-    def one(self, operation: str, parts: GatewayParts) -> ResponseEnvelope:
+    def one(
+        self, operation: str, parts: GatewayParts, *, deadline: float | None = None
+    ) -> ResponseEnvelope:
         """Send one event; a refusal raises (VectorVueAPIError)."""
-        return self._delivery.post(self._send(operation, parts, 0))
+        send = self._send(operation, parts, 0)
+        if deadline is not None:
+            send = dataclasses.replace(send, deadline=deadline)
+        return self._delivery.post(send)
 
     def many(self, operation: str, parts: Sequence[GatewayParts]) -> ResponseEnvelope:
         """Send each event in order, paced per operator. An event VectorVue refuses becomes a

@@ -17,10 +17,12 @@ from vectorvue_client.testing.fakes import (
 )
 from vectorvue_client.testing.harness import TEST_BASE_URL, FakePorts
 from vectorvue_client.testing.receiver import ClientCert, LocalVectorVue
+from vectorvue_client.testing.receiver_faults import Chaos
 
 __all__ = [
     "FAKE_EPOCH",
     "TEST_BASE_URL",
+    "Chaos",
     "ClientCert",
     "FakeClock",
     "FakeCredentialSource",

@@ -199,6 +199,7 @@ class FakeClock:
         self._now = start
         self._mono = 0.0
         self.sleeps: list[float] = []
+        self.interrupted = False
 
     def monotonic(self) -> float:
         """Seconds since the fake clock was made."""
@@ -213,7 +214,12 @@ class FakeClock:
         if seconds < 0:
             raise ValueError("cannot sleep a negative time")
         self.sleeps.append(seconds)
-        self.advance(seconds)
+        if not self.interrupted:
+            self.advance(seconds)
+
+    def interrupt(self) -> None:
+        """Record the interruption; later sleeps return without advancing time."""
+        self.interrupted = True
 
     def advance(self, seconds: float) -> None:
         """Move time forward, as a slow exchange would."""

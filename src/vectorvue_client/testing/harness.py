@@ -14,6 +14,7 @@ from vectorvue_client.testing.fakes import (
     MemoryAuditSink,
     RecordingSigner,
 )
+from vectorvue_client.testing.outbox_memory import MemoryOutbox
 
 TEST_BASE_URL = "https://vectorvue.test"
 
@@ -30,6 +31,7 @@ class FakePorts:
     audit: MemoryAuditSink = field(default_factory=MemoryAuditSink)
     clock: FakeClock = field(default_factory=FakeClock)
     entropy: FakeEntropy = field(default_factory=FakeEntropy)
+    outbox: MemoryOutbox = field(default_factory=MemoryOutbox)
 
     def client(self, config: VectorVueConfig | None = None) -> VectorVueClient:
         """A client over these fakes (default config: a test URL, library defaults)."""
@@ -41,4 +43,5 @@ class FakePorts:
             audit=self.audit,
             clock=self.clock,
             entropy=self.entropy,
+            outbox=lambda: self.outbox,
         )

@@ -9,6 +9,7 @@ them.
 
 from __future__ import annotations
 
+import random
 import threading
 from collections import deque
 from collections.abc import Mapping
@@ -94,7 +95,63 @@ class Stall:
         return False
 
 
-type Fault = Respond | Reset | Stall
+@dataclass(frozen=True, slots=True)
+class Hang:
+    """Wait, then drop the connection without processing the request: a server that hung.
+    The client's read timeout fires first, and the request left no trace on the server."""
+
+    seconds: float
+
+    def apply(self, responder: Responder, stopping: threading.Event) -> bool:
+        """Wait (cut short when the server stops), then reset; the request is done."""
+        stopping.wait(self.seconds)
+        responder.reset()
+        return True
+
+
+type Fault = Respond | Reset | Stall | Hang
+
+
+@dataclass(frozen=True, slots=True)
+class Chaos:
+    """Random faults for the requests no queued fault claims: each request draws once from
+    a seeded generator (reproducible) and gets 503 with probability `unavailable`, 429 with
+    Retry-After `retry_after` with `rate_limited`, a reset with `reset`, a hang of
+    `hang_seconds` then a reset with `hang`; otherwise it is handled normally, after
+    `latency` seconds. Every fault comes before processing, so a refused request leaves
+    no trace."""
+
+    unavailable: float = 0.0
+    rate_limited: float = 0.0
+    retry_after: int = 1
+    reset: float = 0.0
+    hang: float = 0.0
+    hang_seconds: float = 1.0
+    latency: float = 0.0  # seconds every other request waits before it is handled
+
+    def pick(self, draw: float) -> Fault | None:
+        """The fault for a uniform `draw` in [0, 1), or None."""
+        edges = (
+            (self.unavailable, Respond(503, b'{"detail":"Service Unavailable"}', _JSON)),
+            (
+                self.rate_limited,
+                Respond(
+                    429,
+                    b'{"detail":"Rate limit exceeded"}',
+                    {**_JSON, "Retry-After": str(self.retry_after)},
+                ),
+            ),
+            (self.reset, Reset()),
+            (self.hang, Hang(self.hang_seconds)),
+        )
+        for probability, fault in edges:
+            if draw < probability:
+                return fault
+            draw -= probability
+        return Stall(self.latency) if self.latency > 0 else None
+
+
+_JSON: dict[str, str] = {"Content-Type": "application/json"}
 
 
 def plain_text(status: int, text: str, *, late_close: bool = False) -> Respond:
@@ -132,6 +189,16 @@ class FaultQueue:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._queue: deque[tuple[Fault, bool]] = deque()
+        self._chaos: Chaos | None = None
+        self._random = random.Random(0)  # noqa: S311 - reproducible faults, not secrets
+        self.chaos_counts: dict[str, int] = {}
+
+    def set_chaos(self, chaos: Chaos | None, seed: int) -> None:
+        """Random faults for requests no queued fault claims (None: none)."""
+        with self._lock:
+            self._chaos = chaos
+            self._random = random.Random(seed)  # noqa: S311 - reproducible on purpose
+            self.chaos_counts = {}
 
     def add(self, n: int, fault: Fault, *, include_health: bool = False) -> None:
         """Queue `fault` for the next `n` requests."""
@@ -144,17 +211,27 @@ class FaultQueue:
         """The fault for a request to `path` (without query), used up; None if none applies."""
         with self._lock:
             if not self._queue:
-                return None
+                return self._chaotic(path)
             fault, include_health = self._queue[0]
             if path == HEALTH_PATH and not include_health:
                 return None
             self._queue.popleft()
             return fault
 
+    def _chaotic(self, path: str) -> Fault | None:
+        if self._chaos is None or path == HEALTH_PATH:
+            return None
+        fault = self._chaos.pick(self._random.random())
+        if fault is not None and not isinstance(fault, Stall):
+            name = type(fault).__name__ if not isinstance(fault, Respond) else str(fault.status)
+            self.chaos_counts[name] = self.chaos_counts.get(name, 0) + 1
+        return fault
+
     def clear(self) -> None:
-        """Forget every pending fault."""
+        """Forget every pending fault, and stop any chaos."""
         with self._lock:
             self._queue.clear()
+            self._chaos = None
 
     def __len__(self) -> int:
         with self._lock:
@@ -235,6 +312,11 @@ class FaultInjector:
         "endless" (chunked and never finished: the server waits for the client to hang up)."""
         fault = huge_body(size, status, framing=framing)
         self.faults.add(n, fault, include_health=include_health)
+
+    def chaos(self, chaos: Chaos | None, *, seed: int = 0) -> None:
+        """From now on, requests no queued fault claims meet random faults (see Chaos);
+        `chaos(None)` ends it. `faults.chaos_counts` tells what was injected."""
+        self.faults.set_chaos(chaos, seed)
 
     def non_json_next(self, n: int, status: int = 202, *, include_health: bool = False) -> None:
         """Answer an HTML page, as a proxy would."""

@@ -1,0 +1,71 @@
+"""The background delivery worker: drains the outbox while the client runs.
+
+A daemon thread that drains, then sleeps until the next item is due (at most
+`worker_interval_seconds`), woken early by an enqueue or a stop. enqueue never waits for
+it: the network is only ever touched from here (or from an explicit drain).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from vectorvue_client.outbox_service import DrainReport
+
+_LOGGER = logging.getLogger("vectorvue_client.worker")
+
+
+class DeliveryWorker:
+    """Runs `drain` in a loop on a thread of its own."""
+
+    def __init__(
+        self,
+        drain: Callable[[float], DrainReport],
+        next_due_in: Callable[[], float | None],
+        interval: float,
+    ) -> None:
+        self._drain = drain
+        self._next_due_in = next_due_in
+        self._interval = interval
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def running(self) -> bool:
+        """Whether the thread is alive."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        """Start the thread (once)."""
+        if self.running:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="vectorvue-delivery", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        """Something was enqueued: drain now rather than at the next tick."""
+        self._wake.set()
+
+    def stop(self, timeout: float) -> bool:
+        """Ask the thread to stop and wait up to `timeout` s; True when it has stopped."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                # Bounded rounds: a stop request is seen within one interval.
+                self._drain(max(self._interval * 5, 5.0))
+            except Exception:
+                _LOGGER.exception("delivery round failed; items stay in the outbox")
+            due_in = self._next_due_in()
+            wait = self._interval if due_in is None else min(self._interval, max(due_in, 0.0))
+            self._wake.wait(wait)
+            self._wake.clear()
