@@ -2,12 +2,13 @@
 
     .venv/bin/python bench/bench_outbox.py [--smoke] [--backlog N]
 
-(a) put rate: batches of 10k records (~600-byte bodies, content-hash keys as the client
-    makes them), into a new file, with synchronous full and normal;
-(b) claim+delivered rate: batches of 250, claimed then marked delivered, as a drain does;
-(c) peak RSS of this process after building a backlog of 1,000,000 items (50,000 with
-    --smoke) and claiming through it in batches of 250, with the cost of stats() and
-    next_due() on that backlog;
+(a) put rate: 10 batches of 10k records (~600-byte bodies, content-hash keys as the client
+    makes them) into a new file, with synchronous full and normal;
+(b) claim+delivered rate over that file: batches of 250, claimed then marked delivered,
+    as a drain does;
+(c) a backlog of 1,000,000 items (50,000 with --smoke): the put rate as the file fills,
+    the peak RSS of this process after building it and claiming through it in batches of
+    250, and the cost of stats() and next_due() on it;
 (d) the size of the file (and of its WAL) after (c).
 Prints figures; asserts nothing (timings on shared machines are not test material).
 """
@@ -94,7 +95,7 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="a few seconds, for CI")
     parser.add_argument("--backlog", type=int, default=1_000_000, help="items in (c)")
     args = parser.parse_args()
-    put_batches = 2 if args.smoke else 20
+    put_batches = 2 if args.smoke else 10
     backlog_batches = max(1, (50_000 if args.smoke else args.backlog) // BATCH)
 
     with tempfile.TemporaryDirectory(prefix="bench-outbox-") as directory:
@@ -105,28 +106,39 @@ def main() -> None:
             path = os.path.join(directory, f"put-{synchronous}.db")
             rate, slowest = _put_rate(path, put_batches, synchronous)
             print(
-                f"    synchronous={synchronous:<6}: {rate:>9,.0f} records/s (slowest batch {slowest:,.0f}/s)"
+                f"    synchronous={synchronous:<6}: {rate:>9,.0f} records/s"
+                f" (slowest batch {slowest:,.0f}/s)"
             )
 
         outbox = SqliteOutbox(os.path.join(directory, "put-full.db"))
         done, seconds = _drain(outbox)
         outbox.close()
         print(
-            f"(b) claim {CLAIM} + delivered, synchronous=full: {done / seconds:>9,.0f} items/s ({done:,} items)"
+            f"(b) claim {CLAIM} + delivered, synchronous=full: {done / seconds:>9,.0f} items/s"
+            f" ({done:,} items)"
         )
 
         path = os.path.join(directory, "backlog.db")
         outbox = SqliteOutbox(path)
-        start = time.perf_counter()
-        for records in _batches(backlog_batches, start=1_000):
-            outbox.put(records, NOW)
-        built = time.perf_counter() - start
         n = backlog_batches * BATCH
+        print(f"(c) backlog of {n:,} items, put in batches of {BATCH:,} (synchronous=full)")
+        marks = sorted({m for m in (100_000, 500_000, n) if m <= n})
+        done, built, segment = 0, 0.0, 0.0
+        for records in _batches(backlog_batches, start=1_000):
+            start = time.perf_counter()
+            outbox.put(records, NOW)
+            took = time.perf_counter() - start
+            built, segment, done = built + took, segment + took, done + BATCH
+            if done in marks:
+                first = marks[marks.index(done) - 1] if marks.index(done) else 0
+                print(
+                    f"    put rate while the file held {first:,} to {done:,} items:"
+                    f" {(done - first) / segment:,.0f} records/s"
+                )
+                segment = 0.0
         rss_built = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"    built at {n / built:,.0f} records/s overall; peak RSS {rss_built:,.0f} MiB")
         stats_ms, due_ms = _timed_ms(outbox)
-        print(
-            f"(c) backlog of {n:,} items built at {n / built:,.0f} records/s; peak RSS {rss_built:,.0f} MiB"
-        )
         print(f"    on that backlog: stats() {stats_ms:,.1f} ms, next_due() {due_ms:,.1f} ms")
         full_db, full_wal = _size(path)
         done, seconds = _drain(outbox)

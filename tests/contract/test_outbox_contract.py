@@ -219,22 +219,22 @@ def test_bury_counts_the_attempt_and_keeps_the_reason(outbox: Outbox) -> None:
     outbox.reschedule([Reschedule(key("a"), T0, "503")], T0 + 1)
     outbox.claim(1, T0 + 2)
     outbox.bury([Burial(key("a"), "HTTP 422: bad cvss", 422)], T0 + 3)
-    outbox.bury(
-        [Burial("event:c", "refused locally"), Burial("event:c", "second"), Burial("x", "?")],
-        T0 + 4,
-    )
-    outbox.bury([Burial(key("a"), "already dead")], T0 + 5)
+    again = Burial("event:c", "second")
+    outbox.bury([Burial("event:c", "refused locally"), Burial(key("b"), "b"), again], T0 + 4)
+    outbox.bury([Burial(key("a"), "already dead"), Burial(key("nope"), "unknown")], T0 + 5)
     letters = outbox.dead_letters()
     assert [(d.key, d.kind, d.body, d.attempts) for d in letters] == [
         (key("a"), ItemKind.FINDING, b"body of a", 2),
         ("event:c", ItemKind.EVENT, b"body of c", 1),
+        (key("b"), ItemKind.FINDING, b"body of b", 1),
     ]
     assert [(d.reason, d.status_code, d.enqueued_at, d.died_at) for d in letters] == [
         ("HTTP 422: bad cvss", 422, T0, T0 + 3),
         ("refused locally", None, T0, T0 + 4),
+        ("b", None, T0, T0 + 4),
     ]
-    assert outbox.dead_letters(limit=1) == letters[:1]
-    assert counts(outbox) == (0, 1, 0, 2)
+    assert outbox.dead_letters(limit=2) == letters[:2]
+    assert counts(outbox) == (0, 0, 0, 3)
     with pytest.raises(ValueError, match="limit"):
         outbox.dead_letters(limit=0)
 
@@ -380,7 +380,7 @@ def test_put_and_claim_from_different_threads(outbox: Outbox) -> None:
 
 # -- the state machine -----------------------------------------------------------------------
 
-NAMES = ("a", "b", "c", "d", "e", "f")
+NAMES = tuple("abcdefghijkl")
 
 
 @dataclass
@@ -424,7 +424,7 @@ class OutboxMachine(RuleBasedStateMachine):
         self.now = T0
         self.puts = 0
 
-    @rule(names=st.lists(st.sampled_from(NAMES), max_size=4))
+    @rule(names=st.lists(st.sampled_from(NAMES), max_size=8))
     def put(self, names: list[str]) -> None:
         self.puts += 1
         records = [rec(n, body=f"{n} #{self.puts}".encode()) for n in names]
@@ -442,7 +442,7 @@ class OutboxMachine(RuleBasedStateMachine):
     def tick(self, seconds: float) -> None:
         self.now += seconds
 
-    @rule(limit=st.integers(1, 4))
+    @rule(limit=st.integers(1, 6))
     def claim(self, limit: int) -> None:
         due = [
             (m.seq, k)
@@ -457,41 +457,53 @@ class OutboxMachine(RuleBasedStateMachine):
             expected.append(Claimed(k, ItemKind.FINDING, m.body, m.attempts, m.enqueued))
         assert self.subject.outbox.claim(limit, self.now) == expected
 
-    @rule(names=st.lists(st.sampled_from(NAMES), max_size=4))
-    def delivered(self, names: list[str]) -> None:
-        for k in map(key, names):
+    def _some_keys(self, data: st.DataObject) -> list[str]:
+        """Keys for a transition: half of them drawn from those in flight (where the
+        transitions act), the others from every name; repeats allowed."""
+        flying = self.model.in_state("in_flight")
+        anyone = st.sampled_from([key(n) for n in NAMES])
+        one = (st.sampled_from(flying) | anyone) if flying else anyone
+        return data.draw(st.lists(one, max_size=5))
+
+    @rule(data=st.data())
+    def delivered(self, data: st.DataObject) -> None:
+        keys = self._some_keys(data)
+        for k in keys:
             m = self.model.items.get(k)
             if m is not None and m.state == "in_flight":
                 m.state, m.delivered_at = "delivered", self.now
-        self.subject.outbox.delivered([key(n) for n in names], self.now)
+        self.subject.outbox.delivered(keys, self.now)
 
-    @rule(names=st.lists(st.sampled_from(NAMES), max_size=4), delay=st.sampled_from([0, 5, 60]))
-    def reschedule(self, names: list[str], delay: float) -> None:
-        for k in map(key, names):
+    @rule(data=st.data(), delay=st.sampled_from([0, 5, 60]))
+    def reschedule(self, data: st.DataObject, delay: float) -> None:
+        keys = self._some_keys(data)
+        for k in keys:
             m = self.model.items.get(k)
             if m is not None and m.state == "in_flight":
                 m.state, m.attempts, m.due = "pending", m.attempts + 1, self.now + delay
-        retries = [Reschedule(key(n), self.now + delay, "503") for n in names]
+        retries = [Reschedule(k, self.now + delay, "503") for k in keys]
         self.subject.outbox.reschedule(retries, self.now)
 
-    @rule(names=st.lists(st.sampled_from(NAMES), max_size=4))
-    def bury(self, names: list[str]) -> None:
-        for i, k in enumerate(map(key, names)):
+    @rule(data=st.data())
+    def bury(self, data: st.DataObject) -> None:
+        keys = self._some_keys(data)
+        for i, k in enumerate(keys):
             m = self.model.items.get(k)
             if m is not None and m.state == "in_flight":
                 m.state, m.attempts = "dead", m.attempts + 1
                 m.death = (self.model.burials, f"reason {i}", self.now)
                 self.model.burials += 1
-        burials = [Burial(key(n), f"reason {i}", 422) for i, n in enumerate(names)]
+        burials = [Burial(k, f"reason {i}", 422) for i, k in enumerate(keys)]
         self.subject.outbox.bury(burials, self.now)
 
-    @rule(names=st.lists(st.sampled_from(NAMES), max_size=4))
-    def release(self, names: list[str]) -> None:
-        for k in map(key, names):
+    @rule(data=st.data())
+    def release(self, data: st.DataObject) -> None:
+        keys = self._some_keys(data)
+        for k in keys:
             m = self.model.items.get(k)
             if m is not None and m.state == "in_flight":
                 m.state = "pending"
-        self.subject.outbox.release([key(n) for n in names])
+        self.subject.outbox.release(keys)
 
     @rule(names=st.none() | st.lists(st.sampled_from(NAMES), max_size=3))
     def retry_dead(self, names: list[str] | None) -> None:
@@ -567,4 +579,4 @@ class SqliteOutboxMachine(OutboxMachine):
 TestMemoryOutboxStateMachine = OutboxMachine.TestCase
 TestMemoryOutboxStateMachine.settings = settings(max_examples=200, stateful_step_count=40)
 TestSqliteOutboxStateMachine = SqliteOutboxMachine.TestCase
-TestSqliteOutboxStateMachine.settings = settings(max_examples=40, stateful_step_count=30)
+TestSqliteOutboxStateMachine.settings = settings(max_examples=150, stateful_step_count=40)

@@ -16,6 +16,7 @@ from vectorvue_client.adapters.outbox_sqlite_schema import (
     PENDING,
     database_failure,
     open_database,
+    rollback,
 )
 from vectorvue_client.domain.errors import VectorVueConfigError, VectorVueOutboxError
 from vectorvue_client.domain.outbox import (
@@ -183,13 +184,17 @@ class SqliteOutbox:
     def bury(self, burials: Sequence[Burial], now: float) -> None:
         """Count the attempt of these in-flight items and move them to the dead letters,
         each in the same transaction as its removal from the queue."""
-        first = list({b.key: b for b in reversed(burials)}.values())[::-1]  # first wins
+        # A key named twice is buried once, with its first reason (as a second bury of
+        # it would find it dead); dead_letters.key is UNIQUE, so this is not optional.
+        first: dict[str, Burial] = {}
+        for burial in burials:
+            first.setdefault(burial.key, burial)
         if not first:
             return
 
         def run(db: sqlite3.Connection) -> None:
-            db.executemany(_BURY, [(b.reason, b.status_code, now, b.key) for b in first])
-            db.executemany(_BURIED, [(b.key,) for b in first])
+            db.executemany(_BURY, [(b.reason, b.status_code, now, b.key) for b in first.values()])
+            db.executemany(_BURIED, [(key,) for key in first])
 
         self._write("moving items to the dead letters", run)
 
@@ -270,31 +275,23 @@ class SqliteOutbox:
     def _write(self, action: str, run: Callable[[sqlite3.Connection], _T]) -> _T:
         """Run `run` in one BEGIN IMMEDIATE transaction: committed whole, or rolled back
         whole and reported as VectorVueOutboxError."""
-        with self._connection() as db:
-            try:
-                db.execute("BEGIN IMMEDIATE")
-                result = run(db)
-                db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                _rollback(db)
-                raise database_failure(self._path, exc, action) from None
-            except BaseException:
-                _rollback(db)
-                raise
-            return result
+        return self._transaction("BEGIN IMMEDIATE", action, run)
 
     def _read(self, run: Callable[[sqlite3.Connection], _T]) -> _T:
         """Run `run` in one read transaction: one consistent view of the file."""
+        return self._transaction("BEGIN", "reading", run)
+
+    def _transaction(self, begin: str, action: str, run: Callable[[sqlite3.Connection], _T]) -> _T:
         with self._connection() as db:
             try:
-                db.execute("BEGIN")
+                db.execute(begin)
                 result = run(db)
                 db.execute("COMMIT")
             except sqlite3.Error as exc:
-                _rollback(db)
-                raise database_failure(self._path, exc, "reading") from None
+                rollback(db)
+                raise database_failure(self._path, exc, action) from None
             except BaseException:
-                _rollback(db)
+                rollback(db)
                 raise
             return result
 
@@ -309,13 +306,3 @@ class SqliteOutbox:
 def _check_limit(limit: int) -> None:
     if limit < 1:
         raise ValueError("limit must be at least 1")
-
-
-def _rollback(db: sqlite3.Connection) -> None:
-    # SQLite rolls some failures (a full disk, an I/O error) back by itself: then there is
-    # no transaction left to end, and a ROLLBACK would only raise again.
-    if db.in_transaction:
-        try:
-            db.execute("ROLLBACK")
-        except sqlite3.Error:
-            _LOGGER.exception("outbox: ROLLBACK failed; SQLite undoes the transaction itself")

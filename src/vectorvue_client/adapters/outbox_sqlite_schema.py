@@ -1,26 +1,27 @@
-"""Opening an outbox file for SqliteOutbox (ADR 0015): its directory, its owner lock, its
-schema, and what an SQLite failure means for the operator.
-
-Nothing here writes to a file it has not recognised as an outbox: a foreign or damaged file
-is refused after reading its first 100 bytes, before any SQLite connection touches it.
-"""
+"""Opening an outbox for SqliteOutbox (ADR 0015): its schema and settings, the recovery
+of what a crash left in flight, and what an SQLite failure means for the operator."""
 
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import os
 import sqlite3
-import stat
 from pathlib import Path
 from typing import Final
 
+from vectorvue_client.adapters.outbox_sqlite_files import (
+    APPLICATION_ID,
+    LEFT_ALONE,
+    WRITABLE,
+    check_directory,
+    create_file,
+    fsync_directory,
+    inspect,
+    lock,
+    make_parents,
+)
 from vectorvue_client.domain.errors import VectorVueOutboxError
 
-# "VVOB" (VectorVue OutBox) in the header's application_id field, so `file` and any SQLite
-# tool can tell an outbox from another application's database.
-APPLICATION_ID: Final = 0x5656_4F42
 SCHEMA_VERSION: Final = 1
 
 # Item states, stored as small integers (the leading column of the queue index); the SQL
@@ -29,13 +30,13 @@ PENDING: Final = 0
 IN_FLIGHT: Final = 1
 DELIVERED: Final = 2
 
-_HEADER: Final = b"SQLite format 3\x00"
 # Large pages: a put of 10k random keys dirties most leaves of the key index, and a page
 # is written to the WAL whole; fewer, larger pages roughly halve that cost (bench_outbox).
 _PAGE_SIZE: Final = 32768
 _CACHE_KIB: Final = 16384  # the page cache: part of the client's resident memory
 _WAL_CHECKPOINT_BYTES: Final = 64 << 20  # checkpoint (and fsync the file) every 64 MiB
 _BUSY_TIMEOUT_SECONDS: Final = 5.0  # only an operator's sqlite3 shell can hold a lock
+_SYNCHRONOUS: Final = {"full": "FULL", "normal": "NORMAL"}
 
 # The CHECKs spell out OR instead of IN (...): SQLite builds an IN list's lookup table
 # again for every row inserted, which cost a put a third of its rate.
@@ -83,15 +84,13 @@ def open_database(
     Returns the connection, the descriptor holding the owner lock (closing it releases the
     file), and how many items a previous run left in flight and are now pending again.
     """
-    created_dirs = _make_parents(path)
-    exists = _inspect(path)
-    directory = os.path.dirname(path)
-    if not os.access(directory, os.W_OK | os.X_OK):
-        raise VectorVueOutboxError(path, f"its directory {directory} is not writable: {_DIR}")
-    lock_fd = _lock(path)
+    created_dirs = make_parents(path)
+    exists = inspect(path)
+    check_directory(path)
+    lock_fd = lock(path)
     connection: sqlite3.Connection | None = None
     try:
-        created = not exists and _create_file(path)
+        created = not exists and create_file(path)
         connection = sqlite3.connect(
             Path(path).as_uri() + "?mode=rw",  # a URI: never create, never ":memory:"
             uri=True,
@@ -108,8 +107,8 @@ def open_database(
         if created:
             # The new file's name lives in its directory (and a new directory in its parent):
             # without these flushes a power loss could lose the whole outbox.
-            for name in (directory, *(os.path.dirname(d) for d in created_dirs)):
-                _fsync_directory(path, name)
+            for name in (os.path.dirname(path), *(os.path.dirname(d) for d in created_dirs)):
+                fsync_directory(path, name)
     except BaseException:
         if connection is not None:
             connection.close()
@@ -125,11 +124,14 @@ def database_failure(path: str, exc: sqlite3.Error, action: str) -> VectorVueOut
     if name.startswith("SQLITE_FULL"):
         rule = f"the disk is full ({name}): free space; {intact}"
     elif name.startswith("SQLITE_READONLY"):
-        rule = f"the file or its directory is read-only ({name}): {_DIR}; {intact}"
+        rule = f"the file or its directory is read-only ({name}): {WRITABLE}; {intact}"
     elif name.startswith("SQLITE_IOERR"):
-        rule = f"an I/O error ({name}): check the disk and the kernel log; {intact}"
+        rule = (
+            f"an I/O error ({name}): check the disk, its free space and quotas, and the "
+            f"kernel log; {intact}"
+        )
     elif name.startswith("SQLITE_CANTOPEN"):
-        rule = f"SQLite cannot open or create its files ({name}): {_DIR}"
+        rule = f"SQLite cannot open or create its files ({name}): {WRITABLE}"
     elif name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
         rule = (
             f"the file is damaged ({name}): stop the client, copy the file aside with its "
@@ -142,136 +144,10 @@ def database_failure(path: str, exc: sqlite3.Error, action: str) -> VectorVueOut
     return VectorVueOutboxError(path, rule)
 
 
-_DIR: Final = (
-    "the directory and the file must be writable by this user (SQLite creates its -wal "
-    "and -shm files beside the outbox, and the owner lock is <file>.lock)"
-)
-_LEFT_ALONE: Final = "it was left as it is: choose another outbox path, or move the file aside"
-
-
-def _make_parents(path: str) -> list[str]:
-    """Create the missing directories above `path`, each 0o700 (the outbox holds findings);
-    returns those created, outermost first. Existing directories are left as they are."""
-    missing: list[str] = []
-    directory = os.path.dirname(path)
-    while not os.path.isdir(directory):
-        missing.append(directory)
-        parent = os.path.dirname(directory)
-        if parent == directory:
-            break
-        directory = parent
-    created: list[str] = []
-    for directory in reversed(missing):
-        try:
-            os.mkdir(directory, 0o700)  # os.makedirs would give parents the umask's mode
-        except FileExistsError:
-            continue
-        except OSError as exc:
-            raise VectorVueOutboxError(
-                path, f"cannot create its directory {directory} ({_os_error(exc)})"
-            ) from None
-        created.append(directory)
-    return created
-
-
-def _inspect(path: str) -> bool:
-    """True when `path` is a non-empty outbox file we may write; False when there is no file
-    (or an empty one). A foreign, damaged, unreadable or read-only file is an error."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except FileNotFoundError:
-        return False
-    except OSError as exc:
-        raise VectorVueOutboxError(path, f"cannot read it ({_os_error(exc)})") from None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise VectorVueOutboxError(path, f"it is not a regular file; {_LEFT_ALONE}")
-        header = os.pread(fd, 100, 0)
-    except OSError as exc:
-        raise VectorVueOutboxError(path, f"cannot read it ({_os_error(exc)})") from None
-    finally:
-        os.close(fd)
-    if not header:
-        return False
-    if len(header) < 100 or not header.startswith(_HEADER):
-        raise VectorVueOutboxError(path, f"it is not an SQLite database; {_LEFT_ALONE}")
-    application_id = int.from_bytes(header[68:72], "big")
-    if application_id != APPLICATION_ID:
-        raise VectorVueOutboxError(
-            path,
-            f"it is an SQLite database of another application (application_id "
-            f"{application_id:#010x}), not a vectorvue-client outbox; {_LEFT_ALONE}",
-        )
-    try:
-        os.close(os.open(path, os.O_RDWR | os.O_CLOEXEC))
-    except OSError as exc:
-        raise VectorVueOutboxError(
-            path, f"the file is read-only for this user ({_os_error(exc)}): {_DIR}"
-        ) from None
-    return True
-
-
-def _lock(path: str) -> int:
-    """Take the owner lock, <path>.lock, and write our pid into it.
-
-    flock, not SQLite's own locks: it is held for the life of the object, not of a
-    transaction, and the kernel drops it when the process dies, even by kill -9.
-    """
-    lock_path = path + ".lock"
-    try:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    except OSError as exc:
-        raise VectorVueOutboxError(
-            path, f"cannot open its lock file {lock_path} ({_os_error(exc)}): {_DIR}"
-        ) from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = _read_pid(fd)
-        os.close(fd)
-        who = f"pid {holder}" if holder else "its pid is not known yet"
-        raise VectorVueOutboxError(
-            path,
-            f"it is in use by another process ({who}): one process owns an outbox at a "
-            "time; give each client its own outbox path",
-        ) from None
-    except OSError as exc:
-        os.close(fd)
-        raise VectorVueOutboxError(
-            path, f"cannot lock {lock_path} ({_os_error(exc)}): use a local filesystem"
-        ) from None
-    # Only a hint for the next contender's message: a failure to write it is not fatal.
-    with contextlib.suppress(OSError):
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-    return fd
-
-
-def _read_pid(fd: int) -> int | None:
-    try:
-        text = os.pread(fd, 32, 0).decode("ascii").strip()
-    except (OSError, UnicodeDecodeError):
-        return None
-    return int(text) if text.isdigit() else None
-
-
-def _create_file(path: str) -> bool:
-    """Create the database file 0o600; False if it appeared since _inspect (then it is
-    inspected again: we hold the lock now, so no outbox is being created under us)."""
-    try:
-        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
-    except FileExistsError:
-        _inspect(path)
-        return False
-    except OSError as exc:
-        raise VectorVueOutboxError(path, f"cannot create it ({_os_error(exc)}): {_DIR}") from None
-    return True
-
-
 def _prepare_schema(connection: sqlite3.Connection, path: str) -> None:
     if connection.execute("PRAGMA page_count").fetchone()[0] == 0:
         # Before the switch to WAL: the header (application_id included) then sits in the
-        # main file, where _inspect reads it, not in a WAL a crash could leave behind.
+        # main file, where files.inspect reads it, not in a WAL a crash could leave behind.
         connection.execute(f"PRAGMA page_size = {_PAGE_SIZE}")
         try:
             # One transaction: a crash leaves either a complete outbox or an empty file.
@@ -283,8 +159,7 @@ def _prepare_schema(connection: sqlite3.Connection, path: str) -> None:
                 COMMIT;"""
             )
         except BaseException:
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
+            rollback(connection)
             raise
         return
     # Read again through SQLite: the WAL may hold a newer header than the main file.
@@ -295,7 +170,7 @@ def _prepare_schema(connection: sqlite3.Connection, path: str) -> None:
     }
     if application_id != APPLICATION_ID or not {"items", "dead_letters"} <= tables:
         raise VectorVueOutboxError(
-            path, f"it is not a vectorvue-client outbox (its tables are missing); {_LEFT_ALONE}"
+            path, f"it is not a vectorvue-client outbox (its tables are missing); {LEFT_ALONE}"
         )
     if version > SCHEMA_VERSION:
         raise VectorVueOutboxError(
@@ -304,9 +179,7 @@ def _prepare_schema(connection: sqlite3.Connection, path: str) -> None:
             f"knows up to {SCHEMA_VERSION}): upgrade the client; the file was left as it is",
         )
     if version < 1:
-        raise VectorVueOutboxError(
-            path, f"its schema version {version} is not valid; {_LEFT_ALONE}"
-        )
+        raise VectorVueOutboxError(path, f"its schema version {version} is not valid; {LEFT_ALONE}")
 
 
 def _configure(
@@ -321,7 +194,7 @@ def _configure(
         )
     pages = _WAL_CHECKPOINT_BYTES // _PAGE_SIZE
     for pragma in (
-        f"synchronous = {synchronous.upper()}",
+        f"synchronous = {_SYNCHRONOUS[synchronous]}",
         f"cache_size = -{_CACHE_KIB}",
         f"wal_autocheckpoint = {pages}",
         # Rewind the WAL to this size after a checkpoint instead of keeping its peak.
@@ -342,25 +215,14 @@ def _recover(connection: sqlite3.Connection) -> int:
         cursor = connection.execute("UPDATE items SET state = 0 WHERE state = 1")
         connection.execute("COMMIT")
     except BaseException:
-        if connection.in_transaction:
-            connection.execute("ROLLBACK")
+        rollback(connection)
         raise
     return cursor.rowcount
 
 
-def _fsync_directory(path: str, directory: str) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError as exc:
-        raise VectorVueOutboxError(
-            path, f"cannot flush directory {directory} ({_os_error(exc)})"
-        ) from None
-
-
-def _os_error(exc: OSError) -> str:
-    name = errno.errorcode.get(exc.errno or 0, "?")
-    return f"{name}: {exc.strerror}"
+def rollback(connection: sqlite3.Connection) -> None:
+    """End a failed transaction. SQLite ends some itself (a full disk, an I/O error): then
+    there is nothing left to roll back, and the original error is the one worth raising."""
+    if connection.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            connection.execute("ROLLBACK")

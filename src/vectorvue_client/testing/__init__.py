@@ -16,6 +16,7 @@ from vectorvue_client.testing.fakes import (
     json_response,
 )
 from vectorvue_client.testing.harness import TEST_BASE_URL, FakePorts
+from vectorvue_client.testing.outbox_memory import MemoryOutbox
 from vectorvue_client.testing.receiver import ClientCert, LocalVectorVue
 from vectorvue_client.testing.receiver_faults import Chaos
 
@@ -31,6 +32,7 @@ __all__ = [
     "FakeTransport",
     "LocalVectorVue",
     "MemoryAuditSink",
+    "MemoryOutbox",
     "RecordingSigner",
     "SentRequest",
     "SignCall",

@@ -26,6 +26,8 @@ def snippet(value: object, limit: int = SNIPPET_LEN) -> str:
 
 def one_line(text: str) -> str:
     """`text` with control, format and line/paragraph separator characters as spaces."""
+    if text.isprintable():  # the common case, checked in C: nothing to replace
+        return text
     return "".join(
         " " if unicodedata.category(c)[0] == "C" or c in "\u2028\u2029" else c for c in text
     )
