@@ -286,15 +286,21 @@ class VectorVueClient(OutboxMethods):
         outbox and whatever else the wiring opened (`closers`). Idempotent."""
         if self._closed:
             return
+        worker_stopped = True
         try:
             if self._worker is not None:
                 self._delivery.clock.interrupt()
-                self.stop_worker(max(timeout, 1.0))
-            if self._outbox_service is not None and timeout > 0:
+                worker_stopped = self.stop_worker(max(timeout, 0.5))
+            if self._outbox_service is not None and timeout > 0 and worker_stopped:
                 self._outbox_service.drain(timeout)
         finally:
             self._closed = True
+            self._delivery.stopping.set()
+            # Closing the transport also ends a read the worker may still be blocked in;
+            # then it can let go of the outbox before the outbox is closed under it.
             self._delivery.transport.close()
+            if self._worker is not None and not worker_stopped:
+                self._worker.stop(5.0)
             if self._outbox_service is not None:
                 self._outbox_service.outbox.close()
             for close in self._closers:

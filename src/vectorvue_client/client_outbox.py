@@ -88,7 +88,9 @@ class OutboxMethods:
         service = self._outbox_service
         if service is not None:
             service.stopping.set()
+        self._delivery.stopping.set()
         stopped = worker.stop(timeout)
+        self._delivery.stopping.clear()
         if service is not None:
             service.stopping.clear()
         return stopped

@@ -103,6 +103,9 @@ class Delivery:
         )
         self._limiters: dict[str, SlidingWindowLimiter] = {}
         self._pacing = threading.Lock()
+        # Set while the client stops: a retry in progress ends after its current attempt
+        # instead of starting another (the item stays in the outbox for later).
+        self.stopping = threading.Event()
 
     def post(self, send: Send) -> ResponseEnvelope:
         """Send (a POST, or a GET for queries) until the retry policy stops; the envelope of
@@ -152,9 +155,11 @@ class Delivery:
             )
             delay = decision.delay if isinstance(decision, Retry) else None
             attempts.append(summary(result, delay))
-            if delay is None:
+            if delay is None or self.stopping.is_set():
                 break
             self.clock.sleep(delay)
+            if self.stopping.is_set():
+                break
         return self._conclude(send, result, tuple(attempts), tokens)
 
     def _attempt(self, send: Send, remaining: float, tokens: list[Secret]) -> HttpResult:

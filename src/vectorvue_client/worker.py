@@ -60,12 +60,16 @@ class DeliveryWorker:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            wait = self._interval
             try:
                 # Bounded rounds: a stop request is seen within one interval.
                 self._drain(max(self._interval * 5, 5.0))
+                due_in = self._next_due_in()
+                if due_in is not None:
+                    wait = min(self._interval, max(due_in, 0.0))
             except Exception:
+                if self._stop.is_set():
+                    return  # the client closed what this round was using: done
                 _LOGGER.exception("delivery round failed; items stay in the outbox")
-            due_in = self._next_due_in()
-            wait = self._interval if due_in is None else min(self._interval, max(due_in, 0.0))
             self._wake.wait(wait)
             self._wake.clear()
