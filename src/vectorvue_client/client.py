@@ -60,6 +60,19 @@ STATUS_PATH: Final = f"{_BASE}/ingest/status/"
 HEALTH_PATH: Final = "/healthz"
 
 Item = Mapping[str, Any] | msgspec.Struct
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PlannedItem:
+    """One item send_outputs would send: its kind ("event" or "finding"), id, type and
+    asset."""
+
+    kind: str
+    item_id: str
+    item_type: str
+    asset_ref: str | None
+
+
 Output = CanonicalEvent | models.IntegrationFinding
 
 
@@ -279,6 +292,33 @@ class VectorVueClient(OutboxMethods):
             sent = sender.many("send_outputs", FINDINGS_BATCH_PATH, findings, started)
             envelopes.append(_shift_items(sent, len(events)))
         return merge_batches(envelopes, len(items))
+
+    def check_outputs(self, documents: Sequence[Mapping[str, Any]]) -> list[PlannedItem]:
+        """What send_outputs would send, without sending: every document recognised,
+        normalized and shaped for the active profile. Raises VectorVueSerializationError
+        (problems carry the document's index) exactly when send_outputs would."""
+        self._ensure_open()
+        source = self._options.source_system
+
+        def plan(output: Output) -> PlannedItem:
+            if self._gateway:
+                event = (
+                    output
+                    if isinstance(output, CanonicalEvent)
+                    else finding_to_canonical(output, source)
+                )
+                parts = self._gateway_sender.prepare([event])[0]
+                return PlannedItem(
+                    "event", parts.payload.event_id, event.event_type, event.asset_ref
+                )
+            if isinstance(output, CanonicalEvent):
+                payload = self._integration_sender.encoded(to_integration_event(output)).payload
+                assert isinstance(payload, models.IntegrationEvent)
+                return PlannedItem("event", payload.event_id, payload.event_type, payload.asset_ref)
+            self._integration_sender.encoded(output)
+            return PlannedItem("finding", output.finding_id, "finding", output.asset_ref)
+
+        return self._per_document(documents, plan)
 
     def close(self, timeout: float = 0.0) -> None:
         """Stop the worker, interrupting a retry it sleeps on; deliver what the outbox holds

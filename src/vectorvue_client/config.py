@@ -123,7 +123,7 @@ class VectorVueConfig:
         for field in fields(cls):
             key = prefix + field.name.upper()
             if key in env:
-                values[field.name] = _from_text(field.name, key, env[key])
+                values[field.name] = env_value(field.name, key, env[key])
         if "base_url" not in values:
             raise VectorVueConfigError("base_url", f"is required (set {prefix}BASE_URL)")
         return cls(**values)
@@ -131,18 +131,7 @@ class VectorVueConfig:
     @classmethod
     def from_toml(cls, path: str | os.PathLike[str]) -> VectorVueConfig:
         """Settings from a TOML file: a [vectorvue] table, or top-level keys."""
-        try:
-            with Path(path).open("rb") as handle:
-                document = tomllib.load(handle)
-        except OSError as exc:
-            raise VectorVueConfigError(
-                "config file", f"cannot read {path}: {exc.strerror}"
-            ) from None
-        except tomllib.TOMLDecodeError as exc:
-            raise VectorVueConfigError("config file", f"{path} is not valid TOML: {exc}") from None
-        table = document.get("vectorvue", document)
-        if not isinstance(table, dict):
-            raise VectorVueConfigError("vectorvue", "must be a table")
+        table = read_toml_table(path)
         unknown = sorted(set(table) - {f.name for f in fields(cls)})
         if unknown:
             raise VectorVueConfigError(unknown[0], f"unknown setting in {path}")
@@ -152,6 +141,21 @@ class VectorVueConfig:
         if "base_url" not in values:
             raise VectorVueConfigError("base_url", f"is required in {path}")
         return cls(**values)
+
+
+def read_toml_table(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The settings table of a TOML file: its [vectorvue] table, or its top level."""
+    try:
+        with Path(path).open("rb") as handle:
+            document = tomllib.load(handle)
+    except OSError as exc:
+        raise VectorVueConfigError("config file", f"cannot read {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise VectorVueConfigError("config file", f"{path} is not valid TOML: {exc}") from None
+    table = document.get("vectorvue", document)
+    if not isinstance(table, dict):
+        raise VectorVueConfigError("vectorvue", f"must be a table in {path}")
+    return table
 
 
 def default_outbox_path(environ: Mapping[str, str]) -> str:
@@ -295,8 +299,9 @@ def _kind(annotation: object) -> str:
 _KINDS: Final = {field.name: _kind(field.type) for field in fields(VectorVueConfig)}
 
 
-def _from_text(name: str, key: str, text: str) -> Any:
-    """Convert an environment string to the field's type, naming the variable on error."""
+def env_value(name: str, key: str, text: str) -> Any:
+    """Convert an environment (or flag) string to field `name`'s type, naming `key` (the
+    variable or flag) on error."""
     kind = _KINDS[name]
     try:
         if kind == "number":

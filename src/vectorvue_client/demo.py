@@ -1,128 +1,224 @@
-"""`vectorvue-client demo`: the client against an embedded LocalVectorVue, end to end.
+"""`vectorvue-client demo`: the client end to end, in both profiles, on loopback only.
 
-Everything stays on 127.0.0.1: the receiver is started here with fresh certificates, and
-the client is the production wiring (container, requests transport, verified TLS, HMAC
-signing) with only its environment replaced, so no real secret is touched.
+Two embedded LocalVectorVues (the integration API with HMAC signing; the telemetry gateway
+with mutual TLS and Ed25519), fresh certificates and keys, the production wiring (container,
+requests transport, verified TLS, SQLite outbox in a temporary directory) with only its
+environment replaced, and the bundled SpectraStrike samples. Each profile's run enqueues the
+samples, meets a simulated outage (503 with Retry-After), rides it out through the outbox,
+and ends with every item delivered or dead-lettered with the reason.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import secrets
+import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, TextIO
 
-from dependency_injector import providers
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from vectorvue_client.client import VectorVueClient
 from vectorvue_client.config import VectorVueConfig
 from vectorvue_client.container import Container
-from vectorvue_client.domain.errors import VectorVueError, VectorVueSerializationError
+from vectorvue_client.domain.errors import VectorVueSerializationError
 from vectorvue_client.samples import sample_path
 
-API_KEY_ENV = "VECTORVUE_DEMO_API_KEY"
-SIGNING_ENV = "VECTORVUE_DEMO_SIGNING_SECRET"
+TENANT = "10000000-0000-0000-0000-000000000001"
+IDENTITY = "spectrastrike-producer"
+# A demo deployment's attestation measurement: configured, as a real one would be.
+ATTESTATION = hashlib.sha256(b"vectorvue-client demo build").hexdigest()
+SAMPLES = (
+    "nmap-result.json",
+    "metasploit-result.json",
+    "findings.jsonl",
+    "broker-envelope.jsonl",
+    "cloudevent.json",
+    "internal-event.json",
+)
 
 
 @dataclass
-class Tally:
-    """What the demo did, step by step."""
+class Run:
+    """What happened in one profile."""
 
-    rows: list[tuple[str, str, int, int, str]] = field(default_factory=list)
-    refused: int = 0
-    failed: int = 0
+    profile: str
+    enqueued: int = 0
+    refused: list[str] = field(default_factory=list)
+    delivered: int = 0
+    retried: int = 0
+    dead: list[str] = field(default_factory=list)
+    stored: int = 0
+    seconds: float = 0.0
 
-    def add(self, step: str, outcome: str, items: int, attempts: int, note: str = "") -> None:
-        self.rows.append((step, outcome, items, attempts, note))
+    @property
+    def rate(self) -> float:
+        return self.delivered / self.seconds if self.seconds else 0.0
 
 
-def _jsonl(name: str) -> list[dict[str, Any]]:
-    with sample_path(name).open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+def documents() -> list[tuple[str, dict[str, Any]]]:
+    """(sample name, document) for every bundled sample document."""
+    out: list[tuple[str, dict[str, Any]]] = []
+    for name in SAMPLES:
+        text = sample_path(name).read_text(encoding="utf-8")
+        docs = (
+            [json.loads(text)]
+            if name.endswith(".json")
+            else [json.loads(line) for line in text.splitlines() if line.strip()]
+        )
+        out.extend((name, doc) for doc in docs)
+    return out
 
 
-def run_demo(out: TextIO) -> int:
-    """Run the demo, print a summary to `out`; returns 0 when every step went as expected."""
+def run_demo(out: TextIO, *, as_json: bool = False) -> int:
+    """Run both profiles, print the summary; 0 when every item ended delivered (and stored
+    once by the receiver) or dead-lettered with its reason."""
     try:
         from vectorvue_client.testing.receiver import LocalVectorVue
     except ImportError:  # trustme is an extra
         out.write("the demo needs the testing extra: pip install 'vectorvue-client[testing]'\n")
         return 2
-    token, signing = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
-    tally = Tally()
-    started = time.perf_counter()
-    with LocalVectorVue(api_token=token, signing_secret=signing) as receiver:
-        config = VectorVueConfig(
-            base_url=receiver.url,
-            ca_bundle=receiver.ca_pem_path,
-            api_key_env=API_KEY_ENV,
-            signing_secret_env=SIGNING_ENV,
-            backoff_base_seconds=0.05,
-            backoff_max_seconds=0.5,
-            deadline_seconds=20.0,
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="vectorvue-demo-") as tmp, ExitStack() as stack:
+        signing = secrets.token_urlsafe(24)
+        api = stack.enter_context(
+            LocalVectorVue(api_token=secrets.token_urlsafe(24), signing_secret=signing)
         )
-        container = Container(config=config)
-        container.environ.override(providers.Object({API_KEY_ENV: token, SIGNING_ENV: signing}))
-        with container.client() as client:
-            _steps(client, receiver, tally)
-        stored = receiver.accepted_findings()
-        deliveries = sum(receiver.receipts(i) for i in stored)
-        url = receiver.url
-    seconds = time.perf_counter() - started
-    _print(out, tally, url, len(stored), deliveries, seconds)
-    return 0 if tally.failed == 0 and len(stored) == len(_jsonl("findings.jsonl")) else 1
-
-
-def _steps(client: VectorVueClient, receiver: Any, tally: Tally) -> None:
-    findings = _jsonl("findings.jsonl")
-
-    def step(name: str, items: int, action: Callable[[], Any], note: str = "") -> None:
-        try:
-            envelope = action()
-        except VectorVueSerializationError as exc:
-            tally.refused += 1
-            tally.add(name, "refused locally", items, 0, str(exc)[:70])
-            return
-        except VectorVueError as exc:
-            tally.failed += 1
-            tally.add(name, "FAILED", items, 0, str(exc)[:70])
-            return
-        if isinstance(envelope, bool):
-            tally.add(name, "healthy" if envelope else "UNHEALTHY", items, 1, note)
-            tally.failed += 0 if envelope else 1
-            return
-        outcome = envelope.status if envelope.success else f"NOT ACCEPTED ({envelope.status})"
-        tally.failed += 0 if envelope.success else 1
-        tally.add(name, outcome, items, envelope.attempts, note)
-
-    step("health check", 0, client.health_check)
-    step("findings batch", len(findings), lambda: client.send_findings(findings))
-    receiver.fail_next(2, 503, b'{"detail":"Service Unavailable"}')
-    step(
-        "finding during an outage",
-        1,
-        lambda: client.send_finding(findings[0]),
-        "two 503s ridden out",
-    )
-    step("same finding again", 1, lambda: client.send_finding(findings[0]), "same id: stored once")
-    bad = {k: v for k, v in _jsonl("bad-inputs.jsonl")[0].items() if k != "_why"}
-    step("event with a bad severity", 1, lambda: client.send_event(bad))
-
-
-def _print(
-    out: TextIO, tally: Tally, receiver_url: str, stored: int, deliveries: int, seconds: float
-) -> None:
-    out.write(f"vectorvue-client demo against LocalVectorVue at {receiver_url} (verified TLS)\n\n")
-    header = ("step", "outcome", "items", "attempts", "note")
-    widths = [max(len(str(row[i])) for row in [header, *tally.rows]) for i in range(5)]
-    for row in [header, *tally.rows]:
-        out.write(
-            "  ".join(str(cell).ljust(widths[i]) for i, cell in enumerate(row)).rstrip() + "\n"
+        key = Ed25519PrivateKey.generate()
+        gateway = stack.enter_context(
+            LocalVectorVue(
+                api_token=secrets.token_urlsafe(24),
+                require_client_cert=True,
+                gateway_identities={IDENTITY: key.public_key()},
+                operator_tenants={"op-001": [TENANT], "op-002": [TENANT]},
+            )
         )
-    out.write(
-        f"\nfindings stored by the receiver: {stored} distinct, from {deliveries} deliveries "
-        "(resends carry the same deterministic id, so VectorVue stores each once)\n"
-        f"refused locally: {tally.refused}; failed: {tally.failed}; {seconds:.2f} s\n"
+        runs.append(_run(_integration_client(api, signing, Path(tmp)), api, "integration-api"))
+        runs.append(_run(_gateway_client(gateway, key, Path(tmp)), gateway, "telemetry-gateway"))
+    ok = all(r.stored == r.delivered and r.delivered + len(r.dead) == r.enqueued for r in runs)
+    _print(out, runs, as_json)
+    return 0 if ok else 1
+
+
+def _integration_client(receiver: Any, signing: str, tmp: Path) -> VectorVueClient:
+    config = VectorVueConfig(
+        base_url=receiver.url,
+        ca_bundle=receiver.ca_pem_path,
+        signing_secret_env="DEMO_SIGNING_SECRET",  # noqa: S106 - a variable's name
+        outbox_path=str(tmp / "integration-outbox.sqlite3"),
+        **_quick(),
     )
+    return _wired(config, {"VECTORVUE_API_KEY": receiver.api_token, "DEMO_SIGNING_SECRET": signing})
+
+
+def _gateway_client(receiver: Any, key: Ed25519PrivateKey, tmp: Path) -> VectorVueClient:
+    cert = receiver.issue_client_cert(IDENTITY)
+    seed = key.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+    config = VectorVueConfig(
+        base_url=receiver.url,
+        profile="telemetry-gateway",
+        ca_bundle=receiver.ca_pem_path,
+        client_cert=cert.cert_path,
+        client_key=cert.key_path,
+        service_identity=IDENTITY,
+        signing_key_env="DEMO_GATEWAY_KEY",
+        operator_id="op-001",
+        campaign_id="cmp-001",
+        tenant_id=TENANT,
+        attestation_measurement_hash=ATTESTATION,
+        outbox_path=str(tmp / "gateway-outbox.sqlite3"),
+        **_quick(),
+    )
+    return _wired(config, {"DEMO_GATEWAY_KEY": base64.b64encode(seed).decode()})
+
+
+def _quick() -> dict[str, Any]:
+    # Short backoffs so that the demo's outage is ridden out in about a second.
+    return {
+        "max_retries": 1,
+        "backoff_base_seconds": 0.05,
+        "backoff_max_seconds": 0.2,
+        "outbox_backoff_base_seconds": 0.05,
+        "outbox_backoff_max_seconds": 0.3,
+    }
+
+
+def _wired(config: VectorVueConfig, environ: dict[str, str]) -> VectorVueClient:
+    container = Container(config=config)
+    container.environ.override(environ)
+    client: VectorVueClient = container.client()
+    return client
+
+
+def _run(client: VectorVueClient, receiver: Any, profile: str) -> Run:
+    run = Run(profile)
+    started = time.monotonic()
+    with client:
+        for name, document in documents():
+            try:
+                run.enqueued += len(client.enqueue(document))
+            except VectorVueSerializationError as exc:
+                run.refused.append(f"{name}: {exc.rules()}")
+        # The outage: VectorVue answers 503 (Retry-After 1) to the next six requests.
+        receiver.fail_next(6, 503, retry_after=1)
+        with _deadline(25.0) as expired:
+            while client.outbox.stats().pending and not expired():
+                report = client.drain(10.0)
+                run.retried += report.rescheduled
+                if client.outbox.stats().pending:
+                    time.sleep(0.2)
+        stats = client.outbox.stats()
+        run.delivered = stats.delivered
+        run.dead = [f"{d.key}: {d.reason}" for d in client.outbox.dead_letters(1000)]
+    run.seconds = time.monotonic() - started
+    stored = (
+        receiver.accepted_telemetry()
+        if profile == "telemetry-gateway"
+        else {**receiver.accepted_events(), **receiver.accepted_findings()}
+    )
+    run.stored = len(stored)
+    return run
+
+
+@contextmanager
+def _deadline(seconds: float) -> Iterator[Any]:
+    end = time.monotonic() + seconds
+    yield lambda: time.monotonic() > end
+
+
+def _print(out: TextIO, runs: list[Run], as_json: bool) -> None:
+    if as_json:
+        out.write(json.dumps([asdict(r) | {"items_per_second": r.rate} for r in runs]) + "\n")
+        return
+    header = ("profile", "sent", "accepted", "retried", "dead-lettered", "seconds", "items/s")
+    rows = [
+        (
+            r.profile,
+            r.enqueued,
+            r.delivered,
+            r.retried,
+            len(r.dead),
+            f"{r.seconds:.2f}",
+            f"{r.rate:.0f}",
+        )
+        for r in runs
+    ]
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    out.write("vectorvue-client demo: SpectraStrike samples -> LocalVectorVue on 127.0.0.1\n\n")
+    for row in [header, *rows]:
+        out.write("  ".join(str(c).ljust(widths[i]) for i, c in enumerate(row)).rstrip() + "\n")
+    for r in runs:
+        out.write(f"\n{r.profile}: VectorVue stored {r.stored} distinct item(s)\n")
+        for line in r.refused:
+            out.write(f"  refused at enqueue: {line}\n")
+        for line in r.dead:
+            out.write(f"  dead-lettered: {line}\n")

@@ -145,9 +145,11 @@ class OutboxService:
         for item in claimed:
             try:
                 ready.append((item, self._shape(item)))
-            except (VectorVueSerializationError, msgspec.DecodeError) as exc:
+            except VectorVueSerializationError as exc:
                 # Local validation refused it for this profile: no resend can change that.
-                burials.append(Burial(item.key, f"refused locally: {exc}"))
+                burials.append(Burial(item.key, f"refused locally: {exc.rules()}"))
+            except msgspec.DecodeError as exc:  # a body this version cannot read
+                burials.append(Burial(item.key, f"unreadable outbox item: {exc}"))
         return ready, burials
 
     def _shape(self, item: Claimed) -> Any:

@@ -3,9 +3,6 @@ against LocalVectorVue over real TLS on 127.0.0.1."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
@@ -176,19 +173,3 @@ def test_from_config_refuses_what_it_cannot_honour(
     with pytest.raises(VectorVueConfigError) as caught:
         VectorVueClient.from_config(config)
     assert caught.value.field == field
-
-
-def test_the_demo_runs_and_succeeds() -> None:
-    """`vectorvue-client demo` (the README's first command) exits 0 and prints its table."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VECTORVUE_")}
-    result = subprocess.run(
-        [sys.executable, "-m", "vectorvue_client.cli", "demo"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "findings batch" in result.stdout
-    assert "refused locally: 1; failed: 0" in result.stdout

@@ -71,6 +71,11 @@ class VectorVueSerializationError(VectorVueError):
         """The common case: one field broke one rule."""
         return cls([Problem(field=field, rule=rule, index=index)])
 
+    def rules(self) -> str:
+        """Every problem as "field: rule", joined: the whole reason, without item indices
+        (for a record of one item, such as a dead letter)."""
+        return "; ".join(f"{p.field}: {p.rule}" for p in self.problems)
+
     def at_index(self, index: int) -> VectorVueSerializationError:
         """The same problems, attributed to item `index` of a batch."""
         return VectorVueSerializationError(
