@@ -6,6 +6,7 @@ invalid value raises VectorVueConfigError naming the field and the rule it broke
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from collections.abc import Mapping
@@ -54,6 +55,7 @@ class VectorVueConfig:
     vault_path: str | None = None
     vault_key: str = "api_key"
     vault_auth: VaultAuth = "token"
+    vault_approle_mount: str = "approle"
     vault_token_env: str = "VAULT_TOKEN"  # noqa: S105 - the variable's name, not a secret
     vault_role_id_env: str = "VAULT_ROLE_ID"
     vault_secret_id_env: str = "VAULT_SECRET_ID"  # noqa: S105 - a name, not a secret
@@ -124,6 +126,7 @@ class VectorVueConfig:
             key = prefix + field.name.upper()
             if key in env:
                 values[field.name] = env_value(field.name, key, env[key])
+        refuse_unknown_variables(env, prefix, values)
         if "base_url" not in values:
             raise VectorVueConfigError("base_url", f"is required (set {prefix}BASE_URL)")
         return cls(**values)
@@ -141,6 +144,24 @@ class VectorVueConfig:
         if "base_url" not in values:
             raise VectorVueConfigError("base_url", f"is required in {path}")
         return cls(**values)
+
+
+def refuse_unknown_variables(
+    environ: Mapping[str, str], prefix: str, values: Mapping[str, Any]
+) -> None:
+    """A `<prefix>*` variable that is neither a setting nor a variable a setting names (the
+    API key's, a password's) is refused: a typo such as VECTORVUE_PINNED_CERT_SHA would
+    otherwise turn pinning off without a word."""
+    settings = {prefix + f.name.upper() for f in fields(VectorVueConfig)}
+    # The variables the *_env settings name, configured or by default (a default-named one
+    # left in the environment is harmless, and refusing it would only get in the way).
+    env_fields = [f for f in fields(VectorVueConfig) if f.name.endswith("_env")]
+    named = {values.get(f.name) for f in env_fields} | {f.default for f in env_fields}
+    for key in environ:
+        if key.startswith(prefix) and key not in settings and key not in named:
+            near = difflib.get_close_matches(key, sorted(settings), n=1)
+            hint = f" (did you mean {near[0]}?)" if near else ""
+            raise VectorVueConfigError(key, f"is not a setting{hint}")
 
 
 def read_toml_table(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -195,6 +216,11 @@ def _check_combinations(config: VectorVueConfig) -> None:
         raise VectorVueConfigError(
             "outbox_backoff_base_seconds", "must not exceed outbox_backoff_max_seconds"
         )
+    if config.ca_bundle is not None and not config.verify_tls:
+        raise VectorVueConfigError(
+            "verify_tls",
+            "is false while ca_bundle is set: verify against the bundle, or not at all",
+        )
     if config.proxy_url is not None and config.proxy_from_env:
         raise VectorVueConfigError("proxy_url", "set either proxy_url or proxy_from_env, not both")
     if "file" in config.credential_sources and config.api_key_file is None:
@@ -237,17 +263,18 @@ _CHECKS: Final[dict[str, check.Check]] = {
     "api_key_file": check.optional_path,
     "credential_ttl_seconds": check.seconds(),
     "vault_url": check.url(("https",)),
-    "vault_mount": check.optional_text,
+    "vault_mount": check.text,
     "vault_path": check.optional_text,
-    "vault_key": check.optional_text,
+    "vault_key": check.text,
     "vault_auth": check.choice(get_args(VaultAuth)),
+    "vault_approle_mount": check.text,
     "vault_token_env": check.env_name(optional=False),
     "vault_role_id_env": check.env_name(optional=False),
     "vault_secret_id_env": check.env_name(optional=False),
     "vault_ca_bundle": check.optional_path,
     "vault_timeout_seconds": check.seconds(),
     "source_system": check.name,
-    "session_output_cap": check.int_range(0, 1 << 20),
+    "session_output_cap": check.int_range(0, 4096),
     "operator_id": check.party,
     "campaign_id": check.party,
     "tenant_id": check.uuid,

@@ -127,6 +127,12 @@ def optional_path(name: str, value: object) -> None:
         raise VectorVueConfigError(name, "must be a file path")
 
 
+def text(name: str, value: object) -> None:
+    """A non-empty string."""
+    if not isinstance(value, str) or not value.strip():
+        raise VectorVueConfigError(name, "must be a non-empty string")
+
+
 def optional_text(name: str, value: object) -> None:
     """None or a non-empty string."""
     if value is not None and (not isinstance(value, str) or not value.strip()):

@@ -11,7 +11,12 @@ from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, fields
 from typing import Any, Final
 
-from vectorvue_client.config import VectorVueConfig, env_value, read_toml_table
+from vectorvue_client.config import (
+    VectorVueConfig,
+    env_value,
+    read_toml_table,
+    refuse_unknown_variables,
+)
 from vectorvue_client.domain.errors import VectorVueConfigError
 
 PREFIX: Final = "VECTORVUE_"
@@ -59,6 +64,7 @@ def resolve(
         if key in env:
             values[name] = env_value(name, key, env[key])
             sources[name] = f"env:{key}"
+    refuse_unknown_variables(env, PREFIX, values)
     for name, text in (flags or {}).items():
         if name not in known:
             raise VectorVueConfigError(name, "unknown setting (see docs/configuration.md)")

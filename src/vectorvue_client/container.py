@@ -57,9 +57,10 @@ from vectorvue_client.version import USER_AGENT
 
 
 def make_transport(config: VectorVueConfig, environ: Mapping[str, str]) -> Transport:
-    """requests + urllib3, verifying against `ca_bundle`, the system store, or (only when
-    verify_tls is explicitly false) nothing; pins checked in the handshake; a proxy only
-    when configured (or, with proxy_from_env, when the environment names one)."""
+    """requests + urllib3, verifying against `ca_bundle`, else certifi's bundle (what
+    requests uses for verify=True), or, only when verify_tls is explicitly false, nothing;
+    pins checked in the handshake; a proxy only when configured (or, with proxy_from_env,
+    when the environment names one)."""
     verify: bool | str = config.verify_tls
     if config.ca_bundle is not None:
         _require_file("ca_bundle", config.ca_bundle)
@@ -100,6 +101,7 @@ def make_vault(config: VectorVueConfig, environ: Mapping[str, str]) -> VaultCred
         else VaultAppRole(
             env(config.vault_role_id_env, "vault_role_id_env"),
             env(config.vault_secret_id_env, "vault_secret_id_env"),
+            mount=config.vault_approle_mount,
         )
     )
     if config.vault_ca_bundle is not None:

@@ -271,3 +271,24 @@ def test_a_proxy_with_credentials_in_the_environment_is_refused() -> None:
         proxy_from_environment({"HTTPS_PROXY": "http://u:pw@p.example:3128"}, URL)
     assert caught.value.field == "HTTPS_PROXY"
     assert "pw" not in str(caught.value)
+
+
+def test_a_misspelt_variable_is_refused_not_ignored() -> None:
+    """VECTORVUE_PINNED_CERT_SHA (sic) would silently turn pinning off: it is an error that
+    suggests the right name. Variables a setting names (the API key's) are fine."""
+    env = {"VECTORVUE_BASE_URL": URL, "VECTORVUE_PINNED_CERT_SHA": PIN, "VECTORVUE_API_KEY": "k"}
+    with pytest.raises(VectorVueConfigError) as caught:
+        VectorVueConfig.from_env(environ=env)
+    assert caught.value.field == "VECTORVUE_PINNED_CERT_SHA"
+    assert "VECTORVUE_PINNED_CERT_SHA256" in caught.value.rule
+    del env["VECTORVUE_PINNED_CERT_SHA"]
+    env["VECTORVUE_API_KEY_ENV"] = "VECTORVUE_OTHER_KEY"
+    env["VECTORVUE_OTHER_KEY"] = "k2"
+    assert VectorVueConfig.from_env(environ=env).api_key_env == "VECTORVUE_OTHER_KEY"
+
+
+def test_verify_tls_off_with_a_ca_bundle_is_contradictory() -> None:
+    """Either verify against the bundle or not at all."""
+    with pytest.raises(VectorVueConfigError) as caught:
+        VectorVueConfig(base_url=URL, ca_bundle="/etc/ca.pem", verify_tls=False)
+    assert caught.value.field == "verify_tls"

@@ -233,6 +233,18 @@ def test_nmap_sample_gives_one_event_per_host() -> None:
 def test_metasploit_sample_gives_the_run_and_its_session() -> None:
     (document,) = sample("metasploit-result.json")
     output = document["sessions"][0]["output"]
+    # What is forwarded, and so what the document hash covers: the output as its excerpt,
+    # raw_execute_response left out (a hash of a withheld value would be a guessing oracle).
+    forwarded = {k: v for k, v in document.items() if k != "raw_execute_response"}
+    forwarded["sessions"] = [
+        {
+            "session_id": "1",
+            "session_type": "shell",
+            "output_excerpt": output,
+            "output_truncated": False,
+            "output_length": 99,
+        }
+    ]
     common: dict[str, Any] = {
         "source_system": "spectrastrike",
         "occurred_at": "2026-11-25T09:20:47Z",
@@ -241,7 +253,7 @@ def test_metasploit_sample_gives_the_run_and_its_session() -> None:
         "campaign_id": "cmp-001",
         "operator_id": "op-001",
         "tool": "metasploit",
-        "document_sha256": oracle_sha256(document),
+        "document_sha256": oracle_sha256(forwarded),
     }
     ids = {"module_name": "unix/ftp/vsftpd_234_backdoor", "job_id": "7", "uuid": "a1b2c3d4"}
     assert events_of(document) == [
@@ -270,6 +282,20 @@ def test_metasploit_sample_gives_the_run_and_its_session() -> None:
             },
         ),
     ]
+
+
+def test_the_metasploit_document_hash_ignores_what_is_withheld() -> None:
+    """Changing raw_execute_response, or a secret the mask hides, leaves the hash alone:
+    nothing withheld can be tested against it."""
+    (document,) = sample("metasploit-result.json")
+    base = events_of(document)[0].document_sha256
+    other = {**document, "raw_execute_response": {"job_id": 7, "password": "hunter2"}}
+    assert events_of(other)[0].document_sha256 == base
+    sessions = [{**document["sessions"][0], "output": "password=first-secret-1"}]
+    masked_a = events_of({**document, "sessions": sessions})[0].document_sha256
+    sessions = [{**document["sessions"][0], "output": "password=other-secret-2"}]
+    masked_b = events_of({**document, "sessions": sessions})[0].document_sha256
+    assert masked_a == masked_b
 
 
 def test_finding_samples_go_through_normalize_finding_unchanged() -> None:

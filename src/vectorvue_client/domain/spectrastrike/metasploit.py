@@ -17,7 +17,9 @@ names the orchestrator; ids are content hashes):
   unmasked); message "shell session 1 opened on 192.0.2.11 by <module>".
 `raw_execute_response` is dropped: it repeats job_id and uuid, and is whatever msfrpcd
 answered (it can echo the module's options, passwords included), so nothing of it is
-forwarded; document_sha256 still covers it. Session ids must be unique in a document.
+forwarded. document_sha256 (the gateway's execution_hash when the input has none) covers
+the document as forwarded, not what was withheld: no hash of a raw output or of
+raw_execute_response leaves. Session ids must be unique in a document.
 """
 
 from __future__ import annotations
@@ -51,6 +53,9 @@ RESULT_KEYS: Final = (
 SESSION_KEYS: Final = ("session_id", "session_type", "output")
 
 
+_WITHHELD: Final = ("raw_execute_response", "sessions")
+
+
 def from_metasploit(
     document: Mapping[str, Any], options: SpectraStrikeOptions
 ) -> list[CanonicalEvent]:
@@ -78,7 +83,11 @@ def from_metasploit(
                 where = f"sessions[{seen[session['session_id']]}].session_id"
                 problems.add(f"sessions[{i}].session_id", f"repeats {where}")
             seen.setdefault(session["session_id"], i)
-    digest = problems.check(lambda: a.document_sha256(document))
+    # The document as forwarded: outputs as their masked excerpts, raw_execute_response left
+    # out. A hash of what is withheld would let anyone with the event test guesses of it.
+    forwarded = {k: v for k, v in document.items() if k not in _WITHHELD}
+    forwarded["sessions"] = [s for s in sessions if s is not None]
+    digest = problems.check(lambda: a.document_sha256(forwarded))
     problems.raise_if_any()
     assert run is not None and module is not None and asset is not None and digest is not None
 
