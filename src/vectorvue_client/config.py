@@ -25,6 +25,7 @@ VaultAuth = Literal["token", "approle"]
 Fsync = Literal["always", "never"]
 AuthMode = Literal["token", "login"]
 OutboxSync = Literal["full", "normal"]
+HttpBackend = Literal["urllib3", "requests"]
 PROFILES: Final = get_args(Profile)
 MAX_BATCH_SIZE: Final = 1000
 MIB: Final = 1 << 20
@@ -75,6 +76,7 @@ class VectorVueConfig:
     signing_key_file: str | None = None  # telemetry gateway: Ed25519 key file
     signing_key_env: str | None = None  # ... or the key in an environment variable
     # -- transport -----------------------------------------------------------------------
+    http_backend: HttpBackend = "urllib3"  # "requests": the same rules over requests
     timeout_seconds: float = 10.0
     connect_timeout_seconds: float | None = None
     deadline_seconds: float = 60.0
@@ -284,6 +286,7 @@ _CHECKS: Final[dict[str, check.Check]] = {
     "service_identity": check.identity,
     "signing_key_file": check.optional_path,
     "signing_key_env": check.env_name(optional=True),
+    "http_backend": check.choice(get_args(HttpBackend)),
     "timeout_seconds": check.seconds(),
     "connect_timeout_seconds": check.seconds(optional=True),
     "deadline_seconds": check.seconds(),

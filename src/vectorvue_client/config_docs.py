@@ -201,6 +201,11 @@ FIELD_DOCS: Final[Mapping[str, str]] = types.MappingProxyType(
             "`signing_key_file`. Read once, when the client is built."
         ),
         # -- transport -----------------------------------------------------------------------
+        "http_backend": (
+            'Which HTTP stack carries requests: `"urllib3"` (the default: one urllib3 '
+            'pool, the fastest) or `"requests"` (the same rules over a requests Session). '
+            "Both verify, pin, cap and refuse redirects identically (one contract suite)."
+        ),
         "timeout_seconds": (
             "Read timeout, in seconds (positive), of each attempt, and its connect timeout "
             "when `connect_timeout_seconds` is unset; both are cut to what is left of "
