@@ -415,3 +415,21 @@ def test_merging_no_parts_is_an_empty_success() -> None:
     assert empty.success
     assert empty.status == NOTHING_TO_SEND
     assert (empty.attempts, empty.items, empty.status_code) == (0, (), 0)
+
+
+def test_a_batch_without_results_trusts_an_accepted_status_only() -> None:
+    """No data.results at all: "accepted" means every item (the contract says a failure
+    makes it "partial" or "failed"); "partial" without results leaves every item unknown."""
+    from vectorvue_client.domain.envelope import map_response as mapped
+    from vectorvue_client.domain.http import HttpResponse as Response
+
+    def answer(status: str) -> Response:
+        body = f'{{"request_id":"r","status":"{status}","data":{{}},"errors":[]}}'.encode()
+        return Response(202, {"content-type": "application/json"}, body)
+
+    accepted = mapped(answer("accepted"), attempts=1, idempotency_key=None, item_ids=["a", "b"])
+    assert accepted.success
+    assert [i.status for i in accepted.items] == ["accepted", "accepted"]
+    partial = mapped(answer("partial"), attempts=1, idempotency_key=None, item_ids=["a", "b"])
+    assert not partial.success
+    assert [i.status for i in partial.items] == ["unknown", "unknown"]

@@ -102,7 +102,7 @@ def map_response(
         status = _text(parsed.get("status"))
         errors = _errors(parsed.get("errors"), secrets)
         data = parsed.get("data")
-        items = _items(data, item_ids, item_indices, secrets) if item_ids else ()
+        items = _items(data, item_ids, item_indices, secrets, status) if item_ids else ()
         replayed = replayed or status == REPLAYED
         success = ok and status in _SUCCESS_STATUSES and all(i.accepted for i in items)
         error = None if success else _summary(errors, items, status, response.status)
@@ -279,9 +279,17 @@ def _items(
     item_ids: Sequence[str],
     item_indices: Sequence[int] | None,
     secrets: tuple[str | Secret, ...],
+    status: str | None,
 ) -> tuple[ItemOutcome, ...]:
     indices = list(item_indices) if item_indices is not None else list(range(len(item_ids)))
     results = data.get("results") if isinstance(data, Mapping) else None
+    if results is None and status == ACCEPTED:
+        # No per-item results at all, and the batch says "accepted": by the contract that
+        # is every item (a batch with a failure says "partial" or "failed"). Results that
+        # are present but leave an item out still make that item "unknown".
+        return tuple(
+            ItemOutcome(i, item_id, ACCEPTED) for item_id, i in zip(item_ids, indices, strict=True)
+        )
     by_local: dict[int, Mapping[str, Any]] = {}
     if isinstance(results, list):
         for entry in results:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import UTC
-from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from typing import Final
 
@@ -163,6 +162,9 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
         return None
     if text.isascii() and text.isdigit():
         return float(text)  # float, not int: "9" * 5000 is inf here, not a ValueError
+    # Imported here: email.utils costs ~7 ms of import time, and HTTP dates are rare.
+    from email.utils import parsedate_to_datetime
+
     try:
         when = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
