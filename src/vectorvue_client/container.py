@@ -41,6 +41,7 @@ from vectorvue_client.adapters.signer_ed25519 import (
 from vectorvue_client.adapters.signer_hmac import HmacSigner
 from vectorvue_client.adapters.signer_none import UnsignedSigner
 from vectorvue_client.adapters.transport_requests import RequestsTransport
+from vectorvue_client.adapters.transport_urllib3 import TlsSetupError, Urllib3Transport
 from vectorvue_client.client import VectorVueClient
 from vectorvue_client.config import VectorVueConfig, default_outbox_path, proxy_from_environment
 from vectorvue_client.domain.errors import VectorVueConfigError
@@ -57,10 +58,11 @@ from vectorvue_client.version import USER_AGENT
 
 
 def make_transport(config: VectorVueConfig, environ: Mapping[str, str]) -> Transport:
-    """requests + urllib3, verifying against `ca_bundle`, else certifi's bundle (what
-    requests uses for verify=True), or, only when verify_tls is explicitly false, nothing;
-    pins checked in the handshake; a proxy only when configured (or, with proxy_from_env,
-    when the environment names one)."""
+    """The HTTP backend that http_backend names (urllib3, or requests: the same rules),
+    verifying against `ca_bundle`, else certifi's bundle (what requests uses for
+    verify=True), or, only when verify_tls is explicitly false, nothing; pins checked in
+    the handshake; a proxy only when configured (or, with proxy_from_env, when the
+    environment names one)."""
     verify: bool | str = config.verify_tls
     if config.ca_bundle is not None:
         _require_file("ca_bundle", config.ca_bundle)
@@ -73,16 +75,21 @@ def make_transport(config: VectorVueConfig, environ: Mapping[str, str]) -> Trans
     proxy = config.proxy_url
     if config.proxy_from_env:
         proxy = proxy_from_environment(environ, config.base_url)
-    return RequestsTransport(
-        config.base_url,
-        verify=verify,
-        client_cert=client_cert,
-        pool_size=config.pool_size,
-        max_response_bytes=config.max_response_bytes,
-        user_agent=USER_AGENT,
-        pins=config.pinned_cert_sha256,
-        proxy=proxy,
-    )
+    backend = Urllib3Transport if config.http_backend == "urllib3" else RequestsTransport
+    try:
+        return backend(
+            config.base_url,
+            verify=verify,
+            client_cert=client_cert,
+            pool_size=config.pool_size,
+            max_response_bytes=config.max_response_bytes,
+            user_agent=USER_AGENT,
+            pins=config.pinned_cert_sha256,
+            proxy=proxy,
+        )
+    except TlsSetupError as exc:  # urllib3 loads the files now; requests at each send
+        field = "ca_bundle" if exc.setting == "verify" else "client_cert"
+        raise VectorVueConfigError(field, exc.rule) from None
 
 
 def make_vault(config: VectorVueConfig, environ: Mapping[str, str]) -> VaultCredentialSource | None:

@@ -1,15 +1,18 @@
-"""One suite, two Transports: FakeTransport and RequestsTransport (against LocalVectorVue)
-must turn the same server answer into the same value, so the fake cannot drift from the
-adapter that the client really uses."""
+"""One suite, three Transports: FakeTransport, Urllib3Transport and RequestsTransport (both
+against LocalVectorVue) must turn the same server answer into the same value, so the fake
+cannot drift from the adapters that the client really uses, nor one backend from the
+other. The last tests prove that both backends put the same request on the wire."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import msgspec
 import pytest
 
 from vectorvue_client.adapters.transport_requests import RequestsTransport
+from vectorvue_client.adapters.transport_urllib3 import Urllib3Transport
 from vectorvue_client.domain.errors import TransportErrorKind
 from vectorvue_client.domain.http import (
     HttpRequest,
@@ -36,7 +39,7 @@ def emulated_server(request: HttpRequest) -> HttpResult:
     return NOT_FOUND
 
 
-@pytest.fixture(params=["fake", "requests"])
+@pytest.fixture(params=["fake", "requests", "urllib3"])
 def harness(request: pytest.FixtureRequest) -> Iterator[tuple[Transport, Script]]:
     """(transport, script): `script(answer)` makes the server's next answer be `answer`."""
     if request.param == "fake":
@@ -48,7 +51,8 @@ def harness(request: pytest.FixtureRequest) -> Iterator[tuple[Transport, Script]
         def script(answer: HttpResponse) -> None:
             vv.fail_next(1, answer.status, answer.body, dict(answer.headers), content_type=None)
 
-        transport = RequestsTransport(vv.url, verify=vv.ca_pem_path, max_response_bytes=CAP)
+        backend = RequestsTransport if request.param == "requests" else Urllib3Transport
+        transport = backend(vv.url, verify=vv.ca_pem_path, max_response_bytes=CAP)
         yield transport, script
         transport.close()
 
@@ -181,3 +185,85 @@ def test_programming_errors_raise_value_error(
     transport, _ = harness
     with pytest.raises(ValueError, match=r"path|timeouts"):
         transport.send(request_, timeouts)
+
+
+# -- the same request on the wire from both backends ---------------------------------------
+# Each: method, path, headers, body.
+WIRE_CASES = [
+    ("POST", EVENTS, (("Authorization", f"Bearer {TOKEN}"),), b'{"event_id":"evt-1"}'),
+    ("GET", "/healthz", (), b""),
+    ("POST", "/healthz", (), b""),  # an empty POST still says Content-Length: 0
+    ("GET", "/healthz", (("user-agent", "embedder/2.0"), ("Accept", "application/json")), b""),
+    ("POST", EVENTS, (("x-a", "1"), ("X-A", "2"), ("Content-Length", "99")), b"abc"),
+    ("get", "/a/./b/../healthz", (), b""),
+    ("GET", "/x y/%7e/\u00e9?q=1 2&r=%zz#fragment", (), b""),
+    ("GET", "//evil.example/x", (), b""),
+]
+
+
+def _wire(backend: type[RequestsTransport] | type[Urllib3Transport]) -> list[Any]:
+    with LocalVectorVue(api_token=TOKEN) as vv:
+        transport = backend(vv.url, verify=vv.ca_pem_path, user_agent="vectorvue-client/1")
+        for method, path, headers, body in WIRE_CASES:
+            transport.send(HttpRequest(method, path, headers, body), TIMEOUTS)
+        transport.close()
+        host = vv.url.removeprefix("https://")
+        # Header lines in the order they were sent; the two servers' ports differ.
+        return [
+            (
+                r.method,
+                r.path,
+                [(k, v == host if k == "host" else v) for k, v in r.headers.items()],
+                r.body,
+            )
+            for r in vv.requests
+        ]
+
+
+def test_both_backends_put_the_same_requests_on_the_wire() -> None:
+    """Method, request target (dot segments, percent-encoding, no fragment), every header
+    (requests' defaults, case-insensitive overrides, User-Agent) and the framing (our
+    Content-Length, never the caller's) are byte for byte those requests sends."""
+    sent_by_requests = _wire(RequestsTransport)
+    sent_by_urllib3 = _wire(Urllib3Transport)
+
+    assert len(sent_by_urllib3) == len(WIRE_CASES)
+    assert sent_by_urllib3 == sent_by_requests
+    method, _, headers, _ = sent_by_urllib3[0]
+    assert method == "POST"
+    assert [name for name, _ in headers] == [
+        "host",
+        "user-agent",
+        "accept-encoding",
+        "accept",
+        "connection",
+        "authorization",
+        "content-length",
+    ]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        (("Authorization", f"Bearer {TOKEN}\r\nX-Injected: 1"),),
+        (("X-Folded", "a\r\n b"),),  # obs-fold: http.client alone would send it
+        (("X-A", " leading"),),
+        (("X:A", "v"),),
+        (("", "v"),),
+    ],
+    ids=["crlf-injection", "obs-fold", "leading-space", "colon-in-name", "empty-name"],
+)
+@pytest.mark.parametrize(
+    "backend", [RequestsTransport, Urllib3Transport], ids=["requests", "urllib3"]
+)
+def test_a_header_that_could_split_or_fold_is_refused_before_anything_is_sent(
+    backend: type[RequestsTransport] | type[Urllib3Transport], headers: tuple[tuple[str, str]]
+) -> None:
+    with LocalVectorVue(api_token=TOKEN) as vv:
+        transport = backend(vv.url, verify=vv.ca_pem_path)
+        result = transport.send(HttpRequest("POST", EVENTS, headers, b"{}"), TIMEOUTS)
+        transport.close()
+        assert vv.requests == []
+    assert isinstance(result, TransportFailure)
+    assert result.kind is TransportErrorKind.PROTOCOL
+    assert TOKEN not in result.detail

@@ -1,4 +1,5 @@
-"""RequestsTransport against a real HTTPS server on 127.0.0.1 (LocalVectorVue).
+"""Both HTTP transports, Urllib3Transport and RequestsTransport, against a real HTTPS
+server on 127.0.0.1 (LocalVectorVue): every test runs once per backend.
 
 Nothing is mocked: every outcome below comes from a real socket, a real TLS handshake or
 a real HTTP exchange, and must come back as a value (never an exception).
@@ -7,6 +8,7 @@ a real HTTP exchange, and must come back as a value (never an exception).
 from __future__ import annotations
 
 import socket
+import ssl
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,6 +20,7 @@ import requests
 import trustme
 
 from vectorvue_client.adapters.transport_requests import RequestsTransport
+from vectorvue_client.adapters.transport_urllib3 import Urllib3Transport
 from vectorvue_client.domain.errors import TransportErrorKind
 from vectorvue_client.domain.http import (
     HttpRequest,
@@ -31,6 +34,9 @@ from vectorvue_client.testing.receiver_faults import Framing
 
 EVENTS = "/api/v1/integrations/spectrastrike/events"
 TIMEOUTS = Timeouts(connect=2.0, read=2.0)
+
+type AnyTransport = RequestsTransport | Urllib3Transport
+type Backend = type[RequestsTransport] | type[Urllib3Transport]
 
 
 def event_body(event_id: str) -> bytes:
@@ -87,13 +93,28 @@ def other_ca_pem(tmp_path: Path) -> str:
     return str(path)
 
 
-@pytest.fixture
-def make_transport() -> Iterator[Callable[..., RequestsTransport]]:
-    """Builds RequestsTransports and closes them all after the test."""
-    made: list[RequestsTransport] = []
+@pytest.fixture(params=[RequestsTransport, Urllib3Transport], ids=["requests", "urllib3"])
+def backend(request: pytest.FixtureRequest) -> Backend:
+    """Each transport class in turn: every rule below must hold for both."""
+    cls: Backend = request.param
+    return cls
 
-    def make(base_url: str, **kwargs: Any) -> RequestsTransport:
-        t = RequestsTransport(base_url, **kwargs)
+
+@pytest.fixture
+def transport(vectorvue: LocalVectorVue, backend: Backend) -> Iterator[AnyTransport]:
+    """A transport of `backend` that trusts the receiver's CA; closed after the test."""
+    t = backend(vectorvue.url, verify=vectorvue.ca_pem_path)
+    yield t
+    t.close()
+
+
+@pytest.fixture
+def make_transport(backend: Backend) -> Iterator[Callable[..., AnyTransport]]:
+    """Builds transports of `backend` and closes them all after the test."""
+    made: list[AnyTransport] = []
+
+    def make(base_url: str, **kwargs: Any) -> AnyTransport:
+        t = backend(base_url, **kwargs)
         made.append(t)
         return t
 
@@ -104,7 +125,7 @@ def make_transport() -> Iterator[Callable[..., RequestsTransport]]:
 
 # -- answers -------------------------------------------------------------------------------
 def test_a_valid_event_gets_202_and_the_envelope(
-    vectorvue: LocalVectorVue, transport: RequestsTransport, api_token: str
+    vectorvue: LocalVectorVue, transport: AnyTransport, api_token: str
 ) -> None:
     result = response(transport.send(post_event(api_token, "evt-1"), TIMEOUTS))
 
@@ -123,9 +144,7 @@ def test_a_valid_event_gets_202_and_the_envelope(
     assert sent.body == event_body("evt-1")
 
 
-def test_a_request_user_agent_is_kept(
-    vectorvue: LocalVectorVue, transport: RequestsTransport
-) -> None:
+def test_a_request_user_agent_is_kept(vectorvue: LocalVectorVue, transport: AnyTransport) -> None:
     request = HttpRequest("GET", "/healthz", (("User-Agent", "embedder/2.0"),))
 
     assert response(transport.send(request, TIMEOUTS)).status == 200
@@ -133,7 +152,7 @@ def test_a_request_user_agent_is_kept(
 
 
 def test_keep_alive_reuses_one_connection_across_sends(
-    vectorvue: LocalVectorVue, transport: RequestsTransport, api_token: str
+    vectorvue: LocalVectorVue, transport: AnyTransport, api_token: str
 ) -> None:
     response(transport.send(post_event(api_token, "evt-1"), TIMEOUTS))
     response(transport.send(post_event(api_token, "evt-2"), TIMEOUTS))
@@ -142,7 +161,7 @@ def test_keep_alive_reuses_one_connection_across_sends(
     assert first.peer == second.peer  # same client port: the same TCP connection
 
 
-def test_a_4xx_is_a_response_not_a_failure(transport: RequestsTransport) -> None:
+def test_a_4xx_is_a_response_not_a_failure(transport: AnyTransport) -> None:
     result = response(transport.send(post_event("wrong-token-123"), TIMEOUTS))
 
     assert result.status == 401
@@ -151,7 +170,7 @@ def test_a_4xx_is_a_response_not_a_failure(transport: RequestsTransport) -> None
 
 # -- redirects and body size ----------------------------------------------------------------
 def test_a_redirect_is_refused_and_names_the_location(
-    vectorvue: LocalVectorVue, transport: RequestsTransport, api_token: str
+    vectorvue: LocalVectorVue, transport: AnyTransport, api_token: str
 ) -> None:
     vectorvue.redirect_next(1, "https://elsewhere.invalid/landing")
 
@@ -164,7 +183,7 @@ def test_a_redirect_is_refused_and_names_the_location(
 
 
 def test_the_servers_trailing_slash_307_is_not_followed(
-    vectorvue: LocalVectorVue, transport: RequestsTransport, api_token: str
+    vectorvue: LocalVectorVue, transport: AnyTransport, api_token: str
 ) -> None:
     request = post_event(api_token)
     slashed = HttpRequest(request.method, EVENTS + "/", request.headers, request.body)
@@ -180,7 +199,7 @@ def test_the_servers_trailing_slash_307_is_not_followed(
 @pytest.mark.parametrize("framing", ["length", "chunked"])
 def test_a_body_over_the_cap_is_refused_and_one_at_the_cap_is_not(
     vectorvue: LocalVectorVue,
-    make_transport: Callable[..., RequestsTransport],
+    make_transport: Callable[..., AnyTransport],
     framing: Framing,
 ) -> None:
     cap = 100_000  # more than one 64 KiB read
@@ -199,7 +218,7 @@ def test_a_body_over_the_cap_is_refused_and_one_at_the_cap_is_not(
 
 
 def test_a_body_is_read_up_to_the_cap_and_no_further(
-    vectorvue: LocalVectorVue, make_transport: Callable[..., RequestsTransport]
+    vectorvue: LocalVectorVue, make_transport: Callable[..., AnyTransport]
 ) -> None:
     # The body never ends: a transport that read to the end would wait for its read
     # timeout (TIMEOUT); one that stops after cap + 1 bytes answers at once.
@@ -215,19 +234,22 @@ def test_a_body_is_read_up_to_the_cap_and_no_further(
 
 # -- network failures ----------------------------------------------------------------------
 def test_a_stall_past_the_read_timeout_is_timeout_and_the_server_still_processes_it(
-    vectorvue: LocalVectorVue, transport: RequestsTransport, api_token: str
+    vectorvue: LocalVectorVue, transport: AnyTransport, api_token: str
 ) -> None:
+    # A first send with other timeouts: each send's own timeouts apply, whatever came before.
+    assert response(transport.send(HttpRequest("GET", "/healthz"), TIMEOUTS)).status == 200
     vectorvue.stall_next(1, 0.3)
 
     result = failure(transport.send(post_event(api_token), Timeouts(connect=2.0, read=0.1)))
 
     assert result.kind is TransportErrorKind.TIMEOUT
+    assert "0.1 s" in result.detail
     # Why a timeout must be retried with the same id: the server may have the event anyway.
     assert wait_for(lambda: vectorvue.receipts("evt-1") == 1)
 
 
 def test_a_reset_is_connection_lost(
-    vectorvue: LocalVectorVue, transport: RequestsTransport, api_token: str
+    vectorvue: LocalVectorVue, transport: AnyTransport, api_token: str
 ) -> None:
     vectorvue.reset_next(1)
 
@@ -237,7 +259,7 @@ def test_a_reset_is_connection_lost(
     assert response(transport.send(post_event(api_token), TIMEOUTS)).status == 202
 
 
-def test_a_closed_port_is_connect(make_transport: Callable[..., RequestsTransport]) -> None:
+def test_a_closed_port_is_connect(make_transport: Callable[..., AnyTransport]) -> None:
     transport = make_transport(f"https://127.0.0.1:{closed_port()}")
 
     result = failure(transport.send(HttpRequest("GET", "/healthz"), TIMEOUTS))
@@ -246,7 +268,7 @@ def test_a_closed_port_is_connect(make_transport: Callable[..., RequestsTranspor
 
 
 def test_the_plain_text_500_then_closed_connection_does_not_break_the_next_send(
-    vectorvue: LocalVectorVue, transport: RequestsTransport, api_token: str
+    vectorvue: LocalVectorVue, transport: AnyTransport, api_token: str
 ) -> None:
     # Repeated, because whether the client notices the close before reusing the
     # connection is a race between two threads.
@@ -264,7 +286,7 @@ def test_the_plain_text_500_then_closed_connection_does_not_break_the_next_send(
 
 
 def test_a_request_on_a_pooled_connection_the_server_closed_is_connection_lost(
-    vectorvue: LocalVectorVue, transport: RequestsTransport, api_token: str
+    vectorvue: LocalVectorVue, transport: AnyTransport, api_token: str
 ) -> None:
     vectorvue.fail_next_text(1, late_close=True)
     assert response(transport.send(post_event(api_token), TIMEOUTS)).status == 500
@@ -281,7 +303,7 @@ def test_a_request_on_a_pooled_connection_the_server_closed_is_connection_lost(
 
 # -- TLS -----------------------------------------------------------------------------------
 def test_a_server_signed_by_an_untrusted_ca_is_tls(
-    vectorvue: LocalVectorVue, make_transport: Callable[..., RequestsTransport], other_ca_pem: str
+    vectorvue: LocalVectorVue, make_transport: Callable[..., AnyTransport], other_ca_pem: str
 ) -> None:
     for verify in (other_ca_pem, True):
         transport = make_transport(vectorvue.url, verify=verify)
@@ -295,7 +317,7 @@ def test_a_server_signed_by_an_untrusted_ca_is_tls(
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
 def test_a_certificate_for_another_name_is_tls(
-    api_token: str, make_transport: Callable[..., RequestsTransport], host: str
+    api_token: str, make_transport: Callable[..., AnyTransport], host: str
 ) -> None:
     with LocalVectorVue(api_token=api_token, server_names=("example.invalid",)) as vv:
         url = vv.url.replace("127.0.0.1", host)
@@ -310,12 +332,13 @@ def test_a_certificate_for_another_name_is_tls(
 
 def test_requests_ca_bundle_in_the_environment_is_ignored(
     vectorvue: LocalVectorVue,
-    make_transport: Callable[..., RequestsTransport],
+    make_transport: Callable[..., AnyTransport],
     other_ca_pem: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", vectorvue.ca_pem_path)
     monkeypatch.setenv("CURL_CA_BUNDLE", vectorvue.ca_pem_path)
+    monkeypatch.setenv("SSL_CERT_FILE", vectorvue.ca_pem_path)
     health = vectorvue.url + "/healthz"
 
     # The premise: a default requests session would trust the server through the variable,
@@ -324,6 +347,13 @@ def test_requests_ca_bundle_in_the_environment_is_ignored(
         assert plain.get(health, verify=True, timeout=2).status_code == 200
         plain.verify = other_ca_pem
         assert plain.get(health, timeout=2).status_code == 200
+    # ... and OpenSSL's default trust store (load_default_certs) through SSL_CERT_FILE.
+    host, port = vectorvue.url.removeprefix("https://").split(":")
+    with (
+        socket.create_connection((host, int(port)), timeout=2) as sock,
+        ssl.create_default_context().wrap_socket(sock, server_hostname=host),
+    ):
+        pass
 
     for verify in (other_ca_pem, True):
         transport = make_transport(vectorvue.url, verify=verify)
@@ -332,7 +362,7 @@ def test_requests_ca_bundle_in_the_environment_is_ignored(
 
 
 def test_proxy_variables_in_the_environment_are_ignored(
-    vectorvue: LocalVectorVue, transport: RequestsTransport, monkeypatch: pytest.MonkeyPatch
+    vectorvue: LocalVectorVue, transport: AnyTransport, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     dead_proxy = f"http://127.0.0.1:{closed_port()}"
     for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
@@ -344,7 +374,7 @@ def test_proxy_variables_in_the_environment_are_ignored(
 
 
 # -- lifecycle and guards ------------------------------------------------------------------
-def test_send_after_close_raises(transport: RequestsTransport) -> None:
+def test_send_after_close_raises(transport: AnyTransport) -> None:
     transport.close()
 
     with pytest.raises(RuntimeError, match="the transport is closed"):
@@ -352,12 +382,12 @@ def test_send_after_close_raises(transport: RequestsTransport) -> None:
 
 
 @pytest.mark.parametrize("base_url", ["http://127.0.0.1:1", "127.0.0.1:443", "https://"])
-def test_a_base_url_that_is_not_https_is_refused(base_url: str) -> None:
+def test_a_base_url_that_is_not_https_is_refused(backend: Backend, base_url: str) -> None:
     with pytest.raises(ValueError, match="https"):
-        RequestsTransport(base_url)
+        backend(base_url)
 
 
-def test_a_path_without_a_leading_slash_is_refused(transport: RequestsTransport) -> None:
+def test_a_path_without_a_leading_slash_is_refused(transport: AnyTransport) -> None:
     with pytest.raises(ValueError, match="must start with '/'"):
         transport.send(HttpRequest("GET", "@elsewhere.invalid/x"), TIMEOUTS)
 
@@ -367,34 +397,34 @@ TOKEN = "tok-9d1c0b7e4a2f"
 BEARER = (("Authorization", f"Bearer {TOKEN}"),)
 
 
-def _connect(vv: LocalVectorVue, make: Callable[..., RequestsTransport], _: str) -> HttpResult:
+def _connect(vv: LocalVectorVue, make: Callable[..., AnyTransport], _: str) -> HttpResult:
     return make(f"https://127.0.0.1:{closed_port()}").send(
         HttpRequest("GET", "/x", BEARER), TIMEOUTS
     )
 
 
-def _tls(vv: LocalVectorVue, make: Callable[..., RequestsTransport], other: str) -> HttpResult:
+def _tls(vv: LocalVectorVue, make: Callable[..., AnyTransport], other: str) -> HttpResult:
     return make(vv.url, verify=other).send(HttpRequest("GET", "/x", BEARER), TIMEOUTS)
 
 
-def _timeout(vv: LocalVectorVue, make: Callable[..., RequestsTransport], _: str) -> HttpResult:
+def _timeout(vv: LocalVectorVue, make: Callable[..., AnyTransport], _: str) -> HttpResult:
     vv.stall_next(1, 0.5)
     return make(vv.url, verify=vv.ca_pem_path).send(
         HttpRequest("GET", "/x", BEARER), Timeouts(2.0, 0.1)
     )
 
 
-def _reset(vv: LocalVectorVue, make: Callable[..., RequestsTransport], _: str) -> HttpResult:
+def _reset(vv: LocalVectorVue, make: Callable[..., AnyTransport], _: str) -> HttpResult:
     vv.reset_next(1)
     return make(vv.url, verify=vv.ca_pem_path).send(HttpRequest("GET", "/x", BEARER), TIMEOUTS)
 
 
-def _redirect(vv: LocalVectorVue, make: Callable[..., RequestsTransport], _: str) -> HttpResult:
+def _redirect(vv: LocalVectorVue, make: Callable[..., AnyTransport], _: str) -> HttpResult:
     vv.redirect_next(1, f"https://elsewhere.invalid/?access_token={TOKEN}&t={TOKEN}")
     return make(vv.url, verify=vv.ca_pem_path).send(HttpRequest("GET", "/x", BEARER), TIMEOUTS)
 
 
-def _bad_header(vv: LocalVectorVue, make: Callable[..., RequestsTransport], _: str) -> HttpResult:
+def _bad_header(vv: LocalVectorVue, make: Callable[..., AnyTransport], _: str) -> HttpResult:
     # requests quotes an invalid header value in its exception message.
     request = HttpRequest("GET", "/x", (("Authorization", f"Bearer {TOKEN}\n"),))
     return make(vv.url, verify=vv.ca_pem_path).send(request, TIMEOUTS)
@@ -413,9 +443,9 @@ def _bad_header(vv: LocalVectorVue, make: Callable[..., RequestsTransport], _: s
 )
 def test_a_failure_detail_never_contains_the_bearer_token(
     vectorvue: LocalVectorVue,
-    make_transport: Callable[..., RequestsTransport],
+    make_transport: Callable[..., AnyTransport],
     other_ca_pem: str,
-    provoke: Callable[[LocalVectorVue, Callable[..., RequestsTransport], str], HttpResult],
+    provoke: Callable[[LocalVectorVue, Callable[..., AnyTransport], str], HttpResult],
     kind: TransportErrorKind,
 ) -> None:
     result = failure(provoke(vectorvue, make_transport, other_ca_pem))

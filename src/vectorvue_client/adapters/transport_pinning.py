@@ -1,4 +1,4 @@
-"""Certificate pinning inside the TLS handshake, for the requests transport.
+"""Certificate pinning inside the TLS handshake, for both HTTP transports.
 
 The check runs in the connection's `connect()`, right after the handshake and before
 urllib3 writes a single byte of the request: a server whose certificate is not pinned never
@@ -6,6 +6,10 @@ sees the request line, the headers (the bearer token) or the body. Pins are SHA-
 leaf certificate's DER; several may be given so that a certificate can be rotated without
 an outage. Pinning works with or without CA verification and through CONNECT proxies (the
 pinned certificate is the origin's, at the far end of the tunnel).
+
+`pinned_pool_class` is the one pinned pool both transports use: the urllib3 transport
+installs it in its pool manager with `install_pool_class`, requests through
+`PinnedHTTPAdapter`.
 """
 
 from __future__ import annotations
@@ -48,31 +52,39 @@ def _pinned_connection_class(pins: frozenset[str]) -> type[HTTPSConnection]:
     return PinnedHTTPSConnection
 
 
+def pinned_pool_class(pins: Collection[str]) -> type[HTTPSConnectionPool]:
+    """An HTTPSConnectionPool class whose connections, direct or tunnelled through a
+    CONNECT proxy, enforce `pins` (compared case-insensitively) in the handshake."""
+    if not pins:
+        raise ValueError("pinning needs at least one pin")
+    connection_class = _pinned_connection_class(frozenset(p.lower() for p in pins))
+    return type(
+        "PinnedHTTPSConnectionPool", (HTTPSConnectionPool,), {"ConnectionCls": connection_class}
+    )
+
+
+def install_pool_class(manager: PoolManager, pool_class: type[HTTPSConnectionPool]) -> None:
+    """Make `manager` (a PoolManager or ProxyManager) build its HTTPS pools from
+    `pool_class`."""
+    manager.pool_classes_by_scheme = {**manager.pool_classes_by_scheme, "https": pool_class}
+
+
 class PinnedHTTPAdapter(HTTPAdapter):
     """An HTTPAdapter whose HTTPS connections, direct or proxied, enforce the pins."""
 
     def __init__(self, pins: Collection[str], **kwargs: Any) -> None:
         if not pins:
             raise ValueError("a pinned adapter needs at least one pin")
-        connection_class = _pinned_connection_class(frozenset(p.lower() for p in pins))
-        self._pool_class = type(
-            "PinnedHTTPSConnectionPool", (HTTPSConnectionPool,), {"ConnectionCls": connection_class}
-        )
+        self._pool_class = pinned_pool_class(pins)
         super().__init__(**kwargs)  # calls init_poolmanager: the pool class must exist by now
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         """The default pool manager, with pinned HTTPS pools."""
         super().init_poolmanager(*args, **kwargs)
-        self._pin(self.poolmanager)
+        install_pool_class(self.poolmanager, self._pool_class)
 
     def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
         """The proxy manager for `proxy`, with pinned HTTPS pools behind the tunnel."""
         manager = super().proxy_manager_for(proxy, **proxy_kwargs)
-        self._pin(manager)
+        install_pool_class(manager, self._pool_class)
         return manager
-
-    def _pin(self, manager: PoolManager) -> None:
-        manager.pool_classes_by_scheme = {
-            **manager.pool_classes_by_scheme,
-            "https": self._pool_class,
-        }
