@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict
 
 import msgspec
 
 from vectorvue_client.domain.audit import AuditRecord
 
-_ENCODER = msgspec.json.Encoder(order="deterministic")
+_ENCODER = msgspec.json.Encoder(order="sorted")  # keys in alphabetical order, as before
 
 
 class LoggingAuditSink:
@@ -23,8 +22,11 @@ class LoggingAuditSink:
     def record(self, record: AuditRecord) -> None:
         """Log `record`."""
         level = logging.INFO if record.outcome == "success" else logging.WARNING
+        if not self._logger.isEnabledFor(level):
+            return  # nobody listens at this level: encoding the line would be wasted work
         try:
-            line = _ENCODER.encode(asdict(record)).decode()
+            # msgspec encodes the dataclass itself (dataclasses.asdict deep-copies first).
+            line = _ENCODER.encode(record).decode()
             self._logger.log(level, "vectorvue %s", line)
         except Exception:
             logging.getLogger(__name__).debug("audit record could not be logged", exc_info=True)

@@ -244,6 +244,17 @@ def _shown(text: str, secrets: tuple[str | Secret, ...], limit: int = 200) -> st
     return excerpt(head, limit)
 
 
+_ITEM_STATUSES: Final = frozenset({ACCEPTED, FAILED})
+
+
+def _status(value: Any, secrets: tuple[str | Secret, ...]) -> str:
+    # The two statuses of the contract need no scrubbing (this runs for every item of
+    # every batch); anything else is server text like any other.
+    if value in _ITEM_STATUSES:
+        return str(value)
+    return _code(value, secrets) or NO_RESULT
+
+
 def _code(value: Any, secrets: tuple[str | Secret, ...]) -> str | None:
     return _shown(value, secrets, 64) if isinstance(value, str) else None
 
@@ -306,7 +317,7 @@ def _items(
             ItemOutcome(
                 index=index,
                 item_id=item_id,  # ours: the server's copy adds nothing but an echo risk
-                status=_code(entry.get("status"), secrets) or NO_RESULT,
+                status=_status(entry.get("status"), secrets),
                 error_code=_code(entry.get("error_code"), secrets),
                 error_message=_shown(message, secrets) if isinstance(message, str) else None,
             )
