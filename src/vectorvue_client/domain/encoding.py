@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import zlib
 from collections.abc import Sequence
 from typing import Any, Final
@@ -20,6 +21,9 @@ from vectorvue_client.domain.errors import VectorVueSerializationError
 
 _ENCODER: Final = msgspec.json.Encoder(order="deterministic")
 _NULL: Final = b"null"
+# The same search as `_NULL in data`, measured about twice as fast on payload-sized bytes
+# (CPython's bytes.__contains__ takes its general substring search for a 4-byte needle).
+_NULL_SEARCH: Final = re.compile(re.escape(_NULL)).search
 MAX_DEPTH: Final = 32
 
 
@@ -30,8 +34,22 @@ def encode(payload: object) -> bytes:
     contains `null` (which a NaN would have become) is the payload walked to tell a real
     None from a NaN.
     """
+    data = _encode(payload)
+    if _NULL_SEARCH(data) and not _all_finite(payload):
+        _reject_non_finite(payload, "")
+    return data
+
+
+def encode_json_data(data: object) -> bytes:
+    """`encode(data)` for data already known to hold no NaN or infinity (built from
+    `to_json_value` output and checked text): the same bytes and the same errors, without
+    looking for a NaN that cannot be there."""
+    return _encode(data)
+
+
+def _encode(payload: object) -> bytes:
     try:
-        data = _ENCODER.encode(payload)
+        return _ENCODER.encode(payload)
     except RecursionError:
         raise VectorVueSerializationError.single(
             "payload", "is nested too deeply or contains itself"
@@ -40,9 +58,6 @@ def encode(payload: object) -> bytes:
         raise VectorVueSerializationError.single(
             "payload", f"cannot be encoded as JSON: {exc}"
         ) from None
-    if _NULL in data:
-        _reject_non_finite(payload, "")
-    return data
 
 
 GZIP_MIN_BYTES: Final = 1024
@@ -71,6 +86,101 @@ def to_json_value(value: Any, path: str, depth: int = 0) -> Any:
 
     Tuples become lists so that a payload and its decoded copy compare equal.
     """
+    kind = type(value)
+    if kind is dict or kind is list or kind is tuple:
+        # Most data is already plain: copy it without building a path per item, and walk
+        # again (with paths, for the error) only when something is not.
+        copied = plain_copy(value, depth)
+        if copied is not NOT_PLAIN:
+            return copied
+    return _to_json_value(value, path, depth)
+
+
+class _NotPlain:
+    """The marker `plain_copy` returns for data it leaves to the checking walk."""
+
+
+NOT_PLAIN: Final[Any] = _NotPlain()
+_PLAIN_LEAVES: Final = frozenset({str, int, bool, type(None)})
+
+
+def plain_copy(value: Any, depth: int = 0) -> Any:
+    """What `to_json_value(value, path, depth)` returns, for data made of dicts with str
+    keys, lists, tuples, str, int, bool, None and finite floats (exact types, no deeper than
+    MAX_DEPTH); NOT_PLAIN for anything else, which `to_json_value` then checks and names."""
+    if depth >= MAX_DEPTH:
+        return NOT_PLAIN
+    leaves = _PLAIN_LEAVES
+    if type(value) is dict:
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if type(key) is not str:
+                return NOT_PLAIN
+            kind = type(item)
+            if kind in leaves:
+                out[key] = item
+            elif kind is float:
+                if item - item != 0.0:  # NaN and the infinities, without a call
+                    return NOT_PLAIN
+                out[key] = item
+            else:
+                copied = plain_copy(item, depth + 1)
+                if copied is NOT_PLAIN:
+                    return NOT_PLAIN
+                out[key] = copied
+        return out
+    if type(value) is list or type(value) is tuple:
+        items: list[Any] = []
+        for item in value:
+            kind = type(item)
+            if kind in leaves:
+                items.append(item)
+            elif kind is float:
+                if item - item != 0.0:
+                    return NOT_PLAIN
+                items.append(item)
+            else:
+                copied = plain_copy(item, depth + 1)
+                if copied is NOT_PLAIN:
+                    return NOT_PLAIN
+                items.append(copied)
+        return items
+    kind = type(value)
+    if kind in leaves or (kind is float and value - value == 0.0):
+        return value
+    return NOT_PLAIN
+
+
+def is_plain(value: Any, depth: int = 0) -> bool:
+    """True when `plain_copy(value, depth)` would copy `value` (and so `to_json_value` would
+    take it as it is): the check without the copy, for data that is only encoded."""
+    if depth >= MAX_DEPTH:
+        return False
+    items: Any
+    if type(value) is dict:
+        for key in value:
+            if type(key) is not str:
+                return False
+        items = value.values()
+    elif type(value) is list or type(value) is tuple:
+        items = value
+    else:
+        kind = type(value)
+        return kind in _PLAIN_LEAVES or (kind is float and value - value == 0.0)
+    leaves = _PLAIN_LEAVES
+    for item in items:
+        kind = type(item)
+        if kind in leaves:
+            continue
+        if kind is float:
+            if item - item != 0.0:
+                return False
+        elif not is_plain(item, depth + 1):
+            return False
+    return True
+
+
+def _to_json_value(value: Any, path: str, depth: int) -> Any:
     if value is None or isinstance(value, (str, bool, int)):
         return value
     if isinstance(value, float):
@@ -88,13 +198,49 @@ def to_json_value(value: Any, path: str, depth: int = 0) -> Any:
                 raise VectorVueSerializationError.single(
                     f"{path}.{key!r}", f"object keys must be strings, not {type(key).__name__}"
                 )
-            out[key] = to_json_value(item, f"{path}.{key}", depth + 1)
+            out[key] = _to_json_value(item, f"{path}.{key}", depth + 1)
         return out
     if isinstance(value, (list, tuple)):
-        return [to_json_value(item, f"{path}[{i}]", depth + 1) for i, item in enumerate(value)]
+        return [_to_json_value(item, f"{path}[{i}]", depth + 1) for i, item in enumerate(value)]
     raise VectorVueSerializationError.single(
         path, f"a {type(value).__name__} is not JSON data (use str, number, bool, list or object)"
     )
+
+
+def _all_finite(value: Any) -> bool:
+    """False when `_reject_non_finite` would refuse `value` (or, for types it does not know
+    by their exact type, its answer): no path is built, and the common types are told apart
+    by identity rather than by isinstance, which is what made the walk cost more than the
+    encoding."""
+    kind = type(value)
+    if kind is float:
+        return bool(value - value == 0.0)
+    if kind in _PLAIN_LEAVES:
+        return True
+    items: Any
+    if kind is dict:
+        items = value.values()
+    elif kind is list or kind is tuple:
+        items = value
+    elif isinstance(value, msgspec.Struct):
+        items = msgspec.structs.astuple(value)
+    else:
+        try:
+            _reject_non_finite(value, "")
+        except VectorVueSerializationError:
+            return False
+        return True
+    leaves = _PLAIN_LEAVES
+    for item in items:
+        kind = type(item)
+        if kind in leaves:
+            continue
+        if kind is float:
+            if item - item != 0.0:
+                return False
+        elif not _all_finite(item):
+            return False
+    return True
 
 
 def _reject_non_finite(value: Any, path: str) -> None:

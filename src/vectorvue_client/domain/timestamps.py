@@ -22,11 +22,32 @@ _MILLIS_THRESHOLD: Final = 1e11
 _EPOCH_TEXT: Final = re.compile(r"^-?[0-9]+(?:\.[0-9]+)?\Z")
 _MAX_EPOCH_DIGITS: Final = 24
 _HAS_TIME: Final = re.compile(r"[0-9][T t][0-9]")
+# What the orchestrator writes, and what to_rfc3339 itself writes: ISO 8601 with a "T",
+# whole seconds or microseconds, in UTC ("Z", "+00:00") or naive (read as UTC). Hours,
+# minutes and seconds are bounded here so that a string datetime accepts is a string whose
+# digits are the datetime's own; datetime still checks the date (no February 30th).
+_UTC_ISO: Final = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+    r"(?:\.[0-9]{6})?(?:Z|\+00:00)?\Z"
+)
 
 
 def to_rfc3339(value: Any, field: str) -> str:
     """`value` as an RFC 3339 UTC timestamp, or an error naming `field` and the rule."""
+    if type(value) is str and _UTC_ISO.match(value):
+        # Already UTC, digits in place: the output is the input's own digits (without a
+        # zero fraction), once datetime has said that they name a real instant.
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            pass  # not a real date: the full reading below says why
+        else:
+            return value[:26] + "Z" if moment.microsecond else value[:19] + "Z"
     moment = _parse(value, field)
+    if type(moment) is datetime:
+        # A naive datetime's isoformat is YYYY-MM-DDTHH:MM:SS, then .ffffff when there are
+        # microseconds: exactly the form below, written in C. (A subclass may write its own.)
+        return moment.replace(tzinfo=None).isoformat() + "Z"
     text = (
         f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
         f"T{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}"

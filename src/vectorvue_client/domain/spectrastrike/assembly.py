@@ -41,12 +41,14 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from functools import partial
 from typing import Any, Final
+
+import msgspec
 
 from vectorvue_client.domain import models as m
 from vectorvue_client.domain.canonical import CanonicalEvent
-from vectorvue_client.domain.encoding import encode, to_json_value
+from vectorvue_client.domain.encoding import encode_json_data, is_plain, to_json_value
 from vectorvue_client.domain.identity import content_id
 from vectorvue_client.domain.normalize import Problems
 from vectorvue_client.domain.spectrastrike import fields as f
@@ -80,8 +82,10 @@ _TOOLS: Final = {"nmap": "nmap", "metasploit": "metasploit", "msf": "metasploit"
 _TOKEN_SPLIT: Final = re.compile(r"[._:-]")
 
 
-@dataclass(frozen=True, slots=True)
-class Lifted:
+# The small values passed between the steps of a normalizer are frozen Structs rather than
+# frozen dataclasses: a frozen dataclass sets each field through object.__setattr__, which
+# made building one cost more than checking the fields it holds.
+class Lifted(msgspec.Struct, frozen=True):
     """The fields lifted out of an input's attributes (None or () when absent)."""
 
     tenant_id: str | None = None
@@ -96,24 +100,40 @@ class Lifted:
 
 def lift_common(sources: Sequence[f.Source], problems: Problems) -> Lifted:
     """Every lifted field from `sources`, problems recorded rather than raised."""
-
-    def one(key: str, rule: Any) -> Any:
-        return problems.check(lambda: f.lift(sources, key, rule))
-
+    values: list[Any] = []
+    for key, rule in _LIFT_RULES:
+        for _, data in sources:
+            if data.get(key) is not None:
+                values.append(problems.check(partial(f.lift, sources, key, rule)))
+                break
+        else:  # in no source: None, without a rule to check (as f.lift says)
+            values.append(None)
+    tenant, campaign, operator, severity, techniques, tactics, execution_hash, description = values
     return Lifted(
-        tenant_id=one("tenant_id", f.uuid),
-        campaign_id=one("campaign_id", f.nonempty),
-        operator_id=one("actor", f.nonempty),
-        severity=one("severity", f.severity),
-        mitre_techniques=one("mitre_techniques", f.mitre) or (),
-        mitre_tactics=one("mitre_tactics", f.mitre) or (),
-        execution_hash=one("execution_hash", f.hex64),
-        description=one("description", f.description),
+        tenant_id=tenant,
+        campaign_id=campaign,
+        operator_id=operator,
+        severity=severity,
+        mitre_techniques=techniques or (),
+        mitre_tactics=tactics or (),
+        execution_hash=execution_hash,
+        description=description,
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Asset:
+_LIFT_RULES: Final[tuple[tuple[str, Any], ...]] = (
+    ("tenant_id", f.uuid),
+    ("campaign_id", f.nonempty),
+    ("actor", f.nonempty),
+    ("severity", f.severity),
+    ("mitre_techniques", f.mitre),
+    ("mitre_tactics", f.mitre),
+    ("execution_hash", f.hex64),
+    ("description", f.description),
+)
+
+
+class Asset(msgspec.Struct, frozen=True):
     """The asset an event is about, and the input path it was read from."""
 
     ref: str | None = None
@@ -185,13 +205,18 @@ def put(attributes: dict[str, Any], key: str, value: Any, path: str) -> None:
 def document_sha256(document: Mapping[str, Any], without: Collection[str] = ()) -> str:
     """SHA-256 hex of the canonical encoding of `document` (minus `without` keys): key order
     and number spelling do not change it; NaN and non-string keys are refused by path."""
+    if type(document) is dict and is_plain(document):
+        # Plain JSON data already (the common case): its own encoding is the encoding of
+        # its checked copy, so no copy is made.
+        kept = document if not without else {k: v for k, v in document.items() if k not in without}
+        return hashlib.sha256(encode_json_data(kept)).hexdigest()
     data: dict[str, Any] = {}
     for key, value in document.items():
         if not isinstance(key, str):
             raise f.bad(repr(key), f"object keys must be strings, not {type(key).__name__}")
         if key not in without:
             data[key] = to_json_value(value, key)
-    return hashlib.sha256(encode(data)).hexdigest()
+    return hashlib.sha256(encode_json_data(data)).hexdigest()  # checked: JSON data
 
 
 def content_of(
@@ -227,5 +252,6 @@ def content_of(
 
 def finish(content: dict[str, Any], *, event_id: str | None, document_sha: str) -> CanonicalEvent:
     """The CanonicalEvent of `content` (every field but event_id and document_sha256)."""
-    own_id = event_id or content_id("evt", encode(content))
+    # Every normalizer builds `content` from checked text and to_json_value output.
+    own_id = event_id or content_id("evt", encode_json_data(content))
     return CanonicalEvent(event_id=own_id, document_sha256=document_sha, **content)

@@ -29,7 +29,8 @@ from functools import partial
 from typing import Any, Final
 
 from vectorvue_client.domain.canonical import CanonicalEvent
-from vectorvue_client.domain.encoding import encode, to_json_value
+from vectorvue_client.domain.encoding import encode_json_data, to_json_value
+from vectorvue_client.domain.errors import VectorVueSerializationError
 from vectorvue_client.domain.identity import content_id
 from vectorvue_client.domain.normalize import Problems
 from vectorvue_client.domain.spectrastrike import assembly as a
@@ -49,6 +50,13 @@ def from_cloudevent(
     document: Mapping[str, Any], options: SpectraStrikeOptions
 ) -> list[CanonicalEvent]:
     """The one CanonicalEvent of a structured-mode CloudEvent."""
+    if type(document) is dict:
+        try:
+            event = _plain(document, options)
+        except VectorVueSerializationError:
+            event = None  # read again below, collecting every problem
+        if event is not None:
+            return [event]
     problems = Problems()
     extensions = _extensions(document, problems)
     version = document.get("specversion")
@@ -73,6 +81,91 @@ def from_cloudevent(
     assert ce_id is not None and source is not None and event_type is not None
     assert occurred_at is not None and asset is not None
     assert attributes is not None and digest is not None
+    return [
+        _event(
+            options,
+            lifted,
+            ce_id=ce_id,
+            source=source,
+            event_type=event_type,
+            occurred_at=occurred_at,
+            status=status,
+            asset=asset,
+            data=data,
+            attributes=attributes,
+            digest=digest,
+        )
+    ]
+
+
+def _plain(document: dict[str, Any], options: SpectraStrikeOptions) -> CanonicalEvent | None:
+    # from_cloudevent for a document with nothing wrong in it, by the same rules in the same
+    # order, without collecting: None (or a serialization error) for anything not plainly
+    # right, which from_cloudevent then reads in full for the precise errors.
+    problems = Problems()
+    extensions = _extensions(document, problems)
+    if problems.found or document.get("specversion") != SPEC_VERSION:
+        return None
+    ce_id: Any = document.get("id")
+    source: Any = document.get("source")
+    event_type: Any = document.get("type")
+    time = document.get("time")
+    if not (
+        type(ce_id) is str
+        and ce_id
+        and type(source) is str
+        and source
+        and f.plain_name(event_type)
+        and time is not None
+    ):
+        return None
+    occurred_at = f.timestamp(time, "time")
+    f.optional(document, "datacontenttype", _json_media)
+    schema = document.get("dataschema")
+    if schema is not None and not (type(schema) is str and schema):
+        return None
+    data = document.get("data")
+    if data is None:
+        data = {}
+    elif type(data) is not dict:
+        return None
+    lifted = a.lift_common([("data", data)], problems)
+    status = data.get("status")
+    if problems.found or not (status is None or type(status) is str):
+        return None
+    asset = a.resolve_asset([("subject", document.get("subject"))], ("data", data))
+    attributes = _attributes(data, asset, source, schema, extensions)
+    digest = a.document_sha256(document)
+    return _event(
+        options,
+        lifted,
+        ce_id=ce_id,
+        source=source,
+        event_type=event_type,
+        occurred_at=occurred_at,
+        status=status,
+        asset=asset,
+        data=data,
+        attributes=attributes,
+        digest=digest,
+    )
+
+
+def _event(
+    options: SpectraStrikeOptions,
+    lifted: a.Lifted,
+    *,
+    ce_id: str,
+    source: str,
+    event_type: str,
+    occurred_at: str,
+    status: str | None,
+    asset: a.Asset,
+    data: Mapping[str, Any],
+    attributes: dict[str, Any],
+    digest: str,
+) -> CanonicalEvent:
+    # The event both readings make of what they read.
     content = a.content_of(
         lifted,
         event_type=event_type,
@@ -83,13 +176,13 @@ def from_cloudevent(
         asset_ref=asset.ref,
         attributes=attributes,
     )
-    return [a.finish(content, event_id=_event_id(ce_id, source), document_sha=digest)]
+    return a.finish(content, event_id=_event_id(ce_id, source), document_sha=digest)
 
 
 def _event_id(ce_id: str, source: str) -> str:
     if f.fits_identifier(ce_id):
         return ce_id
-    return content_id("evt", encode({"id": ce_id, "source": source}))
+    return content_id("evt", encode_json_data({"id": ce_id, "source": source}))
 
 
 def _json_media(value: Any, path: str) -> str:

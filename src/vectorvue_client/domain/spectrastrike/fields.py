@@ -7,6 +7,7 @@ rule, so that an operator can find the offending key in the orchestrator's outpu
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Final
@@ -19,6 +20,9 @@ from vectorvue_client.domain.timestamps import to_rfc3339
 _ID_RE: Final = re.compile(m.ID_PATTERN)
 _UUID_RE: Final = re.compile(m.UUID_PATTERN)
 _HEX64_RE: Final = re.compile(m.HEX64_PATTERN)
+# The length bounds and the pattern of `name` and `identifier` in one match each.
+_NAME_FULL: Final = re.compile(rf"[A-Za-z0-9._:-]{{{m.NAME_LEN[0]},{m.NAME_LEN[1]}}}\Z")
+_ID_FULL: Final = re.compile(rf"[A-Za-z0-9._:-]{{{m.ID_LEN[0]},{m.ID_LEN[1]}}}\Z")
 
 Source = tuple[str, Mapping[str, Any]]
 """Where lifted fields may be found: (dotted path of the mapping, "" for the top, mapping)."""
@@ -61,6 +65,16 @@ def identifier(value: Any, path: str) -> str:
 def name(value: Any, path: str) -> str:
     """An event type or source system: 1-64 characters of [A-Za-z0-9._:-]."""
     return _patterned(text(value, path, m.NAME_LEN), path)
+
+
+def plain_name(value: Any) -> bool:
+    """True when `value` is a str that `name` returns as it is (a fast path's check)."""
+    return type(value) is str and bool(_NAME_FULL.match(value))
+
+
+def plain_identifier(value: Any) -> bool:
+    """True when `value` is a str that `identifier` returns as it is (a fast path's check)."""
+    return type(value) is str and bool(_ID_FULL.match(value))
 
 
 def fits_identifier(value: str) -> bool:
@@ -174,9 +188,17 @@ def reject_unknown(
     be forwarded, or a misspelling of one we need (a "timestmap" that silently went missing
     would be worse than a refusal that names it).
     """
+    if type(data) is dict and type(allowed) is tuple and data.keys() <= _key_set(allowed):
+        return  # every key known (one set operation instead of a scan per key)
     for key in data:
         if key not in allowed:
             problems.add(at(prefix, str(key)), f"unknown key (known: {', '.join(sorted(allowed))})")
+
+
+@functools.cache
+def _key_set(keys: tuple[str, ...]) -> frozenset[str]:
+    # The callers pass a few module constants: each becomes a set once.
+    return frozenset(keys)
 
 
 def lift[T](sources: Sequence[Source], key: str, rule: Callable[[Any, str], T]) -> T | None:

@@ -10,8 +10,9 @@ someone happened to upload it). `started_at` is optional and must not be later.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Final
+
+import msgspec
 
 from vectorvue_client.domain.normalize import Problems
 from vectorvue_client.domain.spectrastrike import assembly as a
@@ -29,8 +30,7 @@ CONTEXT_KEYS: Final = (
 _LIFTED: Final = ("tenant_id", "campaign_id", "actor", "execution_hash")
 
 
-@dataclass(frozen=True, slots=True)
-class RunContext:
+class RunContext(msgspec.Struct, frozen=True):
     """A result's checked context: lifted fields and the run's times (RFC 3339)."""
 
     lifted: a.Lifted

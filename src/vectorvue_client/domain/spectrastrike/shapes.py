@@ -84,12 +84,43 @@ _SHOWN_KEYS: Final = 20
 _SHOWN_KEY_LEN: Final = 40
 
 
+# Every key the table names (a rule looks at no other).
+_NAMED_KEYS: Final[frozenset[str]] = frozenset(
+    key for rule in DETECTION_RULES for key in rule.all_of | rule.none_of
+)
+
+
+def _decisions() -> dict[frozenset[str], Shape]:
+    # The shape of a document follows from which of the named keys it has: every such
+    # combination, decided once by the table itself (those that match no row, or several,
+    # are left out, for detect_shape to explain).
+    named = sorted(_NAMED_KEYS)
+    out: dict[frozenset[str], Shape] = {}
+    for bits in range(1 << len(named)):
+        present = frozenset(k for i, k in enumerate(named) if bits >> i & 1)
+        found = [rule.shape for rule in DETECTION_RULES if rule.matches(present)]
+        if len(found) == 1:
+            out[present] = found[0]
+    return out
+
+
+_DECISIONS: Final = _decisions()
+
+
 def detect_shape(document: Mapping[str, Any]) -> Shape:
     """The shape of `document`, by the table in this module's docstring.
 
     A document matching no row (or, were the table ever broken, several) is refused with a
     VectorVueSerializationError naming "(document)", listing every shape and its keys.
     """
+    if type(document) is dict:
+        named = document.keys() & _NAMED_KEYS
+        decided = _DECISIONS.get(frozenset(named))
+        for key in named:
+            if type(key) is not str:  # equal to a name without being a str: the table decides
+                decided = None
+        if decided is not None:
+            return decided
     if not isinstance(document, Mapping):
         raise VectorVueSerializationError.single(
             "(document)", f"must be a JSON object (a dict), not {type(document).__name__}"
