@@ -26,7 +26,7 @@ from measures import (
     Figure,
     backlog_rss,
     batch_figures,
-    encode_figure,
+    encode_figures,
     import_figure,
     outbox_figures,
     single_figure,
@@ -81,7 +81,7 @@ def main() -> None:
     args = parser.parse_args()
     smoke = args.smoke
     figures: list[Figure] = [import_figure(1 if smoke else 5)]
-    figures.append(encode_figure(2_000 if smoke else 100_000, 1 if smoke else 3))
+    figures += encode_figures(2_000 if smoke else 100_000, 1 if smoke else 3)
     with fastest() as receiver:
         figures += batch_figures(
             receiver, (100, 250, 1000), 2 if smoke else 20, 1 if smoke else 3, args.backend

@@ -144,13 +144,15 @@ class Delivery:
                 self.credentials.invalidate()
                 attempts.append(summary(result, 0.0))
                 continue
+            succeeded = isinstance(result, HttpResponse) and 200 <= result.status < 300
             decision = decide(
                 self._policy,
                 attempt=len(attempts) + 1,
                 outcome=result,
                 elapsed=self.clock.monotonic() - send.started,
                 deadline=deadline,
-                jitter=self._entropy.random(),
+                # A 2xx is never retried: no jitter is drawn for it.
+                jitter=0.0 if succeeded else self._entropy.random(),
                 now=self.clock.time(),
             )
             delay = decision.delay if isinstance(decision, Retry) else None

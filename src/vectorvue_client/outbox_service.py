@@ -20,7 +20,7 @@ import msgspec
 from vectorvue_client.delivery import Delivery
 from vectorvue_client.domain import models
 from vectorvue_client.domain.canonical import CanonicalEvent
-from vectorvue_client.domain.encoding import encode
+from vectorvue_client.domain.encoding import encode_json_data
 from vectorvue_client.domain.errors import (
     VectorVueAPIError,
     VectorVueSerializationError,
@@ -274,8 +274,10 @@ class OutboxService:
 
 
 def _record(item: CanonicalEvent | models.IntegrationFinding) -> OutboxRecord:
+    # parse_output builds every item from checked text and to_json_value output, so no
+    # NaN or infinity can be in it: encoded without looking for one.
     if isinstance(item, CanonicalEvent):
         # The tenant is part of the key: the gateway upserts on (tenant_id, event_id).
         key = f"event:{item.tenant_id or '-'}:{item.event_id}"
-        return OutboxRecord(key, ItemKind.EVENT, encode(item))
-    return OutboxRecord(f"finding:{item.finding_id}", ItemKind.FINDING, encode(item))
+        return OutboxRecord(key, ItemKind.EVENT, encode_json_data(item))
+    return OutboxRecord(f"finding:{item.finding_id}", ItemKind.FINDING, encode_json_data(item))

@@ -572,8 +572,15 @@ def iso_like(draw: st.DrawFn) -> str:
         st.builds(lambda s: s.raw, stamps()),
         st.datetimes(timezones=st.none() | st.just(UTC)),
         st.sampled_from(HOSTILE),
+        st.floats(min_value=-1e12, max_value=1e12) | st.floats(),
     )
 )
+@example(1e11)
+@example(-1e11)
+@example(99_999_999_999.999)
+@example(1764062043.5122045)
+@example(-62135596800.0)
+@example(-62135596800.5)
 @example("2026-11-25T09:14:03.512204+00:00")
 @example("0001-01-01T00:00:00Z")
 @example("9999-12-31T23:59:59.999999Z")
@@ -582,7 +589,8 @@ def iso_like(draw: st.DrawFn) -> str:
 @example(Moment(2026, 11, 25, 9, 14, 3, tzinfo=UTC))
 @example(datetime(2026, 11, 25, 11, 14, 3, tzinfo=timezone(timedelta(hours=2))))
 def test_to_rfc3339_is_the_full_reading(value: Any) -> None:
-    """The UTC ISO shortcut, and the formatting in C, give the full reading's text."""
+    """The UTC ISO shortcut, the epoch-seconds shortcut and the formatting in C give the
+    full reading's text (and refuse what it refuses)."""
     same_outcome(outcome(timestamps.to_rfc3339, value, "t"), outcome(rfc3339_as_before, value, "t"))
 
 

@@ -28,6 +28,11 @@ def plan_batches(sizes: Sequence[int], *, max_count: int, max_bytes: int) -> Bat
         raise ValueError("max_count must be >= 1")
     if max_bytes < 2:
         raise ValueError("max_bytes must hold at least an empty array")
+    count = len(sizes)
+    if 0 < count <= max_count and array_size(sum(sizes), count) <= max_bytes:
+        # All in one request (the common case), which the loop below would also find: no
+        # item is oversized, since none is larger than the whole.
+        return BatchPlan(batches=(tuple(range(count)),), oversized=())
     batches: list[tuple[int, ...]] = []
     oversized: list[int] = []
     current: list[int] = []

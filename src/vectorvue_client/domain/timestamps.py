@@ -43,6 +43,16 @@ def to_rfc3339(value: Any, field: str) -> str:
             pass  # not a real date: the full reading below says why
         else:
             return value[:26] + "Z" if moment.microsecond else value[:19] + "Z"
+    if type(value) is float and -_MILLIS_THRESHOLD < value < _MILLIS_THRESHOLD:
+        # An epoch in seconds (a clock's time()): _from_epoch's own sum, without the
+        # checks a NaN, an infinity or a millisecond epoch needs (none passes the bounds).
+        # Before year 1 it overflows: the full reading below names the rule.
+        try:
+            moment = _EPOCH + timedelta(microseconds=round(value * 1_000_000))
+        except OverflowError:
+            pass
+        else:
+            return moment.replace(tzinfo=None).isoformat() + "Z"
     moment = _parse(value, field)
     if type(moment) is datetime:
         # A naive datetime's isoformat is YYYY-MM-DDTHH:MM:SS, then .ffffff when there are
