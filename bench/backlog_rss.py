@@ -1,9 +1,12 @@
 """A child process for the RSS figure: enqueue N items into a fresh outbox in batches of
-10,000, claim through all of them, print peak RSS in MiB."""
+10,000, claim through all of them, print peak RSS in MiB.
+
+The peak is this process's VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss across
+exec, so a child started from the benchmark (which holds its own large inputs) would report
+the parent's peak instead of its own."""
 
 from __future__ import annotations
 
-import resource
 import sys
 import tempfile
 import time
@@ -25,7 +28,16 @@ def main() -> None:
             outbox = client._outbox().outbox
             while claimed := outbox.claim(250, time.time() + 1):
                 outbox.delivered([c.key for c in claimed], time.time())
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    print(peak_rss_kib() / 1024)
+
+
+def peak_rss_kib() -> int:
+    """The high-water mark of this process's resident set since it was exec'd."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmHWM in /proc/self/status (not Linux?)")
 
 
 if __name__ == "__main__":

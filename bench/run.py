@@ -84,10 +84,10 @@ def main() -> None:
     figures += encode_figures(2_000 if smoke else 100_000, 1 if smoke else 3)
     with fastest() as receiver:
         figures += batch_figures(
-            receiver, (100, 250, 1000), 2 if smoke else 20, 1 if smoke else 3, args.backend
+            receiver, (100, 250, 1000), 2 if smoke else 20, 1 if smoke else 5, args.backend
         )
         figures.append(
-            single_figure(receiver, 200 if smoke else 3_000, 1 if smoke else 3, args.backend)
+            single_figure(receiver, 200 if smoke else 3_000, 1 if smoke else 5, args.backend)
         )
         figures += outbox_figures(receiver, 5_000 if smoke else 100_000, args.backend)
         kind = receiver.kind

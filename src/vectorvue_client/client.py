@@ -413,8 +413,8 @@ class VectorVueClient(OutboxMethods):
 
 
 def _shift_items(envelope: ResponseEnvelope, offset: int) -> ResponseEnvelope:
-    items = tuple(dataclasses.replace(i, index=i.index + offset) for i in envelope.items)
-    return dataclasses.replace(envelope, items=items)
+    items = tuple(msgspec.structs.replace(i, index=i.index + offset) for i in envelope.items)
+    return msgspec.structs.replace(envelope, items=items)
 
 
 def _single(parts: list[GatewayParts]) -> GatewayParts:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import msgspec
 
@@ -43,14 +42,21 @@ from vectorvue_client.domain.retry import (
     should_reauthenticate,
 )
 from vectorvue_client.domain.timestamps import to_rfc3339
-from vectorvue_client.ports import AuditSink, Clock, CredentialSource, Entropy, Signer, Transport
+from vectorvue_client.ports import (
+    AuditSink,
+    Clock,
+    CredentialSource,
+    Entropy,
+    SelectiveAuditSink,
+    Signer,
+    Transport,
+)
 from vectorvue_client.version import USER_AGENT
 
 BASE_HEADERS = (("Accept", "application/json"), ("User-Agent", USER_AGENT))
 
 
-@dataclass(frozen=True, slots=True)
-class Send:
+class Send(msgspec.Struct, frozen=True):
     """One logical send: the bytes, their idempotency key, and how to report the outcome.
 
     `started` is the monotonic time the deadline counts from. A gateway send carries
@@ -93,6 +99,9 @@ class Delivery:
         self.credentials = credentials
         self._signer = signer
         self._audit = audit
+        # Asked before each record is built: most embedders log below INFO, and a success
+        # record nobody keeps is a tenth of a send's own work.
+        self._keeps = audit.keeps if isinstance(audit, SelectiveAuditSink) else None
         self._entropy = entropy
         self._gateway = config.profile == "telemetry-gateway"
         self._policy = RetryPolicy(
@@ -259,7 +268,9 @@ class Delivery:
         error: str | None = None,
         request_id: str | None = None,
     ) -> None:
-        """Hand one audit record of `send` to the sink."""
+        """Hand one audit record of `send` to the sink (unless it says it would drop it)."""
+        if self._keeps is not None and not self._keeps(outcome):
+            return
         self._audit.record(
             AuditRecord(
                 time=to_rfc3339(self.clock.time(), "time"),

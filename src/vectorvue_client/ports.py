@@ -7,7 +7,7 @@ proves it where the container wires them) and inherit from nothing of ours.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from vectorvue_client.domain.audit import AuditRecord
 from vectorvue_client.domain.http import HttpRequest, HttpResult, Timeouts
@@ -62,6 +62,18 @@ class AuditSink(Protocol):
 
     def record(self, record: AuditRecord) -> None:
         """Keep `record`."""
+        ...
+
+
+@runtime_checkable
+class SelectiveAuditSink(AuditSink, Protocol):
+    """An AuditSink that can say beforehand that it would drop a record (a logger below
+    the record's level), so that the record is never built. A sink without `keeps` is
+    given every record."""
+
+    def keeps(self, outcome: str) -> bool:
+        """False only when a record with this outcome would be dropped. Asked per record,
+        so the answer may change (a log level raised at run time)."""
         ...
 
 

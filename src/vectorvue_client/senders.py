@@ -8,7 +8,6 @@ Both return one ResponseEnvelope whose `items` give every item's outcome.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -124,7 +123,7 @@ class IntegrationSender:
             ids = [items[i].item_id for i in chunk]
             send = self._send(operation, path, body, None, started, ids, chunk)
             if deadline is not None:
-                send = dataclasses.replace(send, deadline=deadline)
+                send = msgspec.structs.replace(send, deadline=deadline)
             parts.append(self._delivery.post(send))
         return merge_batches(parts, len(items))
 
@@ -165,7 +164,7 @@ class GatewaySender:
         """Send one event; a refusal raises (VectorVueAPIError)."""
         send = self._send(operation, parts, 0)
         if deadline is not None:
-            send = dataclasses.replace(send, deadline=deadline)
+            send = msgspec.structs.replace(send, deadline=deadline)
         return self._delivery.post(send)
 
     def many(self, operation: str, parts: Sequence[GatewayParts]) -> ResponseEnvelope:
@@ -182,7 +181,7 @@ class GatewaySender:
             else:
                 status = "accepted" if envelope.success else "failed"
                 outcome = ItemOutcome(index, event_id, status, None, envelope.error)
-                envelope = dataclasses.replace(envelope, items=(outcome,))
+                envelope = msgspec.structs.replace(envelope, items=(outcome,))
             envelopes.append(envelope)
         return merge_batches(envelopes, len(parts))
 

@@ -32,6 +32,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from vectorvue_client.adapters import transport_urllib3
 from vectorvue_client.domain import encoding, normalize_fast, timestamps
 from vectorvue_client.domain.encoding import NOT_PLAIN, encode, is_plain, plain_copy, to_json_value
 from vectorvue_client.domain.errors import VectorVueSerializationError
@@ -647,3 +648,30 @@ def test_non_ascii_case_folding_still_masks(text: str) -> None:
     """Text outside ASCII takes every scan: (?i) matches the long s and the Kelvin sign."""
     assert scrub(text) == scrub_as_before(text)
     assert "***" in scrub(text)
+
+
+# -- request header checks ----------------------------------------------------------------------
+def header_problem_as_before(name: str, value: str) -> str | None:
+    """The urllib3 transport's header rule as first written, one string test at a time."""
+    if not name or name[0].isspace() or ":" in name or "\r" in name or "\n" in name:
+        return "name"
+    if value and (value[0].isspace() or "\r" in value or "\n" in value):
+        return "value"
+    return None
+
+
+header_text = st.text(
+    st.sampled_from(" \t\r\n\x0b\x0c\x1c\x85\xa0\u2028\u3000:aZ-0\x00") | st.characters(),
+    max_size=6,
+)
+
+
+@settings(max_examples=1000)
+@given(header_text, header_text)
+@example("", "v")
+@example("\u3000X", "v")
+@example("X", "\x85v")
+@example("X", "")
+def test_header_checks_are_the_string_tests(name: str, value: str) -> None:
+    """The regex searches refuse exactly what the string tests refused (\\s is isspace)."""
+    assert transport_urllib3._header_problem(name, value) == header_problem_as_before(name, value)

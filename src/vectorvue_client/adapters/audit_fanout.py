@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from vectorvue_client.domain.audit import AuditRecord
-from vectorvue_client.ports import AuditSink
+from vectorvue_client.ports import AuditSink, SelectiveAuditSink
 
 
 class FanoutAuditSink:
@@ -14,6 +14,12 @@ class FanoutAuditSink:
         if not sinks:
             raise ValueError("a fan-out needs at least one sink")
         self._sinks = sinks
+
+    def keeps(self, outcome: str) -> bool:
+        """True when any of the sinks would keep it (a sink that cannot say keeps all)."""
+        return any(
+            not isinstance(sink, SelectiveAuditSink) or sink.keeps(outcome) for sink in self._sinks
+        )
 
     def record(self, record: AuditRecord) -> None:
         """Give `record` to each sink."""

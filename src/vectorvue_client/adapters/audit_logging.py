@@ -19,9 +19,13 @@ class LoggingAuditSink:
     def __init__(self, logger: logging.Logger | None = None) -> None:
         self._logger = logger or logging.getLogger("vectorvue_client.audit")
 
+    def keeps(self, outcome: str) -> bool:
+        """Whether the logger would emit a record with this outcome (its level allows it)."""
+        return self._logger.isEnabledFor(_level(outcome))
+
     def record(self, record: AuditRecord) -> None:
         """Log `record`."""
-        level = logging.INFO if record.outcome == "success" else logging.WARNING
+        level = _level(record.outcome)
         if not self._logger.isEnabledFor(level):
             return  # nobody listens at this level: encoding the line would be wasted work
         try:
@@ -30,3 +34,7 @@ class LoggingAuditSink:
             self._logger.log(level, "vectorvue %s", line)
         except Exception:
             logging.getLogger(__name__).debug("audit record could not be logged", exc_info=True)
+
+
+def _level(outcome: str) -> int:
+    return logging.INFO if outcome == "success" else logging.WARNING

@@ -17,6 +17,7 @@ without requests' per-request machinery (settings merge, PreparedRequest, hooks,
 from __future__ import annotations
 
 import os
+import re
 import ssl
 import sys
 from collections.abc import Collection, Sequence
@@ -199,11 +200,17 @@ def _header_problem(name: str, value: str) -> str | None:
     """requests' header check (utils.check_header_validity), which is stricter than
     http.client's: no leading whitespace and no CR or LF anywhere, so that no header can
     be folded onto or split into another."""
-    if not name or name[0].isspace() or ":" in name or "\r" in name or "\n" in name:
+    if _BAD_NAME.search(name):
         return "name"
-    if value and (value[0].isspace() or "\r" in value or "\n" in value):
+    if _BAD_VALUE.search(value):
         return "value"
     return None
+
+
+# The checks above, one C-level search each: empty, a leading whitespace character (\s is
+# str.isspace's set), or a character a header may not hold.
+_BAD_NAME: Final = re.compile(r"\A(?:\Z|\s)|[:\r\n]")
+_BAD_VALUE: Final = re.compile(r"\A\s|[\r\n]")
 
 
 def _prepared(url: str) -> requests.PreparedRequest:

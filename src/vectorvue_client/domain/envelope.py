@@ -9,7 +9,6 @@ proxy, which is NOT a success: nothing says VectorVue has the data.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Final
 
 import msgspec
@@ -27,16 +26,14 @@ NO_RESULT: Final = "unknown"  # the server's batch answer said nothing about thi
 _SUCCESS_STATUSES: Final = frozenset({ACCEPTED, REPLAYED})
 
 
-@dataclass(frozen=True, slots=True)
-class ErrorDetail:
+class ErrorDetail(msgspec.Struct, frozen=True):
     """One entry of the envelope's `errors`."""
 
     code: str | None
     message: str
 
 
-@dataclass(frozen=True, slots=True)
-class ItemOutcome:
+class ItemOutcome(msgspec.Struct, frozen=True):
     """What became of one item of a batch; `index` is its position in the caller's list."""
 
     index: int
@@ -51,8 +48,7 @@ class ItemOutcome:
         return self.status == ACCEPTED
 
 
-@dataclass(frozen=True, slots=True)
-class ResponseEnvelope:
+class ResponseEnvelope(msgspec.Struct, frozen=True):
     """The outcome of one send, whatever shape VectorVue answered in.
 
     `success` is True only when VectorVue said it has every item: a 2xx alone is not

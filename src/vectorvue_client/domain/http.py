@@ -5,14 +5,14 @@ what comes back. A transport never raises for a network failure; it returns a
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+
+import msgspec
 
 from vectorvue_client.domain.errors import TransportErrorKind
 from vectorvue_client.domain.redaction import mask_headers
 
 
-@dataclass(frozen=True, slots=True)
-class HttpRequest:
+class HttpRequest(msgspec.Struct, frozen=True):
     """One HTTP request. `path` is relative to the configured base URL.
 
     The repr shows header names but masks credential values: a request may be logged
@@ -21,8 +21,8 @@ class HttpRequest:
 
     method: str
     path: str
-    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
-    body: bytes = field(default=b"", repr=False)
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes = b""
 
     def __repr__(self) -> str:
         return (
@@ -39,12 +39,11 @@ class HttpRequest:
         return None
 
 
-@dataclass(frozen=True, slots=True)
-class HttpResponse:
+class HttpResponse(msgspec.Struct, frozen=True):
     """A complete HTTP response. Header names are lower-cased by the transport."""
 
     status: int
-    headers: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = msgspec.field(default_factory=dict)
     body: bytes = b""
 
     def header(self, name: str) -> str | None:
@@ -52,8 +51,7 @@ class HttpResponse:
         return self.headers.get(name.lower())
 
 
-@dataclass(frozen=True, slots=True)
-class TransportFailure:
+class TransportFailure(msgspec.Struct, frozen=True):
     """An exchange that produced no HTTP response; `detail` is already free of secrets."""
 
     kind: TransportErrorKind
@@ -63,8 +61,7 @@ class TransportFailure:
 type HttpResult = HttpResponse | TransportFailure
 
 
-@dataclass(frozen=True, slots=True)
-class Timeouts:
+class Timeouts(msgspec.Struct, frozen=True):
     """Per-attempt socket timeouts in seconds, already clamped to the remaining deadline."""
 
     connect: float
