@@ -257,6 +257,15 @@ class Delivery:
             raise api_error(envelope, retry_after)
         return envelope
 
+    def _sink_keeps(self, outcome: str) -> bool:
+        # A sink must not raise (the port says so); one whose `keeps` does anyway is given
+        # the record rather than breaking a send that has already been delivered.
+        assert self._keeps is not None
+        try:
+            return bool(self._keeps(outcome))
+        except Exception:  # noqa: BLE001 - any failure of a sink's answer means "give it"
+            return True
+
     def record(
         self,
         send: Send,
@@ -269,7 +278,7 @@ class Delivery:
         request_id: str | None = None,
     ) -> None:
         """Hand one audit record of `send` to the sink (unless it says it would drop it)."""
-        if self._keeps is not None and not self._keeps(outcome):
+        if self._keeps is not None and not self._sink_keeps(outcome):
             return
         self._audit.record(
             AuditRecord(

@@ -120,6 +120,20 @@ def test_a_fanout_keeps_what_any_of_its_sinks_keeps() -> None:
     assert FanoutAuditSink(silent, MemoryAuditSink()).keeps("success")
 
 
+class Confused(MemoryAuditSink):
+    """Breaks the port's rule in `keeps`."""
+
+    def keeps(self, outcome: str) -> bool:
+        raise RuntimeError("cannot tell")
+
+
+def test_a_sink_that_cannot_answer_is_given_the_record_and_the_send_stands() -> None:
+    audit = Confused()
+    with _ports(audit, None).client() as client:
+        assert client.send_event(EVENT).success
+    assert [r.outcome for r in audit.records] == ["success"]
+
+
 def test_refusals_and_failures_are_asked_about_too() -> None:
     audit = Choosy("invalid", "api_error")
     ports = _ports(audit, json_response(400, json.dumps({"detail": "bad"})))
