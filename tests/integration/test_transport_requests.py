@@ -387,6 +387,21 @@ def test_a_base_url_that_is_not_https_is_refused(backend: Backend, base_url: str
         backend(base_url)
 
 
+@pytest.mark.parametrize(
+    "base_url", ["https://user:pw@127.0.0.1:443", "https://token@127.0.0.1", "https://:pw@h"]
+)
+def test_a_base_url_with_credentials_is_refused_by_both(backend: Backend, base_url: str) -> None:
+    """requests would turn userinfo into a Basic header sent with every request."""
+    with pytest.raises(ValueError, match="must not carry credentials"):
+        backend(base_url)
+
+
+@pytest.mark.parametrize("cap", [-1, -(1 << 20)])
+def test_a_negative_response_cap_is_refused(backend: Backend, cap: int) -> None:
+    with pytest.raises(ValueError, match="max_response_bytes"):
+        backend("https://127.0.0.1:443", max_response_bytes=cap)
+
+
 def test_a_path_without_a_leading_slash_is_refused(transport: AnyTransport) -> None:
     with pytest.raises(ValueError, match="must start with '/'"):
         transport.send(HttpRequest("GET", "@elsewhere.invalid/x"), TIMEOUTS)

@@ -13,6 +13,7 @@ import http.client
 import ssl
 from collections.abc import Sequence
 from typing import Final
+from urllib.parse import urlsplit
 
 from requests import exceptions as rq
 from urllib3 import BaseHTTPResponse
@@ -101,6 +102,20 @@ def failure(exc: BaseException, timeouts: Timeouts, request_headers: Headers) ->
     if kind is Kind.TLS:
         what = _tls_what(cause, what)
     return fail(kind, f"{what}: {type(cause).__name__}: {cause}", request_headers)
+
+
+def check_target(base_url: str, max_response_bytes: int) -> str:
+    """`base_url` without its trailing slash, once both transports' rules hold: https with a
+    host, no userinfo (requests would turn it into a Basic header; urllib3 would send it
+    nowhere it should go), a cap that is not negative."""
+    parts = urlsplit(base_url)
+    if parts.scheme.lower() != "https" or not parts.netloc:
+        raise ValueError("base_url must be an https:// URL with a host")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("base_url must not carry credentials (user:password@)")
+    if max_response_bytes < 0:
+        raise ValueError("max_response_bytes must not be negative")
+    return base_url.rstrip("/")
 
 
 def fail(kind: Kind, detail: str, request_headers: Headers) -> TransportFailure:

@@ -15,14 +15,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Collection
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 import requests.adapters
 from urllib3.util import Retry
 
 from vectorvue_client.adapters.http_session import hardened_session
-from vectorvue_client.adapters.transport_common import CAUGHT, failure, read_response
+from vectorvue_client.adapters.transport_common import CAUGHT, check_target, failure, read_response
 from vectorvue_client.adapters.transport_pinning import PinnedHTTPAdapter
 from vectorvue_client.domain.http import HttpRequest, HttpResult, Timeouts
 
@@ -46,12 +45,7 @@ class RequestsTransport:
         pins: Collection[str] = (),
         proxy: str | None = None,
     ) -> None:
-        parts = urlsplit(base_url)
-        if parts.scheme.lower() != "https" or not parts.netloc:
-            raise ValueError("base_url must be an https:// URL with a host")
-        if max_response_bytes < 0:
-            raise ValueError("max_response_bytes must not be negative")
-        self._base_url = base_url.rstrip("/")
+        self._base_url = check_target(base_url, max_response_bytes)
         self._verify = verify
         self._client_cert = client_cert
         self._max_response_bytes = max_response_bytes

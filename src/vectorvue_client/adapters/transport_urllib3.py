@@ -29,7 +29,13 @@ import requests
 from urllib3 import PoolManager, ProxyManager, Timeout
 from urllib3.util import Retry, make_headers, parse_url
 
-from vectorvue_client.adapters.transport_common import CAUGHT, fail, failure, read_response
+from vectorvue_client.adapters.transport_common import (
+    CAUGHT,
+    check_target,
+    fail,
+    failure,
+    read_response,
+)
 from vectorvue_client.adapters.transport_pinning import install_pool_class, pinned_pool_class
 from vectorvue_client.domain.errors import TransportErrorKind as Kind
 from vectorvue_client.domain.http import HttpRequest, HttpResult, Timeouts
@@ -74,16 +80,9 @@ class Urllib3Transport:
         pins: Collection[str] = (),
         proxy: str | None = None,
     ) -> None:
-        parts = urlsplit(base_url)
-        if parts.scheme.lower() != "https" or not parts.netloc:
-            raise ValueError("base_url must be an https:// URL with a host")
-        if parts.username is not None or parts.password is not None:
-            raise ValueError("base_url must not carry credentials (user:password@)")
-        if max_response_bytes < 0:
-            raise ValueError("max_response_bytes must not be negative")
+        self._base_url = check_target(base_url, max_response_bytes)
         if _header_problem("User-Agent", user_agent):
             raise ValueError("user_agent must not hold a line break or start with whitespace")
-        self._base_url = base_url.rstrip("/")
         self._max_response_bytes = max_response_bytes
         self._closed = False
         self._defaults = {

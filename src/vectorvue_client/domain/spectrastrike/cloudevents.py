@@ -166,17 +166,18 @@ def _event(
     digest: str,
 ) -> CanonicalEvent:
     # The event both readings make of what they read.
-    content = a.content_of(
+    return msg.telemetry_event(
+        options.source_system,
         lifted,
         event_type=event_type,
-        source_system=options.source_system,
         occurred_at=occurred_at,
-        severity=lifted.severity or "info",
-        message=msg.telemetry_message(event_type, status, asset, data, lifted.operator_id),
-        asset_ref=asset.ref,
+        event_id=_event_id(ce_id, source),
+        status=status,
+        asset=asset,
+        facts=data,
         attributes=attributes,
+        digest=digest,
     )
-    return a.finish(content, event_id=_event_id(ce_id, source), document_sha=digest)
 
 
 def _event_id(ce_id: str, source: str) -> str:

@@ -170,17 +170,18 @@ def _event(
     digest: str,
 ) -> CanonicalEvent:
     # The event both readings make of what they read.
-    content = a.content_of(
+    return msg.telemetry_event(
+        options.source_system,
         lifted,
         event_type=event_type,
-        source_system=options.source_system,
         occurred_at=occurred_at,
-        severity=lifted.severity or "info",
-        message=msg.telemetry_message(event_type, status, asset, attrs, lifted.operator_id),
-        asset_ref=asset.ref,
+        event_id=event_id,
+        status=status,
+        asset=asset,
+        facts=attrs,
         attributes=attributes,
+        digest=digest,
     )
-    return a.finish(content, event_id=event_id, document_sha=digest)
 
 
 def _attributes(

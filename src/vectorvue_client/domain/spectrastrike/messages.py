@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from vectorvue_client.domain import models as m
+from vectorvue_client.domain.canonical import CanonicalEvent
+from vectorvue_client.domain.spectrastrike import assembly as a
 from vectorvue_client.domain.spectrastrike.assembly import Asset
 
 SNIPPET_LEN: Final = 128
@@ -85,3 +87,32 @@ def _session(facts: Mapping[str, Any]) -> str | None:
 
 def _count(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def telemetry_event(
+    source_system: str,
+    lifted: a.Lifted,
+    *,
+    event_type: str,
+    occurred_at: str,
+    event_id: str | None,
+    status: str | None,
+    asset: Asset,
+    facts: Mapping[str, Any],
+    attributes: dict[str, Any],
+    digest: str,
+) -> CanonicalEvent:
+    """The CanonicalEvent of a telemetry document (a broker envelope or a CloudEvent), as
+    both readings of each make it: severity `info` unless lifted, the message from
+    `telemetry_message`, the content hash as event id unless one is given."""
+    content = a.content_of(
+        lifted,
+        event_type=event_type,
+        source_system=source_system,
+        occurred_at=occurred_at,
+        severity=lifted.severity or "info",
+        message=telemetry_message(event_type, status, asset, facts, lifted.operator_id),
+        asset_ref=asset.ref,
+        attributes=attributes,
+    )
+    return a.finish(content, event_id=event_id, document_sha=digest)
