@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from vectorvue_client.config import VectorVueConfig
 from vectorvue_client.delivery import Delivery
 from vectorvue_client.domain.errors import VectorVueConfigError
 from vectorvue_client.domain.spectrastrike import SpectraStrikeOptions
@@ -58,9 +59,19 @@ class OutboxMethods:
 
     @property
     def outbox(self) -> OutboxView:
-        """Inspect and manage the outbox: stats, dead letters, retries, purges."""
+        """Inspect and manage the outbox: stats, dead letters, retries, purges. The client
+        owns the outbox from its first use until close()."""
         self._ensure_open()
         return OutboxView(self._outbox().outbox, self._delivery.clock)
+
+    @staticmethod
+    def inspect_outbox(config: VectorVueConfig) -> OutboxView:
+        """The configured outbox, opened read-only and without taking it from the process
+        that owns it (a running service): stats and dead letters; retries and purges
+        raise VectorVueOutboxError (only the owner changes it). Close it with `close()`."""
+        from vectorvue_client.container import build_outbox_reader  # the container imports us
+
+        return build_outbox_reader(config)
 
     def start_worker(self) -> None:
         """Deliver the outbox from a background thread until `stop_worker` or `close`."""

@@ -45,6 +45,7 @@ from vectorvue_client.adapters.transport_urllib3 import TlsSetupError, Urllib3Tr
 from vectorvue_client.client import VectorVueClient
 from vectorvue_client.config import VectorVueConfig, default_outbox_path, proxy_from_environment
 from vectorvue_client.domain.errors import VectorVueConfigError
+from vectorvue_client.outbox_view import OutboxView
 from vectorvue_client.ports import (
     AuditSink,
     Clock,
@@ -217,6 +218,13 @@ def make_outbox_opener(config: VectorVueConfig, environ: Mapping[str, str]) -> C
     return open_outbox
 
 
+def make_outbox_reader(config: VectorVueConfig, environ: Mapping[str, str]) -> Outbox:
+    """The outbox at outbox_path opened read-only, without taking it from its owner: what
+    an operator inspects while a service runs (ADR 0024)."""
+    reader: Outbox = SqliteOutbox.reader(config.outbox_path or default_outbox_path(environ))
+    return reader
+
+
 def make_closers(
     vault: VaultCredentialSource | None, audit_file: JsonlAuditSink | None
 ) -> list[Callable[[], None]]:
@@ -261,6 +269,7 @@ class Container(containers.DeclarativeContainer):
         transport=transport,
     )
     signer = providers.Singleton(make_signer, config=config, environ=environ)
+    outbox_reader = providers.Factory(make_outbox_reader, config=config, environ=environ)
     client = providers.Factory(
         VectorVueClient,
         config=config,
@@ -279,3 +288,9 @@ def build_client(config: VectorVueConfig) -> VectorVueClient:
     """A client with the default adapters for `config`."""
     client: VectorVueClient = Container(config=config).client()
     return client
+
+
+def build_outbox_reader(config: VectorVueConfig) -> OutboxView:
+    """The configured outbox, read-only (see make_outbox_reader), on the system clock."""
+    container = Container(config=config)
+    return OutboxView(container.outbox_reader(), container.clock())

@@ -6,6 +6,12 @@ network. `drain` takes due items in FIFO order, shapes them for the active profi
 them, and records each item's fate: delivered once VectorVue accepted it, rescheduled (with
 backoff from the domain) after a transient failure, dead-lettered with the reason when
 VectorVue or local validation refused it for good. Nothing is dropped.
+
+On the integration API, items that go out together are sealed into a batch in the outbox
+before the first attempt (ADR 0024): until VectorVue's answer to that request is known,
+every resend is the same body under the same Idempotency-Key, whichever drain, restart or
+process sends it. The telemetry gateway takes one event per request, signed afresh at
+every attempt, and has no idempotency key: its items are never sealed.
 """
 
 from __future__ import annotations
@@ -21,25 +27,36 @@ from vectorvue_client.delivery import Delivery
 from vectorvue_client.domain import models
 from vectorvue_client.domain.canonical import CanonicalEvent
 from vectorvue_client.domain.encoding import encode_json_data
+from vectorvue_client.domain.envelope import ResponseEnvelope
 from vectorvue_client.domain.errors import (
     VectorVueAPIError,
     VectorVueSerializationError,
     VectorVueTransportError,
 )
+from vectorvue_client.domain.gateway import GatewayParts
 from vectorvue_client.domain.outbox import (
     PERMANENT_STATUSES,
+    Batch,
     Burial,
     Claimed,
+    ClaimedBatch,
     ItemKind,
     OutboxRecord,
     Reschedule,
     is_permanent_item_failure,
+    item_id,
     next_attempt_delay,
 )
 from vectorvue_client.domain.profiles import finding_to_canonical, to_integration_event
 from vectorvue_client.domain.spectrastrike import SpectraStrikeOptions, parse_output
 from vectorvue_client.ports import Outbox
-from vectorvue_client.senders import Encoded, GatewaySender, IntegrationSender, convert_all
+from vectorvue_client.senders import (
+    Encoded,
+    GatewaySender,
+    IntegrationSender,
+    PlannedBatch,
+    convert_all,
+)
 
 EVENTS_BATCH_PATH = "/api/v1/integrations/spectrastrike/events/batch"
 FINDINGS_BATCH_PATH = "/api/v1/integrations/spectrastrike/findings/batch"
@@ -62,6 +79,15 @@ class _Tally:
     delivered: int = 0
     rescheduled: int = 0
     dead: int = 0
+    requests: int = 0  # requests started by this drain
+
+
+type _Budget = Callable[[], float | None]
+
+
+class _Stop(Exception):  # noqa: N818 - a signal inside drain, never raised out of it
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
 
 
 class OutboxService:
@@ -84,6 +110,10 @@ class OutboxService:
         self._jitter = jitter
         self._is_gateway = delivery.config.profile == "telemetry-gateway"
         self._draining = threading.Lock()  # one drain at a time: the worker or a caller
+        # Set when a drain ended before settling what it claimed (a write the disk refused,
+        # an interruption): the next drain first puts that back in line, in this process,
+        # once the outbox can be written again.
+        self._stranded = False
         self.stopping = threading.Event()
 
     # -- enqueue ----------------------------------------------------------------------------
@@ -100,44 +130,76 @@ class OutboxService:
         return [r.key for r in records]
 
     # -- drain ------------------------------------------------------------------------------
-    def drain(self, deadline_seconds: float) -> DrainReport:
-        """Deliver due items until none is due, the deadline passes, VectorVue is
-        unreachable, or the client stops."""
+    def drain(self, deadline_seconds: float | None) -> DrainReport:
+        """Deliver due items until none is due, VectorVue is unreachable, the client stops,
+        or `deadline_seconds` pass (None: no bound on the drain; each request then has the
+        configured deadline_seconds, as the worker's do).
+
+        With a deadline, the drain never runs past it, and starts a request only while the
+        configured timeout_seconds is left of it, except its first request (which has what
+        is left): no request is cut short to fit a drain that was long enough for it.
+        """
         clock = self._delivery.clock
         started = clock.monotonic()
         tally = _Tally()
         stopped_by = "empty"
         with self._draining:
-            while True:
-                remaining = deadline_seconds - (clock.monotonic() - started)
+            if self._stranded:
+                self.outbox.recover()  # raises again while the disk still refuses writes
+                self._stranded = False
+
+            def budget() -> float | None:
+                """The deadline of the next request (None: the configured one); _Stop when
+                the drain must not start another."""
                 if self.stopping.is_set():
-                    stopped_by = "stopping"
-                    break
-                if remaining <= 0:
-                    stopped_by = "deadline"
-                    break
-                claimed = self.outbox.claim(self._delivery.config.batch_size, clock.time())
-                if not claimed:
-                    break
-                if not self._deliver(claimed, remaining, tally):
-                    stopped_by = "unreachable"
-                    break
+                    raise _Stop("stopping")
+                if deadline_seconds is None:
+                    return None
+                remaining = deadline_seconds - (clock.monotonic() - started)
+                timeout = self._delivery.config.timeout_seconds
+                if remaining <= 0 or (tally.requests and remaining < timeout):
+                    raise _Stop("deadline")
+                return min(remaining, self._delivery.config.deadline_seconds)
+
+            try:
+                while True:
+                    budget()  # before claiming anything
+                    if not self._round(budget, tally):
+                        break
+            except _Stop as stop:
+                stopped_by = stop.reason
+            except BaseException:
+                self._stranded = True
+                raise
         pending = self.outbox.stats(clock.time()).pending
         seconds = clock.monotonic() - started
         return DrainReport(
             tally.delivered, tally.rescheduled, tally.dead, pending, seconds, stopped_by
         )
 
-    def _deliver(self, claimed: list[Claimed], remaining: float, tally: _Tally) -> bool:
-        """Deliver one claimed batch; False when VectorVue could not be reached (the rest
-        of the drain would fail the same way)."""
+    def _round(self, budget: _Budget, tally: _Tally) -> bool:
+        """Send what is due next (a sealed batch first, else newly claimed items); False
+        when nothing was due."""
+        now = self._delivery.clock.time()
+        batches = self.outbox.claim_batches(1, now)
+        if batches:
+            if self._is_gateway:
+                # Sealed by an integration-API run of this outbox: the gateway sends each
+                # event on its own (it upserts on the event id), so the grouping goes.
+                self.outbox.release([c.key for c in batches[0].items])
+            else:
+                self._send_batches(batches, budget, tally)
+            return True
+        claimed = self.outbox.claim(self._delivery.config.batch_size, now)
+        if not claimed:
+            return False
         ready, burials = self._prepare(claimed)
         self._bury(burials, tally)
-        if not ready:
-            return True
         if self._is_gateway:
-            return self._deliver_gateway(ready, remaining, tally)
-        return self._deliver_integration(ready, remaining, tally)
+            self._deliver_gateway(ready, budget, tally)
+        else:
+            self._send_batches(self._seal(ready), budget, tally)
+        return True
 
     def _prepare(self, claimed: list[Claimed]) -> tuple[list[tuple[Claimed, Any]], list[Burial]]:
         ready: list[tuple[Claimed, Any]] = []
@@ -166,77 +228,139 @@ class OutboxService:
             return self._integration.encoded(to_integration_event(payload))
         return self._integration.encoded(payload)
 
-    def _deliver_integration(
-        self, ready: list[tuple[Claimed, Any]], remaining: float, tally: _Tally
-    ) -> bool:
-        clock = self._delivery.clock
-        groups = [
-            (path, [(c, e) for c, e in ready if isinstance(e.payload, kind)])
-            for path, kind in (
-                (EVENTS_BATCH_PATH, models.IntegrationEvent),
-                (FINDINGS_BATCH_PATH, models.IntegrationFinding),
-            )
-        ]
-        for position, (path, group) in enumerate(groups):
+    # -- the integration API: sealed batches ------------------------------------------------
+    def _seal(self, ready: list[tuple[Claimed, Any]]) -> list[ClaimedBatch]:
+        """Group ready items into requests (events, then findings) and seal each before
+        its first attempt; returns them in sending order."""
+        sealed: list[ClaimedBatch] = []
+        for path, kind in (
+            (EVENTS_BATCH_PATH, models.IntegrationEvent),
+            (FINDINGS_BATCH_PATH, models.IntegrationFinding),
+        ):
+            group = [(c, e) for c, e in ready if isinstance(e.payload, kind)]
             if not group:
                 continue
             encoded: list[Encoded] = [e for _, e in group]
+            for planned in self._integration.plan(encoded):
+                items = tuple(group[i][0] for i in planned.indices)
+                sealed.append(ClaimedBatch(planned.key, path, planned.body, 0, items))
+        self.outbox.seal(
+            [Batch(b.key, b.path, b.body, tuple(c.key for c in b.items)) for b in sealed],
+            self._delivery.clock.time(),
+        )
+        return sealed
+
+    def _send_batches(self, batches: list[ClaimedBatch], budget: _Budget, tally: _Tally) -> None:
+        """Send sealed batches in order. A transport failure reschedules the batch tried,
+        puts the others back as they were (no attempt made), and stops the drain: the next
+        requests would fail alike."""
+        for position, batch in enumerate(batches):
             try:
-                envelope = self._integration.many(
-                    "drain", path, encoded, clock.monotonic(), deadline=remaining
+                deadline = budget()
+            except _Stop:
+                self._release_batches(batches[position:])
+                raise
+            ids = tuple(item_id(c.key) for c in batch.items)
+            planned = PlannedBatch(batch.body, batch.key, ids, tuple(range(len(ids))))
+            tally.requests += 1
+            try:
+                envelope = self._integration.post(
+                    "drain",
+                    batch.path,
+                    planned,
+                    self._delivery.clock.monotonic(),
+                    deadline=deadline,
                 )
             except VectorVueTransportError as exc:
-                self._reschedule([c for c, _ in group], str(exc), None, tally)
-                # The groups not tried yet go back as they were: no attempt was made.
-                untried = [c.key for _, later in groups[position + 1 :] for c, _ in later]
-                if untried:
-                    self.outbox.release(untried)
-                return False
+                self._reschedule_batch(batch, str(exc), None, tally)
+                self._release_batches(batches[position + 1 :])
+                raise _Stop("unreachable") from None
             except VectorVueAPIError as exc:
-                self._refused_request([c for c, _ in group], exc, tally)
+                if exc.status_code in PERMANENT_STATUSES:  # the answer is known: the items'
+                    reason = f"HTTP {exc.status_code}: {_api_reason(exc)}"
+                    burials = [Burial(c.key, reason, exc.status_code) for c in batch.items]
+                    self._bury(burials, tally)
+                else:  # 401/403/429/5xx: not the items' fault; resent whole, later
+                    self._reschedule_batch(batch, str(exc), exc.retry_after, tally)
                 continue
-            by_index = {item.index: item for item in envelope.items}
-            delivered, retry, burials = [], [], []
-            for index, (item, _) in enumerate(group):
-                outcome = by_index.get(index)
-                if outcome is not None and outcome.accepted:
-                    delivered.append(item.key)
-                elif outcome is not None and is_permanent_item_failure(outcome):
-                    reason = f"{outcome.error_code or 'failed'}: {outcome.error_message or ''}"
-                    burials.append(Burial(item.key, reason.strip()))
-                else:
-                    retry.append(item)
-            self._delivered(delivered, tally)
-            self._bury(burials, tally)
-            self._reschedule(retry, "VectorVue gave no result for the item", None, tally)
-        return True
+            self._settle_items(list(batch.items), envelope, tally)
 
+    def _settle_items(
+        self, items: list[Claimed], envelope: ResponseEnvelope, tally: _Tally
+    ) -> None:
+        """VectorVue answered: each item's fate from its result. An item the answer said
+        nothing about is tried again on its own (the request's outcome is known)."""
+        by_index = {item.index: item for item in envelope.items}
+        delivered, retry, burials = [], [], []
+        for index, item in enumerate(items):
+            outcome = by_index.get(index)
+            if outcome is not None and outcome.accepted:
+                delivered.append(item.key)
+            elif outcome is not None and is_permanent_item_failure(outcome):
+                reason = f"{outcome.error_code or 'failed'}: {outcome.error_message or ''}"
+                burials.append(Burial(item.key, reason.strip()))
+            else:
+                retry.append(item)
+        self._delivered(delivered, tally)
+        self._bury(burials, tally)
+        self._reschedule(retry, "VectorVue gave no result for the item", None, tally)
+
+    def _reschedule_batch(
+        self, batch: ClaimedBatch, error: str, retry_after: float | None, tally: _Tally
+    ) -> None:
+        """The batch's outcome is unknown: it is resent whole, later, with the same bytes
+        and key. Its items share one fate, so when one of them reaches
+        outbox_max_attempts all are dead-lettered (the request cannot be resent in part)."""
+        config, now = self._delivery.config, self._delivery.clock.time()
+        failures = max(c.attempts for c in batch.items) + 1
+        if config.outbox_max_attempts is not None and failures >= config.outbox_max_attempts:
+            reason = f"gave up after {failures} attempts: {error}"
+            self._bury([Burial(c.key, reason) for c in batch.items], tally)
+            return
+        delay = next_attempt_delay(
+            max(batch.attempts + 1, 1),
+            base=config.outbox_backoff_base_seconds,
+            cap=config.outbox_backoff_max_seconds,
+            jitter=self._jitter(),
+            retry_after=retry_after,
+        )
+        self.outbox.reschedule_batches([Reschedule(batch.key, now + delay, error)], now)
+        tally.rescheduled += len(batch.items)
+
+    def _release_batches(self, batches: list[ClaimedBatch]) -> None:
+        if batches:  # not attempted: back in line as they were, still sealed
+            self.outbox.release_batches([b.key for b in batches])
+
+    # -- the telemetry gateway: one event per request ---------------------------------------
     def _deliver_gateway(
-        self, ready: list[tuple[Claimed, Any]], remaining: float, tally: _Tally
-    ) -> bool:
+        self, ready: list[tuple[Claimed, Any]], budget: _Budget, tally: _Tally
+    ) -> None:
+        parts: GatewayParts
         for position, (item, parts) in enumerate(ready):
             try:
-                self._gateway.one("drain", parts, deadline=remaining)
+                deadline = budget()
+            except _Stop:
+                self.outbox.release([c.key for c, _ in ready[position:]])
+                raise
+            tally.requests += 1
+            try:
+                self._gateway.one("drain", parts, deadline=deadline)
             except VectorVueTransportError as exc:
                 self._reschedule([item], str(exc), None, tally)
                 untried = [c.key for c, _ in ready[position + 1 :]]
                 if untried:  # not attempted: back in line as they were
                     self.outbox.release(untried)
-                return False
+                raise _Stop("unreachable") from None
             except VectorVueAPIError as exc:
-                self._refused_request([item], exc, tally)
+                if exc.status_code in PERMANENT_STATUSES:
+                    reason = f"HTTP {exc.status_code}: {_api_reason(exc)}"
+                    self._bury([Burial(item.key, reason, exc.status_code)], tally)
+                else:  # 401/403/429/5xx: not the item's fault; it waits for a better moment
+                    self._reschedule([item], str(exc), exc.retry_after, tally)
                 continue
             self._delivered([item.key], tally)
-        return True
 
     # -- recording fates --------------------------------------------------------------------
-    def _refused_request(self, items: list[Claimed], exc: VectorVueAPIError, tally: _Tally) -> None:
-        if exc.status_code in PERMANENT_STATUSES:
-            reason = f"HTTP {exc.status_code}: {exc.envelope.error if exc.envelope else exc}"
-            self._bury([Burial(i.key, reason, exc.status_code) for i in items], tally)
-        else:  # 401/403/429/5xx: not the items' fault; they wait for a better moment
-            self._reschedule(items, str(exc), exc.retry_after, tally)
-
     def _delivered(self, keys: list[str], tally: _Tally) -> None:
         if keys:
             self.outbox.delivered(keys, self._delivery.clock.time())
@@ -271,6 +395,10 @@ class OutboxService:
             self.outbox.reschedule(retries, now)
             tally.rescheduled += len(retries)
         self._bury(burials, tally)
+
+
+def _api_reason(exc: VectorVueAPIError) -> str:
+    return exc.envelope.error or str(exc) if exc.envelope is not None else str(exc)
 
 
 def _record(item: CanonicalEvent | models.IntegrationFinding) -> OutboxRecord:

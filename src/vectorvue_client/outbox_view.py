@@ -34,3 +34,8 @@ class OutboxView:
         if seconds < 0:
             raise ValueError("older_than must not be negative")
         return self._outbox.purge_delivered(self._clock.time() - seconds)
+
+    def close(self) -> None:
+        """Close an outbox opened for inspection (VectorVueClient.inspect_outbox). A client's
+        own view is closed with the client."""
+        self._outbox.close()

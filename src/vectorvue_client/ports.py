@@ -12,8 +12,10 @@ from typing import Protocol, runtime_checkable
 from vectorvue_client.domain.audit import AuditRecord
 from vectorvue_client.domain.http import HttpRequest, HttpResult, Timeouts
 from vectorvue_client.domain.outbox import (
+    Batch,
     Burial,
     Claimed,
+    ClaimedBatch,
     DeadLetter,
     OutboxRecord,
     OutboxStats,
@@ -112,7 +114,13 @@ class Entropy(Protocol):
 class Outbox(Protocol):
     """Where items wait, durably, until VectorVue has them. Times are Unix seconds passed
     in by the caller (the Clock port), so that tests are exact. One process owns an outbox
-    at a time; on opening, items left in flight by a crash become pending again."""
+    at a time; on opening, items left in flight by a crash become pending again.
+
+    Items sent together are sealed into a batch before the first attempt (`seal`); from
+    then on they are claimed only together (`claim_batches`), and resent as the same bytes
+    under the same key, until each item's fate is settled by `delivered`, `reschedule`,
+    `bury` or `release` (which take it out of its batch; a batch left empty is gone).
+    """
 
     def put(self, records: Sequence[OutboxRecord], now: float) -> int:
         """Store the records; durable when it returns. A key already present (in any state,
@@ -120,27 +128,57 @@ class Outbox(Protocol):
         ...
 
     def claim(self, limit: int, now: float) -> list[Claimed]:
-        """Up to `limit` pending items due by `now`, oldest first, now marked in flight."""
+        """Up to `limit` pending items due by `now` that are in no batch, oldest first, now
+        marked in flight. An item that fails its checksum (damaged on disk) is moved to
+        the dead letters instead, with the reason, and the rest flows."""
+        ...
+
+    def seal(self, batches: Sequence[Batch], now: float) -> None:
+        """Record that these claimed items go out together, each batch as its exact body
+        under its key; durable when it returns, and before the first attempt. The batches
+        are in flight, as their items were."""
+        ...
+
+    def claim_batches(self, limit: int, now: float) -> list[ClaimedBatch]:
+        """Up to `limit` sealed batches due by `now`, oldest first, now in flight. A batch
+        that fails its checksum is dissolved: its items are pending again on their own."""
+        ...
+
+    def reschedule_batches(self, retries: Sequence[Reschedule], now: float) -> None:
+        """These in-flight batches failed transiently: count the attempt (of the batch and
+        of each of its items), pending again until their time, still sealed."""
+        ...
+
+    def release_batches(self, keys: Sequence[str]) -> None:
+        """Put these in-flight batches back to pending, as they were (no attempt counted)."""
         ...
 
     def delivered(self, keys: Sequence[str], now: float) -> None:
-        """VectorVue accepted these: mark them delivered."""
+        """VectorVue accepted these in-flight items: mark them delivered."""
         ...
 
     def reschedule(self, retries: Sequence[Reschedule], now: float) -> None:
-        """These failed transiently: count the attempt, back to pending until their time."""
+        """These in-flight items failed transiently: count the attempt, back to pending
+        (on their own, out of any batch) until their time."""
         ...
 
     def bury(self, burials: Sequence[Burial], now: float) -> None:
-        """These were refused for good: count the attempt, move them to the dead letters."""
+        """These in-flight items were refused for good: count the attempt, move them to the
+        dead letters."""
         ...
 
     def release(self, keys: Sequence[str]) -> None:
-        """Put claimed items back to pending, as they were (no attempt counted)."""
+        """Put these in-flight items back to pending, on their own (no attempt counted)."""
+        ...
+
+    def recover(self) -> int:
+        """Put every in-flight item and batch back to pending, as they were (no attempt
+        counted): what was claimed by a drain that failed before settling it. Call it only
+        while no drain runs. Returns how many items moved."""
         ...
 
     def next_due(self) -> float | None:
-        """When the earliest pending item is due (None when nothing is pending)."""
+        """When the earliest pending item or batch is due (None when nothing is pending)."""
         ...
 
     def stats(self, now: float) -> OutboxStats:
@@ -152,7 +190,8 @@ class Outbox(Protocol):
         ...
 
     def retry_dead(self, keys: Sequence[str] | None, now: float) -> int:
-        """Move these dead letters (all when None) back to pending, due now."""
+        """Move these dead letters (all when None) back to pending, due now; a dead letter
+        that fails its checksum stays where it is. Returns how many moved."""
         ...
 
     def purge_delivered(self, older_than: float) -> int:

@@ -75,6 +75,17 @@ class Encoded:
         return self.payload.finding_id
 
 
+@dataclass(frozen=True, slots=True)
+class PlannedBatch:
+    """One request of a batch send: its body, its Idempotency-Key, and its items' ids and
+    positions in the caller's list."""
+
+    body: bytes
+    key: str
+    item_ids: tuple[str, ...]
+    indices: tuple[int, ...]
+
+
 class IntegrationSender:
     """Delivers integration-API payloads (events or findings) as single POSTs or batches."""
 
@@ -98,17 +109,10 @@ class IntegrationSender:
         """POST one payload; the Idempotency-Key is derived from its JSON unless given."""
         return self._delivery.post(self._send(operation, path, encode(payload), key, started))
 
-    def many(
-        self,
-        operation: str,
-        path: str,
-        items: Sequence[Encoded],
-        started: float,
-        *,
-        deadline: float | None = None,
-    ) -> ResponseEnvelope:
-        """POST items (from `encoded`) in as few batches as `batch_size` and
-        `max_batch_bytes` allow; each item's bytes are joined as they are."""
+    def plan(self, items: Sequence[Encoded]) -> list[PlannedBatch]:
+        """The requests `items` (from `encoded`) go out in: as few batches as `batch_size`
+        and `max_batch_bytes` allow, in order, each body the items' bytes joined as they
+        are and its Idempotency-Key derived from that body."""
         config = self._delivery.config
         plan = plan_batches(
             [len(i.body) for i in items],
@@ -117,14 +121,36 @@ class IntegrationSender:
         )
         if plan.oversized:  # `encoded` refuses these first; a guard, not a path
             raise VectorVueSerializationError.single("(item)", "larger than max_batch_bytes")
-        parts = []
+        planned = []
         for chunk in plan.batches:
             body = encode_array([items[i].body for i in chunk])
-            ids = [items[i].item_id for i in chunk]
-            send = self._send(operation, path, body, None, started, ids, chunk)
-            if deadline is not None:
-                send = msgspec.structs.replace(send, deadline=deadline)
-            parts.append(self._delivery.post(send))
+            ids = tuple(items[i].item_id for i in chunk)
+            planned.append(PlannedBatch(body, idempotency_key(body), ids, chunk))
+        return planned
+
+    def post(
+        self,
+        operation: str,
+        path: str,
+        batch: PlannedBatch,
+        started: float,
+        *,
+        deadline: float | None = None,
+    ) -> ResponseEnvelope:
+        """POST one planned batch under its own key (the same bytes and key on every
+        attempt, and on every later resend of it)."""
+        send = self._send(
+            operation, path, batch.body, batch.key, started, batch.item_ids, batch.indices
+        )
+        if deadline is not None:
+            send = msgspec.structs.replace(send, deadline=deadline)
+        return self._delivery.post(send)
+
+    def many(
+        self, operation: str, path: str, items: Sequence[Encoded], started: float
+    ) -> ResponseEnvelope:
+        """POST items (from `encoded`) in as few batches as `plan` makes."""
+        parts = [self.post(operation, path, batch, started) for batch in self.plan(items)]
         return merge_batches(parts, len(items))
 
     def _send(

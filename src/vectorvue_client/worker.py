@@ -3,6 +3,11 @@
 A daemon thread that drains, then sleeps until the next item is due (at most
 `worker_interval_seconds`), woken early by an enqueue or a stop. enqueue never waits for
 it: the network is only ever touched from here (or from an explicit drain).
+
+Its drains have no deadline of their own: each request has the configured timeouts and
+deadline_seconds, never a remainder cut to fit a round (a request cut short is stored by
+VectorVue while the client sees a timeout). A stop is seen between requests, and ends a
+backoff the worker sleeps in at once.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ class DeliveryWorker:
 
     def __init__(
         self,
-        drain: Callable[[float], DrainReport],
+        drain: Callable[[float | None], DrainReport],
         next_due_in: Callable[[], float | None],
         interval: float,
     ) -> None:
@@ -62,8 +67,7 @@ class DeliveryWorker:
         while not self._stop.is_set():
             wait = self._interval
             try:
-                # Bounded rounds: a stop request is seen within one interval.
-                self._drain(max(self._interval * 5, 5.0))
+                self._drain(None)
                 due_in = self._next_due_in()
                 if due_in is not None:
                     wait = min(self._interval, max(due_in, 0.0))

@@ -28,8 +28,10 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from vectorvue_client.adapters.outbox_sqlite import SqliteOutbox
 from vectorvue_client.domain.errors import VectorVueOutboxError
 from vectorvue_client.domain.outbox import (
+    Batch,
     Burial,
     Claimed,
+    ClaimedBatch,
     ItemKind,
     OutboxRecord,
     OutboxStats,
@@ -378,6 +380,107 @@ def test_put_and_claim_from_different_threads(outbox: Outbox) -> None:
     assert counts(outbox) == (0, 0, len(names), 0)
 
 
+# -- sealed batches --------------------------------------------------------------------------
+
+
+def _sealed(outbox: Outbox, names: str, batch: str = "key-1") -> Batch:
+    """Claim the named items and seal them, in that order, as one batch."""
+    claimed = keys_of(outbox.claim(len(names), T0))
+    assert claimed == [key(n) for n in names]
+    sealed = Batch(batch, "/batch", f"[{names}]".encode(), tuple(claimed))
+    outbox.seal([sealed], T0)
+    return sealed
+
+
+def test_a_sealed_batch_is_claimed_whole_as_the_same_bytes_under_the_same_key(
+    outbox: Outbox,
+) -> None:
+    """Once sealed, items are never claimed on their own: the batch comes back whole, in
+    body order, with its bytes and key, after every reschedule, until an item's fate is
+    settled; each attempt counts for the batch and for each of its items."""
+    outbox.put([rec(n) for n in "abcd"], T0)
+    sealed = _sealed(outbox, "abc")
+    assert counts(outbox) == (1, 3, 0, 0)
+    assert keys_of(outbox.claim(10, T0)) == [key("d")]
+    assert outbox.claim_batches(5, T0) == []  # in flight already
+    outbox.reschedule_batches([Reschedule("key-1", T0 + 30, "timeout")], T0)
+    assert counts(outbox) == (3, 1, 0, 0)
+    assert outbox.next_due() == T0 + 30
+    assert outbox.claim_batches(5, T0 + 29) == []
+    again = outbox.claim_batches(5, T0 + 30)
+    assert again == [
+        ClaimedBatch(
+            "key-1",
+            "/batch",
+            sealed.body,
+            1,
+            tuple(Claimed(key(n), ItemKind.FINDING, f"body of {n}".encode(), 1, T0) for n in "abc"),
+        )
+    ]
+    outbox.release_batches(["key-1"])
+    assert [b.attempts for b in outbox.claim_batches(5, T0 + 30)] == [1]
+
+
+def test_settling_an_item_dissolves_its_batch(outbox: Outbox) -> None:
+    """An item's fate is settled once VectorVue's answer is known: the batch is gone, its
+    other items in flight on their own, each settled in turn; an unanswered item is
+    claimable again on its own."""
+    outbox.put([rec(n) for n in "abc"], T0)
+    _sealed(outbox, "abc")
+    outbox.delivered([key("a")], T0)
+    outbox.bury([Burial(key("b"), "failed: bad", None)], T0)
+    assert counts(outbox) == (0, 1, 1, 1)
+    outbox.reschedule([Reschedule(key("c"), T0, "no result")], T0)
+    assert outbox.claim_batches(5, T0 + 100) == []
+    assert [(c.key, c.attempts) for c in outbox.claim(5, T0)] == [(key("c"), 1)]
+    outbox.release([key("c")])
+    outbox.recover()
+    assert outbox.claim_batches(5, T0 + 100) == []
+
+
+def test_only_items_claimed_on_their_own_can_be_sealed(outbox: Outbox) -> None:
+    """A pending item, an item already in a batch, or an unknown key: the seal is refused
+    whole and changes nothing."""
+    outbox.put([rec(n) for n in "abc"], T0)
+    _sealed(outbox, "a")
+    outbox.claim(1, T0)  # b
+    for items in ((key("b"), key("c")), (key("b"), key("a")), (key("b"), key("zz")), ()):
+        with pytest.raises((ValueError, VectorVueOutboxError)):
+            outbox.seal([Batch("key-2", "/batch", b"[]", items)], T0)
+    with pytest.raises((ValueError, VectorVueOutboxError)):
+        outbox.seal([Batch("key-1", "/batch", b"[]", (key("b"),))], T0)
+    outbox.recover()
+    assert [c.key for c in outbox.claim(5, T0)] == [key("b"), key("c")]
+
+
+def test_a_crash_keeps_a_sealed_batch_whole(subject: Subject) -> None:
+    """A batch in flight when its process dies is pending again after the restart, still
+    sealed: the same bytes and key, its items with their attempts."""
+    subject.outbox.put([rec(n) for n in "abcd"], T0)
+    sealed = _sealed(subject.outbox, "ab", batch="key-9")
+    subject.outbox.claim(1, T0)  # c, on its own
+    subject.crash()
+    outbox = subject.outbox
+    assert counts(outbox) == (4, 0, 0, 0)
+    assert keys_of(outbox.claim(10, T0)) == [key("c"), key("d")]
+    [batch] = outbox.claim_batches(5, T0)
+    assert (batch.key, batch.body, keys_of(list(batch.items))) == (
+        "key-9",
+        sealed.body,
+        [key("a"), key("b")],
+    )
+
+
+def test_recover_puts_what_is_in_flight_back_and_counts_it(outbox: Outbox) -> None:
+    outbox.put([rec(n) for n in "abcde"], T0)
+    _sealed(outbox, "ab")
+    outbox.claim(2, T0)
+    assert counts(outbox) == (1, 4, 0, 0)
+    assert outbox.recover() == 4
+    assert counts(outbox) == (5, 0, 0, 0)
+    assert outbox.recover() == 0
+
+
 # -- the state machine -----------------------------------------------------------------------
 
 NAMES = tuple("abcdefghijkl")
@@ -385,7 +488,8 @@ NAMES = tuple("abcdefghijkl")
 
 @dataclass
 class Modelled:
-    """What the model knows of one key."""
+    """What the model knows of one key. `state` is its own while it is in no batch; in a
+    batch, the batch's state is its state."""
 
     seq: int
     body: bytes
@@ -395,6 +499,17 @@ class Modelled:
     enqueued: float
     delivered_at: float | None = None
     death: tuple[int, str, float] | None = None  # burial number, reason, when
+    batch: str | None = None
+
+
+@dataclass
+class ModelledBatch:
+    seq: int
+    items: tuple[str, ...]
+    body: bytes
+    state: Literal["pending", "in_flight"]
+    attempts: int
+    due: float
 
 
 @dataclass
@@ -402,11 +517,28 @@ class Model:
     """The contract, written as plainly as possible."""
 
     items: dict[str, Modelled] = field(default_factory=dict)
+    batches: dict[str, ModelledBatch] = field(default_factory=dict)
     next_seq: int = 0
+    next_batch: int = 0
     burials: int = 0
 
+    def state_of(self, k: str) -> str:
+        m = self.items[k]
+        return m.state if m.batch is None else self.batches[m.batch].state
+
     def in_state(self, state: str) -> list[str]:
-        return [k for k, m in self.items.items() if m.state == state]
+        return [k for k in self.items if self.state_of(k) == state]
+
+    def free_in_flight(self) -> list[str]:
+        return [k for k, m in self.items.items() if m.batch is None and m.state == "in_flight"]
+
+    def settle(self, k: str) -> None:
+        """`k`'s fate is known, so is its request's: its batch is gone, and every item of
+        it is in flight on its own."""
+        batch = self.items[k].batch
+        if batch is not None:
+            for name in self.batches.pop(batch).items:
+                self.items[name].batch, self.items[name].state = None, "in_flight"
 
 
 class OutboxMachine(RuleBasedStateMachine):
@@ -447,15 +579,77 @@ class OutboxMachine(RuleBasedStateMachine):
         due = [
             (m.seq, k)
             for k, m in self.model.items.items()
-            if m.state == "pending" and m.due <= self.now
+            if m.batch is None and m.state == "pending" and m.due <= self.now
         ]
         chosen = [k for _, k in sorted(due)[:limit]]
         expected = []
         for k in chosen:
             m = self.model.items[k]
             m.state = "in_flight"
-            expected.append(Claimed(k, ItemKind.FINDING, m.body, m.attempts, m.enqueued))
+            expected.append(self._claimed(k))
         assert self.subject.outbox.claim(limit, self.now) == expected
+
+    def _claimed(self, k: str) -> Claimed:
+        m = self.model.items[k]
+        return Claimed(k, ItemKind.FINDING, m.body, m.attempts, m.enqueued)
+
+    @rule(data=st.data())
+    def seal(self, data: st.DataObject) -> None:
+        free = self.model.free_in_flight()
+        if not free:
+            return
+        chosen = data.draw(st.lists(st.sampled_from(free), min_size=1, unique=True))
+        name = f"batch-{self.model.next_batch}"
+        body = f"[{','.join(chosen)}]".encode()
+        self.model.batches[name] = ModelledBatch(
+            self.model.next_batch, tuple(chosen), body, "in_flight", 0, self.now
+        )
+        self.model.next_batch += 1
+        for k in chosen:
+            self.model.items[k].batch = name
+        self.subject.outbox.seal([Batch(name, "/batch", body, tuple(chosen))], self.now)
+
+    @rule(limit=st.integers(1, 3))
+    def claim_batches(self, limit: int) -> None:
+        due = sorted(
+            (b.seq, name)
+            for name, b in self.model.batches.items()
+            if b.state == "pending" and b.due <= self.now
+        )[:limit]
+        expected = []
+        for _, name in due:
+            b = self.model.batches[name]
+            b.state = "in_flight"
+            items = tuple(self._claimed(k) for k in b.items)
+            expected.append(ClaimedBatch(name, "/batch", b.body, b.attempts, items))
+        assert self.subject.outbox.claim_batches(limit, self.now) == expected
+
+    def _some_batches(self, data: st.DataObject) -> list[str]:
+        flying = [n for n, b in self.model.batches.items() if b.state == "in_flight"]
+        anyone = st.sampled_from([f"batch-{n}" for n in range(self.model.next_batch + 1)])
+        one = (st.sampled_from(flying) | anyone) if flying else anyone
+        return data.draw(st.lists(one, max_size=3))
+
+    @rule(data=st.data(), delay=st.sampled_from([0, 5, 60]))
+    def reschedule_batches(self, data: st.DataObject, delay: float) -> None:
+        names = self._some_batches(data)
+        for name in dict.fromkeys(names):
+            b = self.model.batches.get(name)
+            if b is not None and b.state == "in_flight":
+                b.state, b.attempts, b.due = "pending", b.attempts + 1, self.now + delay
+                for k in b.items:
+                    self.model.items[k].attempts += 1
+        retries = [Reschedule(n, self.now + delay, "timeout") for n in names]
+        self.subject.outbox.reschedule_batches(retries, self.now)
+
+    @rule(data=st.data())
+    def release_batches(self, data: st.DataObject) -> None:
+        names = self._some_batches(data)
+        for name in names:
+            b = self.model.batches.get(name)
+            if b is not None and b.state == "in_flight":
+                b.state = "pending"
+        self.subject.outbox.release_batches(names)
 
     def _some_keys(self, data: st.DataObject) -> list[str]:
         """Keys for a transition: half of them drawn from those in flight (where the
@@ -465,12 +659,17 @@ class OutboxMachine(RuleBasedStateMachine):
         one = (st.sampled_from(flying) | anyone) if flying else anyone
         return data.draw(st.lists(one, max_size=5))
 
+    def _flying(self, k: str) -> Modelled | None:
+        m = self.model.items.get(k)
+        return m if m is not None and self.model.state_of(k) == "in_flight" else None
+
     @rule(data=st.data())
     def delivered(self, data: st.DataObject) -> None:
         keys = self._some_keys(data)
         for k in keys:
-            m = self.model.items.get(k)
-            if m is not None and m.state == "in_flight":
+            m = self._flying(k)
+            if m is not None:
+                self.model.settle(k)
                 m.state, m.delivered_at = "delivered", self.now
         self.subject.outbox.delivered(keys, self.now)
 
@@ -478,8 +677,9 @@ class OutboxMachine(RuleBasedStateMachine):
     def reschedule(self, data: st.DataObject, delay: float) -> None:
         keys = self._some_keys(data)
         for k in keys:
-            m = self.model.items.get(k)
-            if m is not None and m.state == "in_flight":
+            m = self._flying(k)
+            if m is not None:
+                self.model.settle(k)
                 m.state, m.attempts, m.due = "pending", m.attempts + 1, self.now + delay
         retries = [Reschedule(k, self.now + delay, "503") for k in keys]
         self.subject.outbox.reschedule(retries, self.now)
@@ -488,8 +688,9 @@ class OutboxMachine(RuleBasedStateMachine):
     def bury(self, data: st.DataObject) -> None:
         keys = self._some_keys(data)
         for i, k in enumerate(keys):
-            m = self.model.items.get(k)
-            if m is not None and m.state == "in_flight":
+            m = self._flying(k)
+            if m is not None:
+                self.model.settle(k)
                 m.state, m.attempts = "dead", m.attempts + 1
                 m.death = (self.model.burials, f"reason {i}", self.now)
                 self.model.burials += 1
@@ -500,8 +701,9 @@ class OutboxMachine(RuleBasedStateMachine):
     def release(self, data: st.DataObject) -> None:
         keys = self._some_keys(data)
         for k in keys:
-            m = self.model.items.get(k)
-            if m is not None and m.state == "in_flight":
+            m = self._flying(k)
+            if m is not None:
+                self.model.settle(k)
                 m.state = "pending"
         self.subject.outbox.release(keys)
 
@@ -530,10 +732,22 @@ class OutboxMachine(RuleBasedStateMachine):
             del self.model.items[k]
         assert self.subject.outbox.purge_delivered(self.now - age) == len(old)
 
+    def _recover_model(self) -> int:
+        moved = len(self.model.in_state("in_flight"))
+        for k in self.model.free_in_flight():
+            self.model.items[k].state = "pending"
+        for b in self.model.batches.values():
+            b.state = "pending"
+        return moved
+
+    @rule()
+    def recover(self) -> None:
+        expected = self._recover_model()
+        assert self.subject.outbox.recover() == expected
+
     @rule()
     def crash(self) -> None:
-        for k in self.model.in_state("in_flight"):
-            self.model.items[k].state = "pending"
+        self._recover_model()
         self.subject.crash()
 
     @invariant()
@@ -548,7 +762,9 @@ class OutboxMachine(RuleBasedStateMachine):
             dead=len(model.in_state("dead")),
             oldest_pending_age_seconds=None if oldest is None else self.now - oldest,
         )
-        assert outbox.next_due() == min((m.due for m in pending), default=None)
+        dues = [m.due for m in pending if m.batch is None]
+        dues += [b.due for b in model.batches.values() if b.state == "pending"]
+        assert outbox.next_due() == min(dues, default=None)
         dead = sorted((m.death, k) for k, m in model.items.items() if m.death is not None)
         letters = outbox.dead_letters(limit=100)
         assert [(d.key, d.body, d.attempts, d.reason, d.died_at) for d in letters] == [
@@ -560,13 +776,16 @@ class OutboxMachine(RuleBasedStateMachine):
         try:
             # Every key the model holds is in exactly one place: drain them all.
             outbox = self.subject.outbox
-            outbox.release(self.model.in_state("in_flight"))
+            outbox.recover()
+            for batch in outbox.claim_batches(100, float("inf")):
+                outbox.release([c.key for c in batch.items])
             outbox.retry_dead(None, self.now)
             drained = keys_of(outbox.claim(100, float("inf")))
             waiting = self.model.in_state("pending") + self.model.in_state("in_flight")
             waiting += self.model.in_state("dead")
             assert sorted(drained) == sorted(waiting)
             assert len(drained) == len(set(drained))
+            assert outbox.claim_batches(100, float("inf")) == []
         finally:
             self.subject.close()
             shutil.rmtree(self.directory, ignore_errors=True)

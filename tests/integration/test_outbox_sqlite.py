@@ -26,7 +26,13 @@ from pathlib import Path
 
 import pytest
 
-from vectorvue_client.adapters.outbox_sqlite import _CLAIM, _DELIVERED, SqliteOutbox
+from vectorvue_client.adapters.outbox_sqlite import (
+    _CLAIM,
+    _CLAIM_BATCHES,
+    _DELIVERED,
+    _DISSOLVE_WITH,
+    SqliteOutbox,
+)
 from vectorvue_client.adapters.outbox_sqlite_files import APPLICATION_ID
 from vectorvue_client.adapters.outbox_sqlite_schema import SCHEMA_VERSION
 from vectorvue_client.domain.errors import VectorVueConfigError, VectorVueOutboxError
@@ -96,9 +102,9 @@ def path(tmp_path: Path) -> Path:
 
 
 def test_a_new_outbox_is_private_from_its_directories_to_its_wal(tmp_path: Path) -> None:
-    """Even with umask 0: missing directories 0o700, the file, its lock and its -wal and
-    -shm files 0o600. The file is SQLite in WAL mode, tagged with our application_id and
-    schema version."""
+    """Even with umask 0: missing directories 0o700, the file and its -wal and -shm files
+    0o600 (the owner lock is on the file itself: no lock file). The file is SQLite in WAL
+    mode, tagged with our application_id and schema version."""
     target = tmp_path / "new" / "deeper" / "outbox.db"
     old = os.umask(0)
     try:
@@ -115,7 +121,6 @@ def test_a_new_outbox_is_private_from_its_directories_to_its_wal(tmp_path: Path)
             "new": 0o700,
             "new/deeper": 0o700,
             "new/deeper/outbox.db": 0o600,
-            "new/deeper/outbox.db.lock": 0o600,
             "new/deeper/outbox.db-wal": 0o600,
             "new/deeper/outbox.db-shm": 0o600,
         }
@@ -152,7 +157,7 @@ def test_an_unknown_durability_setting_is_a_config_error(path: Path) -> None:
     with pytest.raises(VectorVueConfigError) as caught:
         SqliteOutbox(path, synchronous="off")  # type: ignore[arg-type]
     assert caught.value.field == "outbox_synchronous"
-    assert not path.parent.joinpath("outbox.db.lock").exists() and not path.exists()
+    assert sorted(path.parent.iterdir()) == []
 
 
 # -- files that are not ours ---------------------------------------------------------------
@@ -433,7 +438,7 @@ def _outbox_in(unprivileged: Unprivileged) -> Path:
     outbox = SqliteOutbox(path)
     outbox.put(records("a", 2), T0)
     outbox.close()
-    unprivileged.give(path, Path(f"{path}.lock"))
+    unprivileged.give(path)
     return path
 
 
@@ -486,3 +491,14 @@ def test_claim_walks_the_queue_index_and_never_sorts_or_scans_the_table(path: Pa
     assert claim == ["SEARCH items USING INDEX items_queue (state=?)"]
     delivered = _plan(path, _DELIVERED, (T0, T0, "finding:a-1"))
     assert delivered == ["SEARCH items USING INDEX sqlite_autoindex_items_1 (key=?)"]
+    # Settling an item first dissolves its batch: found by the key, the batch's rowid and
+    # the partial batch index, never by a scan of the items.
+    assert _plan(path, _DISSOLVE_WITH, ("finding:a-1",)) == [
+        "SEARCH items USING INDEX items_batch (batch=?)",
+        "SCALAR SUBQUERY 1",
+        "SEARCH i USING INDEX sqlite_autoindex_items_1 (key=?)",
+        "SEARCH b USING INTEGER PRIMARY KEY (rowid=?)",
+    ]
+    assert _plan(path, _CLAIM_BATCHES, (T0, 1)) == [
+        "SEARCH batches USING INDEX batches_queue (state=?)"
+    ]

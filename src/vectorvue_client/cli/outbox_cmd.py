@@ -13,14 +13,26 @@ from vectorvue_client.cli.common import (
     emit,
     error,
     open_client,
+    settings,
     table,
 )
+from vectorvue_client.client import VectorVueClient
+from vectorvue_client.outbox_view import OutboxView
+
+
+def _inspect(args: argparse.Namespace) -> OutboxView:
+    # Read-only, without the owner lock: a running service keeps its outbox and its claims.
+    return VectorVueClient.inspect_outbox(settings(args).config)
 
 
 def stats(args: argparse.Namespace) -> int:
-    """Counts by state and the age of the oldest pending item."""
-    with open_client(args) as client:
-        result = client.outbox.stats()
+    """Counts by state and the age of the oldest pending item (read-only: works while a
+    service owns the outbox)."""
+    view = _inspect(args)
+    try:
+        result = view.stats()
+    finally:
+        view.close()
     age = result.oldest_pending_age_seconds
     human = table(
         [
@@ -55,9 +67,13 @@ def drain(args: argparse.Namespace) -> int:
 
 
 def dead(args: argparse.Namespace) -> int:
-    """The dead letters with their reasons (never their bodies: they hold findings)."""
-    with open_client(args) as client:
-        letters = client.outbox.dead_letters(args.limit)
+    """The dead letters with their reasons (never their bodies: they hold findings);
+    read-only, like stats."""
+    view = _inspect(args)
+    try:
+        letters = view.dead_letters(args.limit)
+    finally:
+        view.close()
     rows = [(d.key, d.attempts, d.status_code or "-", d.reason) for d in letters]
     data = {
         "dead_letters": [

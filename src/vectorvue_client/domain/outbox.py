@@ -1,18 +1,25 @@
-"""The outbox's values and its one decision: when to try an item again.
+"""The outbox's values and its decisions: when to try an item again, and whether a stored
+item is still the one that was stored.
 
 An item waits in the outbox from `enqueue` until VectorVue has accepted it (delivered) or
 has refused it for good (dead-lettered with the reason). Transient failures never drop an
 item: it is tried again later, at a time from `next_attempt_delay`, for as long as it takes
 (`max_attempts` can bound that, and then the item is dead-lettered, never dropped).
+
+Items that go out together in one request form a `Batch`, recorded before its first
+attempt: until VectorVue's answer to it is known, every resend carries the same bytes
+under the same Idempotency-Key, across drains, restarts and kill -9.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
 from vectorvue_client.domain.envelope import ItemOutcome
+from vectorvue_client.domain.redaction import scrub
 
 # Statuses that say "this item is wrong", not "try later": the item is dead-lettered.
 PERMANENT_STATUSES: Final = frozenset({400, 404, 409, 413, 415, 422})
@@ -47,29 +54,62 @@ class Claimed:
 
 
 @dataclass(frozen=True, slots=True)
+class Batch:
+    """Claimed items about to go out together in one request: the exact body (JSON, before
+    any compression), its Idempotency-Key, the request path, and the items' keys in the
+    order the body holds them. Sealed in the outbox before the first attempt."""
+
+    key: str
+    path: str
+    body: bytes
+    items: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedBatch:
+    """A sealed batch taken for a resend (now in flight), with its items in body order.
+    `attempts` counts the attempts of this batch made before this one."""
+
+    key: str
+    path: str
+    body: bytes
+    attempts: int
+    items: tuple[Claimed, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Reschedule:
-    """Try `key` again at `next_attempt_at` (Unix time); `error` says why it failed."""
+    """Try `key` (an item's, or a batch's) again at `next_attempt_at` (Unix time); `error`
+    says why it failed. Scrubbed of every known secret: the outbox stores it."""
 
     key: str
     next_attempt_at: float
     error: str
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "error", scrub(self.error))
+
 
 @dataclass(frozen=True, slots=True)
 class Burial:
-    """Move `key` to the dead letters: VectorVue (or local validation) refused it for good."""
+    """Move `key` to the dead letters: VectorVue (or local validation) refused it for good.
+    The reason is scrubbed of every known secret: the outbox stores it."""
 
     key: str
     reason: str
     status_code: int | None = None
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "reason", scrub(self.reason))
+
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
-    """An item VectorVue will not take, with the reason, kept until retried or purged."""
+    """An item VectorVue will not take, with the reason, kept until retried or purged.
+    `kind` is the stored kind as text: an item damaged on disk keeps what was read."""
 
     key: str
-    kind: ItemKind
+    kind: str
     body: bytes
     attempts: int
     reason: str
@@ -108,3 +148,38 @@ def is_permanent_item_failure(outcome: ItemOutcome) -> bool:
     """A batch item VectorVue refused (its results say failed): the item itself is wrong.
     An item it said nothing about ("unknown") is not permanent: it is tried again."""
     return outcome.status == "failed"
+
+
+def item_digest(key: str, kind: str, body: bytes) -> bytes:
+    """The checksum stored beside an item and verified whenever it is read back: a row
+    damaged on disk (a flipped byte in its key, kind or body) is never sent altered.
+    Each part is length-prefixed, so no two different items share an input."""
+    h = hashlib.blake2b(digest_size=16, person=b"vv-outbox-item")
+    for part in (key.encode("utf-8", "surrogatepass"), kind.encode("utf-8", "surrogatepass")):
+        h.update(len(part).to_bytes(4, "big"))
+        h.update(part)
+    h.update(body)
+    return h.digest()
+
+
+def batch_digest(key: str, path: str, body: bytes, items: tuple[str, ...]) -> bytes:
+    """The checksum of a sealed batch: its key, path, body and item keys in order."""
+    h = hashlib.blake2b(digest_size=16, person=b"vv-outbox-batch")
+    for part in (key, path, *items):
+        data = part.encode("utf-8", "surrogatepass")
+        h.update(len(data).to_bytes(4, "big"))
+        h.update(data)
+    h.update(body)
+    return h.digest()
+
+
+def item_id(key: str) -> str:
+    """The event_id or finding_id an item key names ("event:<tenant>:<id>",
+    "finding:<id>")."""
+    kind, _, rest = key.partition(":")
+    if kind == ItemKind.EVENT:
+        return rest.partition(":")[2]
+    return rest
+
+
+UNREADABLE: Final = "unreadable outbox item"
