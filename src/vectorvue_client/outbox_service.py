@@ -144,6 +144,9 @@ class OutboxService:
         tally = _Tally()
         stopped_by = "empty"
         with self._draining:
+            # The outbox itself buries an item it finds damaged on disk when claiming it:
+            # counted from its stats, so that the report says so.
+            dead_before = self.outbox.stats(clock.time()).dead
             if self._stranded:
                 self.outbox.recover()  # raises again while the disk still refuses writes
                 self._stranded = False
@@ -171,10 +174,11 @@ class OutboxService:
             except BaseException:
                 self._stranded = True
                 raise
-        pending = self.outbox.stats(clock.time()).pending
+            after = self.outbox.stats(clock.time())
+        dead = max(tally.dead, after.dead - dead_before)
         seconds = clock.monotonic() - started
         return DrainReport(
-            tally.delivered, tally.rescheduled, tally.dead, pending, seconds, stopped_by
+            tally.delivered, tally.rescheduled, dead, after.pending, seconds, stopped_by
         )
 
     def _round(self, budget: _Budget, tally: _Tally) -> bool:

@@ -36,7 +36,7 @@ from vectorvue_client.adapters.outbox_sqlite import (
 from vectorvue_client.adapters.outbox_sqlite_files import APPLICATION_ID
 from vectorvue_client.adapters.outbox_sqlite_schema import SCHEMA_VERSION
 from vectorvue_client.domain.errors import VectorVueConfigError, VectorVueOutboxError
-from vectorvue_client.domain.outbox import Burial, ItemKind, OutboxRecord, Reschedule
+from vectorvue_client.domain.outbox import Burial, ItemKind, OutboxRecord, OutboxStats, Reschedule
 
 T0 = 1_795_564_800.0
 
@@ -502,3 +502,70 @@ def test_claim_walks_the_queue_index_and_never_sorts_or_scans_the_table(path: Pa
     assert _plan(path, _CLAIM_BATCHES, (T0, 1)) == [
         "SEARCH batches USING INDEX batches_queue (state=?)"
     ]
+
+
+# -- an outbox written by an older version -------------------------------------------------
+
+# Schema 1, as versions before 0.2 wrote it (adr/0015-sqlite-outbox.md).
+_SCHEMA_1 = """
+PRAGMA application_id = 1448496962;
+PRAGMA user_version = 1;
+CREATE TABLE items (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL CHECK (kind = 'event' OR kind = 'finding'),
+    body BLOB NOT NULL,
+    state INTEGER NOT NULL CHECK (state = 0 OR state = 1 OR state = 2),
+    attempts INTEGER NOT NULL CHECK (attempts >= 0),
+    next_attempt_at REAL NOT NULL,
+    enqueued_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    delivered_at REAL CHECK ((state = 2) = (delivered_at IS NOT NULL)),
+    last_error TEXT
+);
+CREATE INDEX items_queue ON items (state, seq, next_attempt_at, enqueued_at);
+CREATE TABLE dead_letters (
+    burial INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    seq INTEGER NOT NULL,
+    kind TEXT NOT NULL CHECK (kind = 'event' OR kind = 'finding'),
+    body BLOB NOT NULL,
+    attempts INTEGER NOT NULL CHECK (attempts >= 0),
+    reason TEXT NOT NULL,
+    status_code INTEGER,
+    enqueued_at REAL NOT NULL,
+    died_at REAL NOT NULL
+);
+INSERT INTO items VALUES (1, 'finding:p', 'finding', X'7B7D', 0, 2, 10.0, 1.0, 1.0, NULL, '503');
+INSERT INTO items VALUES (2, 'event:-:f', 'event', X'5B5D', 1, 0, 1.0, 1.0, 1.0, NULL, NULL);
+INSERT INTO items VALUES (3, 'finding:d', 'finding', X'', 2, 0, 1.0, 1.0, 1.0, 5.0, NULL);
+INSERT INTO dead_letters
+    VALUES (1, 'finding:x', 4, 'finding', X'2222', 1, 'HTTP 422', 422, 1.0, 6.0);
+"""
+
+
+def test_an_outbox_of_schema_1_is_upgraded_in_place_with_nothing_lost(path: Path) -> None:
+    """Every item keeps its state, place, attempts and times; in flight becomes pending;
+    each gets its checksum; a dead letter keeps its place too, and no new item can take
+    it (the AUTOINCREMENT mark stays above every seq ever handed out)."""
+    raw = sqlite3.connect(path)
+    raw.executescript("PRAGMA page_size = 32768; PRAGMA journal_mode = WAL;" + _SCHEMA_1)
+    raw.close()
+    outbox = SqliteOutbox(path)
+    try:
+        assert outbox.stats(10.0) == OutboxStats(
+            pending=2, in_flight=0, delivered=1, dead=1, oldest_pending_age_seconds=9.0
+        )
+        assert [(c.key, c.body, c.attempts) for c in outbox.claim(5, 10.0)] == [
+            ("finding:p", b"{}", 2),
+            ("event:-:f", b"[]", 0),
+        ]
+        assert outbox.retry_dead(None, 10.0) == 1
+        assert outbox.put([OutboxRecord("finding:new", ItemKind.FINDING, b"1")], 10.0) == 1
+        assert [c.key for c in outbox.claim(5, 10.0)] == ["finding:x", "finding:new"]
+    finally:
+        outbox.close()
+    with sqlite3.connect(path) as check:
+        assert check.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+        assert check.execute("SELECT seq FROM items WHERE key = 'finding:new'").fetchone() == (5,)
+    check.close()

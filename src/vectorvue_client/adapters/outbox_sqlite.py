@@ -414,6 +414,7 @@ class SqliteOutbox:
 
     def recover(self) -> int:
         """Every in-flight item and batch back to pending, as they were; how many items."""
+        self._check_writable("recovering items left in flight")
         with self._connection("recovering items left in flight") as db:
             try:
                 return recover(db)
@@ -529,13 +530,16 @@ class SqliteOutbox:
     def _write(self, action: str, run: Callable[[sqlite3.Connection], _T]) -> _T:
         """Run `run` in one BEGIN IMMEDIATE transaction: committed whole, or rolled back
         whole and reported as VectorVueOutboxError."""
+        self._check_writable(action)
+        return self._transaction("BEGIN IMMEDIATE", action, run)
+
+    def _check_writable(self, action: str) -> None:
         if self._readonly:
             raise VectorVueOutboxError(
                 self._path,
                 f"{action}: it is open read-only (for inspection while another process "
-                "owns it): only its owner changes it",
+                "may own it): only its owner changes it",
             )
-        return self._transaction("BEGIN IMMEDIATE", action, run)
 
     def _read(self, run: Callable[[sqlite3.Connection], _T]) -> _T:
         """Run `run` in one read transaction: one consistent view of the file."""

@@ -109,7 +109,18 @@ class Hang:
         return True
 
 
-type Fault = Respond | Reset | Stall | Hang
+@dataclass(frozen=True, slots=True)
+class LoseReply:
+    """Process the request normally, then drop the connection with a reset instead of
+    answering: the server has the data, the client never learns it (a reply lost on the
+    way, or a client that timed out just before it came)."""
+
+    def apply(self, responder: Responder, stopping: threading.Event) -> bool:
+        """Nothing before processing: the receiver drops the reply afterwards."""
+        return False
+
+
+type Fault = Respond | Reset | Stall | Hang | LoseReply
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,8 +128,9 @@ class Chaos:
     """Random faults for the requests no queued fault claims: each request draws once from
     a seeded generator (reproducible) and gets 503 with probability `unavailable`, 429 with
     Retry-After `retry_after` with `rate_limited`, a reset with `reset`, a hang of
-    `hang_seconds` then a reset with `hang`; otherwise it is handled normally, after
-    `latency` seconds. Every fault comes before processing, so a refused request leaves
+    `hang_seconds` then a reset with `hang`, and with `lost_reply` it is processed but its
+    answer is lost (LoseReply); otherwise it is handled normally, after `latency` seconds.
+    Every fault but the lost reply comes before processing, so a refused request leaves
     no trace."""
 
     unavailable: float = 0.0
@@ -127,6 +139,7 @@ class Chaos:
     reset: float = 0.0
     hang: float = 0.0
     hang_seconds: float = 1.0
+    lost_reply: float = 0.0
     latency: float = 0.0  # seconds every other request waits before it is handled
 
     def pick(self, draw: float) -> Fault | None:
@@ -143,6 +156,7 @@ class Chaos:
             ),
             (self.reset, Reset()),
             (self.hang, Hang(self.hang_seconds)),
+            (self.lost_reply, LoseReply()),
         )
         for probability, fault in edges:
             if draw < probability:
@@ -292,6 +306,10 @@ class FaultInjector:
     def stall_next(self, n: int, seconds: float, *, include_health: bool = False) -> None:
         """Wait `seconds`, then process and answer the request normally."""
         self.faults.add(n, Stall(seconds), include_health=include_health)
+
+    def lose_reply_next(self, n: int) -> None:
+        """Process the next `n` requests, then drop each one's answer (see LoseReply)."""
+        self.faults.add(n, LoseReply())
 
     def redirect_next(
         self, n: int, location: str, status: int = 307, *, include_health: bool = False

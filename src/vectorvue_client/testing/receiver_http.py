@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from vectorvue_client.testing.receiver_api import IntegrationApi
-from vectorvue_client.testing.receiver_faults import FaultQueue, Framing, Stall
+from vectorvue_client.testing.receiver_faults import FaultQueue, Framing, LoseReply, Stall
 from vectorvue_client.testing.receiver_gateway import TELEMETRY_PATH, TelemetryGateway
 from vectorvue_client.testing.receiver_reply import MAX_BODY_BYTES, Reply, detail
 from vectorvue_client.testing.receiver_tls import fingerprint
@@ -197,7 +197,8 @@ class _Handler(BaseHTTPRequestHandler):
         )
         path = self.path.partition("?")[0]
         fault = self.server.faults.take(path)
-        if path == TELEMETRY_PATH and fault is not None and not isinstance(fault, Stall):
+        processed = fault is None or isinstance(fault, (Stall, LoseReply))
+        if path == TELEMETRY_PATH and not processed:
             # The gateway uses up the (timestamp, nonce) of a request before its backend can
             # fail it: so must an injected failure. A request refused before that point gets
             # the gateway's own answer (the fault is used up all the same).
@@ -211,6 +212,9 @@ class _Handler(BaseHTTPRequestHandler):
             reply = self.server.gateway.handle(self.command, headers, body, self.client_cert)
         else:
             reply = self.server.api.handle(self.command, self.path, headers, body)
+        if isinstance(fault, LoseReply):
+            self.reset()
+            return
         self._reply(reply)
 
     def _reply(self, reply: Reply) -> None:
