@@ -307,8 +307,10 @@ FIELD_DOCS: Final[Mapping[str, str]] = types.MappingProxyType(
         "outbox_path": (
             "The outbox's SQLite file, opened at the first `enqueue`, `drain`, `outbox` or "
             "`start_worker` call; unset: `$XDG_STATE_HOME/vectorvue-client/outbox.sqlite3`, "
-            "else `~/.local/state/vectorvue-client/outbox.sqlite3`. One process per file "
-            "(an flock on `<path>.lock`); it must be on a local filesystem."
+            "else `~/.local/state/vectorvue-client/outbox.sqlite3`. One process owns the file "
+            "(an flock on the file itself, whatever path reaches it; a file with several hard "
+            "links is refused); `outbox stats` and `outbox dead` read it while a service owns "
+            "it. It must be on a local filesystem."
         ),
         "outbox_synchronous": (
             '`"full"`: every outbox write is flushed to disk before it returns and survives '
@@ -338,8 +340,9 @@ FIELD_DOCS: Final[Mapping[str, str]] = types.MappingProxyType(
         "audit_file": (
             "Path of an append-only, hash-chained JSON Lines audit file (created 0600, an "
             "existing file's mode left alone), written in addition to the `vectorvue_client.audit` "
-            "logger; check it with `vectorvue_client.verify_audit_chain(path)`. One writer per "
-            "file. Unset: the logger only."
+            "logger; check it with `vectorvue_client.verify_audit_chain(path)`. Any number of "
+            "writers on one host (the command line beside a service) keep one chain, under an "
+            "flock on the file; local filesystem only. Unset: the logger only."
         ),
         "audit_fsync": (
             '`"always"`: each audit record is flushed to disk before the operation returns; '
