@@ -30,7 +30,7 @@ from vectorvue_client.domain.errors import (
 )
 from vectorvue_client.domain.gateway import GatewayParts
 from vectorvue_client.domain.health import HealthReport, health_report
-from vectorvue_client.domain.http import HttpRequest, Timeouts
+from vectorvue_client.domain.http import HttpRequest
 from vectorvue_client.domain.normalize import normalize_event, normalize_finding
 from vectorvue_client.domain.profiles import (
     GatewayContext,
@@ -60,6 +60,8 @@ STATUS_PATH: Final = f"{_BASE}/ingest/status/"
 HEALTH_PATH: Final = "/healthz"
 
 Item = Mapping[str, Any] | msgspec.Struct
+# How long close() waits for a worker to end its current request beyond its timeout.
+_STOP_GRACE_SECONDS: Final = 0.25
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -146,10 +148,9 @@ class VectorVueClient(OutboxMethods):
         self._ensure_open()
         clock, config = self._delivery.clock, self._delivery.config
         send = Send("health_check", HEALTH_PATH, b"", "", clock.monotonic(), method="GET")
-        read = min(config.timeout_seconds, config.deadline_seconds)
-        connect = min(config.connect_timeout_seconds or read, config.deadline_seconds)
         request = HttpRequest("GET", HEALTH_PATH, BASE_HEADERS)
-        result = self._delivery.transport.send(request, Timeouts(connect, read))
+        timeouts = self._delivery.timeouts(config.deadline_seconds)
+        result = self._delivery.transport.send(request, timeouts)
         report = health_report(result)
         self._delivery.record(
             send,
@@ -188,7 +189,7 @@ class VectorVueClient(OutboxMethods):
             parts = self._refusing(
                 "send_event", started, lambda: _single(self._gateway_parts([event]))
             )
-            return self._gateway_sender.one("send_event", parts)
+            return self._gateway_sender.one("send_event", parts, started)
         payload = self._refusing("send_event", started, lambda: normalize_event(event))
         return self._integration_sender.one(
             "send_event", EVENTS_PATH, payload, idempotency_key, started
@@ -205,7 +206,7 @@ class VectorVueClient(OutboxMethods):
             parts = self._refusing(
                 "send_finding", started, lambda: _single(self._gateway_sender.prepare([canonical]))
             )
-            return self._gateway_sender.one("send_finding", parts)
+            return self._gateway_sender.one("send_finding", parts, started)
         return self._integration_sender.one(
             "send_finding", FINDINGS_PATH, payload, idempotency_key, started
         )
@@ -220,7 +221,7 @@ class VectorVueClient(OutboxMethods):
         started = self._start("send_batch")
         if self._gateway:
             parts = self._refusing("send_batch", started, lambda: self._gateway_parts(events))
-            return self._gateway_sender.many("send_batch", parts)
+            return self._gateway_sender.many("send_batch", parts, started)
         sender = self._integration_sender
         items = self._refusing(
             "send_batch",
@@ -242,7 +243,7 @@ class VectorVueClient(OutboxMethods):
             parts = self._refusing(
                 "send_findings", started, lambda: self._gateway_sender.prepare(canonical)
             )
-            return self._gateway_sender.many("send_findings", parts)
+            return self._gateway_sender.many("send_findings", parts, started)
         items = self._refusing(
             "send_findings", started, lambda: convert_all(payloads, sender.encoded)
         )
@@ -272,7 +273,7 @@ class VectorVueClient(OutboxMethods):
                     lambda o: self._gateway_sender.prepare([to_canonical(o)])[0],
                 ),
             )
-            return self._gateway_sender.many("send_outputs", parts)
+            return self._gateway_sender.many("send_outputs", parts, started)
         sender = self._integration_sender
 
         def encoded(output: Output) -> Encoded:
@@ -323,25 +324,33 @@ class VectorVueClient(OutboxMethods):
     def close(self, timeout: float = 0.0) -> None:
         """Stop the worker, interrupting a retry it sleeps on; deliver what the outbox holds
         for up to `timeout` seconds; leave the rest durable; release the transport, the
-        outbox and whatever else the wiring opened (`closers`). Idempotent."""
+        outbox and whatever else the wiring opened (`closers`). Idempotent.
+
+        Returns within `timeout` plus a quarter of a second: a worker still inside a
+        request then is not waited for. What it was sending stays in flight in the
+        outbox file, and is put back in line (and resent under the same key) when the
+        outbox is next opened."""
         if self._closed:
             return
+        clock = self._delivery.clock
+        ends = clock.monotonic() + max(timeout, 0.0)
+
+        def left() -> float:
+            return max(0.0, ends - clock.monotonic())
+
         worker_stopped = True
         try:
             if self._worker is not None:
-                self._delivery.clock.interrupt()
-                worker_stopped = self.stop_worker(max(timeout, 0.5))
-            if self._outbox_service is not None and timeout > 0 and worker_stopped:
-                self._outbox_service.drain(timeout)
+                clock.interrupt()
+                worker_stopped = self.stop_worker(left() + _STOP_GRACE_SECONDS)
+            if self._outbox_service is not None and left() > 0 and worker_stopped:
+                self._outbox_service.drain(left())
         finally:
             self._closed = True
             self._delivery.stopping.set()
-            # Closing the transport also ends a read the worker may still be blocked in;
-            # then it can let go of the outbox before the outbox is closed under it.
             self._delivery.transport.close()
-            if self._worker is not None and not worker_stopped:
-                self._worker.stop(5.0)
             if self._outbox_service is not None:
+                self._outbox_service.stopping.set()
                 self._outbox_service.outbox.close()
             for close in self._closers:
                 close()

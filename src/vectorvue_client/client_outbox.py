@@ -101,9 +101,10 @@ class OutboxMethods:
             service.stopping.set()
         self._delivery.stopping.set()
         stopped = worker.stop(timeout)
-        self._delivery.stopping.clear()
-        if service is not None:
-            service.stopping.clear()
+        if stopped:  # else it is still inside a request, which must not go on to another
+            self._delivery.stopping.clear()
+            if service is not None:
+                service.stopping.clear()
         return stopped
 
     def _outbox(self) -> OutboxService:

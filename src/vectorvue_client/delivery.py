@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import msgspec
 
+from vectorvue_client import call_deadline
 from vectorvue_client.config import VectorVueConfig
 from vectorvue_client.domain.audit import AttemptSummary, AuditRecord
 from vectorvue_client.domain.envelope import ResponseEnvelope, api_error, map_response
@@ -118,18 +119,25 @@ class Delivery:
 
     def post(self, send: Send) -> ResponseEnvelope:
         """Send (a POST, or a GET for queries) until the retry policy stops; the envelope of
-        a 2xx, else raise VectorVueAPIError or VectorVueTransportError. Audited either way."""
+        a 2xx, else raise VectorVueAPIError or VectorVueTransportError. Audited either way.
+
+        Returns or raises within the send's deadline (counted from `send.started`) plus
+        the time a retry of a gateway send waits for its operator's budget, which never
+        makes it start past the deadline."""
         deadline = send.deadline if send.deadline is not None else self.config.deadline_seconds
         attempts: list[AttemptSummary] = []
         tokens: list[Secret] = []
-        reauthenticated = False
+        refused: Secret | None = None  # a credential VectorVue answered 401 to
         result: HttpResult
         while True:
             remaining = deadline - (self.clock.monotonic() - send.started)
             if send.pace_key is not None and attempts and remaining > 0:
                 # A retry spends the operator's budget too; the first attempt was paced by
                 # the caller before this send's deadline started (see pace()).
-                remaining -= self.pace(send.pace_key, remaining)
+                waited = self.pace(send.pace_key, remaining)
+                if waited is None:  # no room before the deadline: the last answer stands
+                    break
+                remaining -= waited
             if remaining <= 0:
                 result = TransportFailure(
                     TransportErrorKind.DEADLINE,
@@ -137,19 +145,24 @@ class Delivery:
                 )
                 break
             try:
-                result = self._attempt(send, remaining, tokens)
+                attempted = self._attempt(send, remaining, tokens, refused)
             except VectorVueConfigError as exc:
                 self.record(send, "invalid", attempts=tuple(attempts), error=str(exc))
                 raise
+            if attempted is None:
+                # The credential is the one VectorVue just refused: resending it unchanged
+                # would only be refused again (a static key that was not rotated).
+                break
+            result = attempted
             if (
                 isinstance(result, HttpResponse)
                 and not self._gateway
-                and not reauthenticated
+                and refused is None
                 and should_reauthenticate(result)
             ):
                 # The credential may have expired or been rotated: fetch it anew and try
-                # once more. Only once: a second 401 is final, never a loop.
-                reauthenticated = True
+                # once more, if it changed. Only once: a second 401 is final, never a loop.
+                refused = tokens[-1] if tokens else None
                 self.credentials.invalidate()
                 attempts.append(summary(result, 0.0))
                 continue
@@ -173,9 +186,12 @@ class Delivery:
                 break
         return self._conclude(send, result, tuple(attempts), tokens)
 
-    def _attempt(self, send: Send, remaining: float, tokens: list[Secret]) -> HttpResult:
+    def _attempt(
+        self, send: Send, remaining: float, tokens: list[Secret], refused: Secret | None
+    ) -> HttpResult | None:
         """One attempt: fresh credentials, timestamp, nonce and signature over exactly the
-        bytes sent (the idempotency key stays the send's)."""
+        bytes sent (the idempotency key stays the send's). None, without sending, when the
+        credential is still `refused`."""
         post = send.method == "POST"
         headers: list[tuple[str, str]] = [*BASE_HEADERS]
         if post:
@@ -184,11 +200,20 @@ class Delivery:
             headers.append(("Idempotency-Key", send.key))
         if not self._gateway:  # the gateway authenticates by mTLS and signature alone
             try:
-                token = self.credentials.get()
+                with call_deadline.within(remaining):  # a login ends by this deadline
+                    token = self.credentials.get()
             except VectorVueTransportError as exc:  # a login that could not reach VectorVue
                 return TransportFailure(exc.kind, exc.detail)
+            if refused is not None and token == refused:  # compared in constant time
+                return None
             tokens.append(token)
             headers.append(("Authorization", f"Bearer {token.reveal()}"))
+            # A login may have used part of the time left.
+            remaining = send.started + self._deadline(send) - self.clock.monotonic()
+            if remaining <= 0:
+                return TransportFailure(
+                    TransportErrorKind.DEADLINE, "the deadline was spent fetching credentials"
+                )
         if send.gzipped:
             headers.append(("Content-Encoding", "gzip"))
         body = send.body
@@ -197,26 +222,38 @@ class Delivery:
             if send.template is not None:
                 body = send.template.render(timestamp, nonce)
             headers.extend(self._signer.sign(body, timestamp=timestamp, nonce=nonce))
-        connect = self.config.connect_timeout_seconds or self.config.timeout_seconds
-        timeouts = Timeouts(
-            connect=min(connect, remaining), read=min(self.config.timeout_seconds, remaining)
-        )
         request = HttpRequest(send.method, send.path, tuple(headers), body)
-        return self.transport.send(request, timeouts)
+        return self.transport.send(request, self.timeouts(remaining))
 
-    def pace(self, key: str, at_most: float | None = None) -> float:
-        """Wait until `key`'s per-minute budget has room (at most `at_most` seconds), and
-        count one request; returns how long it waited. Every attempt counts: the gateway
-        counts them all. A wait before a send's first attempt is not part of its deadline
-        (the budget, not VectorVue, is what it waits for)."""
+    def timeouts(self, remaining: float) -> Timeouts:
+        """The timeouts of an attempt with `remaining` seconds left of its deadline: the
+        configured read timeout for each read, the connect timeout cut to what is left, and
+        what is left as the wall-clock bound of the whole exchange, whatever the server
+        does (a server that trickles its answer a byte at a time included)."""
+        connect = self.config.connect_timeout_seconds or self.config.timeout_seconds
+        return Timeouts(
+            connect=min(connect, remaining),
+            read=min(self.config.timeout_seconds, remaining),
+            total=remaining,
+        )
+
+    def _deadline(self, send: Send) -> float:
+        return send.deadline if send.deadline is not None else self.config.deadline_seconds
+
+    def pace(self, key: str, at_most: float | None = None) -> float | None:
+        """Wait until `key`'s per-minute budget has room, and count one request; returns how
+        long it waited. When that wait would be longer than `at_most` seconds, it waits
+        nothing, counts nothing and returns None. Every attempt counts: the gateway counts
+        them all. A wait before a send's first attempt is not part of its deadline (the
+        budget, not VectorVue, is what it waits for)."""
         with self._pacing:
             limiter = self._limiters.get(key)
             if limiter is None:
                 limiter = SlidingWindowLimiter(self.config.gateway_rate_per_minute, 60.0)
                 self._limiters[key] = limiter
             wait = limiter.delay(self.clock.monotonic())
-            if at_most is not None:
-                wait = min(wait, at_most)
+            if at_most is not None and wait > at_most:
+                return None
             if wait > 0:
                 self.clock.sleep(wait)
             limiter.record(self.clock.monotonic())

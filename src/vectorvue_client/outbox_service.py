@@ -346,9 +346,17 @@ class OutboxService:
             except _Stop:
                 self.outbox.release([c.key for c, _ in ready[position:]])
                 raise
+            # The operator's budget is waited for inside the drain's deadline too: a drain
+            # never runs past it, so an event that cannot go in time waits for the next.
+            waited = self._delivery.pace(parts.operator_id, deadline)
+            if waited is None:
+                self.outbox.release([c.key for c, _ in ready[position:]])
+                raise _Stop("deadline")
+            if deadline is not None:
+                deadline -= waited
             tally.requests += 1
             try:
-                self._gateway.one("drain", parts, deadline=deadline)
+                self._gateway.one("drain", parts, deadline=deadline, paced=True)
             except VectorVueTransportError as exc:
                 self._reschedule([item], str(exc), None, tally)
                 untried = [c.key for c, _ in ready[position + 1 :]]

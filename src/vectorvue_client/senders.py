@@ -185,23 +185,41 @@ class GatewaySender:
         return convert_all(events, lambda event: to_gateway(event, self._context))
 
     def one(
-        self, operation: str, parts: GatewayParts, *, deadline: float | None = None
+        self,
+        operation: str,
+        parts: GatewayParts,
+        started: float | None = None,
+        *,
+        deadline: float | None = None,
+        paced: bool = False,
     ) -> ResponseEnvelope:
-        """Send one event; a refusal raises (VectorVueAPIError)."""
-        send = self._send(operation, parts, 0)
+        """Send one event; a refusal raises (VectorVueAPIError). Its deadline counts from
+        `started` (default: once its operator's budget has room); `paced`: the caller has
+        already waited for that budget (see Delivery.pace)."""
+        waited = 0.0 if paced else self._delivery.pace(parts.operator_id)
+        clock = self._delivery.clock
+        start = clock.monotonic() if started is None else started + (waited or 0.0)
+        send = self._send(operation, parts, 0, start)
         if deadline is not None:
             send = msgspec.structs.replace(send, deadline=deadline)
         return self._delivery.post(send)
 
-    def many(self, operation: str, parts: Sequence[GatewayParts]) -> ResponseEnvelope:
-        """Send each event in order, paced per operator. An event VectorVue refuses becomes a
-        failed item and the others still go; a transport failure (VectorVue unreachable
-        past the deadline) stops the batch and raises, since the next ones would fail too."""
+    def many(
+        self, operation: str, parts: Sequence[GatewayParts], started: float
+    ) -> ResponseEnvelope:
+        """Send each event in order, paced per operator, all within one deadline counted
+        from `started`; the waits for an operator's budget are not counted in it (they
+        depend on the budget, not on VectorVue, and are known in advance). An event
+        VectorVue refuses becomes a failed item and the others still go; a transport
+        failure (VectorVue unreachable, or the deadline spent) stops the batch and raises,
+        since the next ones would fail too."""
         envelopes = []
+        paced = 0.0
         for index, item in enumerate(parts):
             event_id = item.payload.event_id
+            paced += self._delivery.pace(item.operator_id) or 0.0
             try:
-                envelope = self._delivery.post(self._send(operation, item, index))
+                envelope = self._delivery.post(self._send(operation, item, index, started + paced))
             except VectorVueAPIError as exc:
                 envelope = _refused_item(exc, index, event_id)
             else:
@@ -211,15 +229,13 @@ class GatewaySender:
             envelopes.append(envelope)
         return merge_batches(envelopes, len(parts))
 
-    def _send(self, operation: str, parts: GatewayParts, index: int) -> Send:
-        self._delivery.pace(parts.operator_id)  # before the deadline starts: see pace()
-        clock = self._delivery.clock
+    def _send(self, operation: str, parts: GatewayParts, index: int, started: float) -> Send:
         return Send(
             operation,
             TELEMETRY_PATH,
             b"",
             "",  # the gateway has no idempotency header: it upserts on (tenant, event_id)
-            clock.monotonic(),  # each event has its own deadline
+            started,
             item_ids=(parts.payload.event_id,),
             indices=(index,),
             template=GatewayBody.of(parts),

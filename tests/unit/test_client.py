@@ -673,21 +673,48 @@ def test_connect_and_read_timeouts_are_separate() -> None:
 
 
 def test_a_401_about_the_token_refetches_the_credential_once() -> None:
-    """Token expired: the credential is invalidated and the send tried once more with the
-    new one; a second 401 is final (never a loop)."""
+    """Token expired, and rotated where it is kept: the credential is invalidated and the
+    send tried once more with the new one; a second 401 is final (never a loop)."""
     expired = json_response(401, b'{"detail":"Token expired"}')
-    ports = FakePorts(transport=FakeTransport([expired, ACCEPTED]))
+
+    def rotating(ports: FakePorts, answers: list[HttpResult]) -> None:
+        """Each request rotates the credential (as its store would), then is answered."""
+
+        def handler(request: HttpRequest) -> HttpResult:
+            count = len(ports.transport.requests)
+            ports.credentials.rotate(f"rotated-{count}")
+            return answers[min(count, len(answers)) - 1]
+
+        ports.transport = FakeTransport(handler=handler)
+
+    ports = FakePorts()
+    rotating(ports, [expired, ACCEPTED])
     assert ports.client().send_event(event()).success
     assert ports.credentials.invalidations == 1
-    assert len(ports.transport.requests) == 2
+    assert [r.header("authorization") for r in ports.transport.requests][1] == "Bearer rotated-1"
 
-    again = FakePorts(transport=FakeTransport(handler=lambda _: expired))
+    again = FakePorts()
+    rotating(again, [expired])
     with pytest.raises(VectorVueAPIError) as caught:
         again.client().send_event(event())
     assert caught.value.status_code == 401
     assert again.credentials.invalidations == 1
     assert len(again.transport.requests) == 2
     assert again.clock.sleeps == []
+
+
+def test_a_401_to_a_credential_that_did_not_change_is_not_resent() -> None:
+    """A static API key VectorVue refuses: it is read anew (a rotation would be picked up),
+    but the same key is never sent again; the 401 is the answer, after one request."""
+    expired = json_response(401, b'{"detail":"Invalid token"}')
+    ports = FakePorts(transport=FakeTransport(handler=lambda _: expired))
+    with pytest.raises(VectorVueAPIError) as caught:
+        ports.client().send_event(event())
+    assert caught.value.status_code == 401
+    assert ports.credentials.invalidations == 1
+    assert ports.credentials.calls == 2
+    assert len(ports.transport.requests) == 1
+    assert ports.audit.records[-1].attempts == 1
 
 
 def test_a_401_about_the_signature_is_not_retried() -> None:

@@ -24,6 +24,7 @@ from typing import Any, Final
 
 import msgspec
 
+from vectorvue_client import call_deadline
 from vectorvue_client.domain.errors import (
     TransportErrorKind,
     VectorVueConfigError,
@@ -109,7 +110,8 @@ class LoginCredentialSource:
 
     def get(self) -> Secret:
         """The kept access token while it is fresh; else the token of a new login (one
-        attempt; its error propagates and nothing is kept)."""
+        attempt, ended by the deadline of the send that needs it (call_deadline); its
+        error propagates and nothing is kept)."""
         with self._lock:
             now = self._clock.time()
             if self._token is not None and (self._refresh_at is None or now < self._refresh_at):
@@ -132,6 +134,17 @@ class LoginCredentialSource:
 
     def _login(self) -> tuple[Secret, float | None]:
         """One login: the access token and the advertised expires_in, if usable."""
+        timeouts = self._timeouts
+        within = call_deadline.left()
+        if within is not None:
+            if within <= 0:
+                raise VectorVueTransportError(
+                    TransportErrorKind.DEADLINE, "no time was left for the VectorVue login"
+                )
+            # The login is part of the send that needs it: it ends by that send's deadline.
+            timeouts = Timeouts(
+                connect=min(timeouts.connect, within), read=min(timeouts.read, within), total=within
+            )
         try:
             password = self._password.get()
         except VectorVueConfigError as exc:  # its message is secret-free by contract
@@ -143,9 +156,7 @@ class LoginCredentialSource:
                 username=self._username, password=password.reveal(), tenant_id=self._tenant_id
             )
         )
-        result = self._transport.send(
-            HttpRequest("POST", LOGIN_PATH, _HEADERS, body), self._timeouts
-        )
+        result = self._transport.send(HttpRequest("POST", LOGIN_PATH, _HEADERS, body), timeouts)
         if isinstance(result, TransportFailure):
             # The transport never quotes a body; scrubbed again all the same, in case a
             # future one quotes what it sent.

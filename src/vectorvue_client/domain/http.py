@@ -62,7 +62,10 @@ type HttpResult = HttpResponse | TransportFailure
 
 
 class Timeouts(msgspec.Struct, frozen=True):
-    """Per-attempt socket timeouts in seconds, already clamped to the remaining deadline."""
+    """Per-attempt timeouts in seconds: `connect` and `read` bound each socket operation;
+    `total`, when given, is the wall-clock bound of the whole exchange (connect, TLS
+    handshake, writing the request, the status line, headers and the whole body)."""
 
     connect: float
     read: float
+    total: float | None = None
