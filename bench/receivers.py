@@ -104,7 +104,8 @@ def local_vectorvue() -> Iterator[Receiver]:
     """LocalVectorVue (Python, slower than nginx: it may be what limits the rates)."""
     from vectorvue_client.testing import LocalVectorVue
 
-    with LocalVectorVue(api_token=TOKEN, rate_limit_per_minute=10**9) as vv:
+    # The batches measured go up to 1000 items (the server setting allows 1-1000).
+    with LocalVectorVue(api_token=TOKEN, rate_limit_per_minute=10**9, max_batch_items=1000) as vv:
         yield Receiver(vv.url, vv.ca_pem_path, "LocalVectorVue")
 
 
