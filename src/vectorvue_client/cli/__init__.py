@@ -1,9 +1,11 @@
-"""The `vectorvue-client` command line (ADR 0017): send files of SpectraStrike outputs,
+"""The `vectorvue-client` command line (ADR 0017, 0023): send files of SpectraStrike outputs,
 check VectorVue and the configuration, manage the outbox, run a local receiver, a demo.
 
 Exit codes: 0 everything delivered (or done), 1 some items rejected, refused or
-dead-lettered, 2 usage or configuration error, 3 VectorVue unreachable. Errors are one
-line on stderr; --debug adds the traceback.
+dead-lettered (including input documents that are not readable JSON), 2 usage or
+configuration error (including an input file that cannot be read at all, and a global
+option given twice with different values), 3 VectorVue unreachable. Errors are one line
+on stderr; --debug adds the traceback. The global options work before or after the command.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from vectorvue_client.cli.common import (
     EXIT_USAGE,
     error,
 )
+from vectorvue_client.cli.inputs import InputFileError
+from vectorvue_client.cli.options import add_global_options
+from vectorvue_client.cli.options import merge as merge_global_options
 from vectorvue_client.domain.errors import (
     VectorVueAPIError,
     VectorVueConfigError,
@@ -38,32 +43,38 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (every command and option)."""
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", metavar="FILE", help="TOML settings ([vectorvue] table)")
-    common.add_argument("--base-url", dest="base_url", help="VectorVue's https:// URL")
-    common.add_argument("--profile", choices=("integration-api", "telemetry-gateway"))
-    common.add_argument("--outbox-path", dest="outbox_path", metavar="PATH")
-    common.add_argument(
-        "--set",
-        action="append",
-        metavar="FIELD=VALUE",
-        help="any setting, as in docs/configuration.md (repeatable)",
-    )
-    common.add_argument("--json", action="store_true", help="machine-readable output")
-    common.add_argument("--debug", action="store_true", help="tracebacks on errors")
-
+    """The argument parser (every command and option). The global options are declared at
+    every level of the nesting, so they work before the command or after it (options.py)."""
     parser = argparse.ArgumentParser(
         prog="vectorvue-client",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        parents=[common],
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    add_global_options(parser, 0)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = commands.add_parser("send", parents=[common], help="send a file of SpectraStrike outputs")
-    p.add_argument("file", metavar="FILE|-", help="JSON, JSON array or JSON Lines; - for stdin")
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = commands.add_parser(name, help=help_text)
+        add_global_options(p, 1)
+        return p
+
+    def subcommand(
+        group: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help_text: str
+    ) -> argparse.ArgumentParser:
+        q = group.add_parser(name, help=help_text)
+        add_global_options(q, 2)
+        return q
+
+    p = command("send", "send a file of SpectraStrike outputs")
+    p.add_argument(
+        "file",
+        metavar="FILE|-",
+        help=(
+            "JSON Lines (read line by line), or one JSON array or object (read whole); "
+            "- for standard input (spooled to a private temporary file)"
+        ),
+    )
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--enqueue", action="store_true", help="store in the outbox, send later")
     mode.add_argument("--dry-run", action="store_true", help="validate and show, send nothing")
@@ -74,42 +85,38 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=send.run)
 
-    p = commands.add_parser("health", parents=[common], help="is VectorVue healthy?")
+    p = command("health", "is VectorVue healthy?")
     p.set_defaults(handler=queries.health)
-    p = commands.add_parser("status", parents=[common], help="the ingest record of a request")
+    p = command("status", "the ingest record of a request")
     p.add_argument("request_id", metavar="REQUEST_ID")
     p.set_defaults(handler=queries.status)
 
-    p = commands.add_parser("config", parents=[common], help="configuration")
+    p = command("config", "configuration")
     sub = p.add_subparsers(dest="config_command", required=True, metavar="check")
-    q = sub.add_parser("check", parents=[common], help="resolved settings and their sources")
+    q = subcommand(sub, "check", "resolved settings and their sources")
     q.set_defaults(handler=queries.config_check)
 
-    p = commands.add_parser("outbox", parents=[common], help="the durable outbox")
+    p = command("outbox", "the durable outbox")
     sub = p.add_subparsers(dest="outbox_command", required=True, metavar="stats|drain|dead|retry")
-    q = sub.add_parser("stats", parents=[common], help="counts by state")
+    q = subcommand(sub, "stats", "counts by state")
     q.set_defaults(handler=outbox_cmd.stats)
-    q = sub.add_parser("drain", parents=[common], help="deliver what is due")
+    q = subcommand(sub, "drain", "deliver what is due")
     q.add_argument("--deadline", type=float, default=60.0, metavar="SECONDS")
     q.set_defaults(handler=outbox_cmd.drain)
-    q = sub.add_parser("dead", parents=[common], help="dead letters and their reasons")
+    q = subcommand(sub, "dead", "dead letters and their reasons")
     q.add_argument("--limit", type=int, default=100)
     q.set_defaults(handler=outbox_cmd.dead)
-    q = sub.add_parser("retry", parents=[common], help="put dead letters back in line")
+    q = subcommand(sub, "retry", "put dead letters back in line")
     q.add_argument("keys", nargs="*", metavar="KEY")
     q.add_argument("--all", action="store_true")
     q.set_defaults(handler=outbox_cmd.retry)
 
-    p = commands.add_parser(
-        "receiver", parents=[common], help="run LocalVectorVue on 127.0.0.1 for manual tests"
-    )
+    p = command("receiver", "run LocalVectorVue on 127.0.0.1 for manual tests")
     p.add_argument("--signed", action="store_true", help="require HMAC request signatures")
     p.add_argument("--seconds", type=float, default=0.0, help="stop after this long")
     p.set_defaults(handler=receiver_cmd.run)
 
-    p = commands.add_parser(
-        "demo", parents=[common], help="both profiles against an embedded LocalVectorVue"
-    )
+    p = command("demo", "both profiles against an embedded LocalVectorVue")
     p.set_defaults(handler=_demo)
     return parser
 
@@ -117,6 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
     args = build_parser().parse_args(argv)
+    conflict = merge_global_options(args)
+    if conflict is not None:
+        error(conflict)
+        return EXIT_USAGE
     try:
         code: int = args.handler(args)
     except (VectorVueConfigError, VectorVueOutboxError) as exc:
@@ -131,6 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         unavailable = exc.status_code >= 500 or exc.status_code in (408, 425, 429)
         return _fail(args, exc, EXIT_UNREACHABLE if unavailable else EXIT_REJECTED)
     except VectorVueError as exc:
+        return _fail(args, exc, EXIT_USAGE)
+    except InputFileError as exc:  # the input cannot be read at all: missing, not UTF-8...
         return _fail(args, exc, EXIT_USAGE)
     except OSError as exc:  # an unreadable input file, a full disk
         return _fail(args, exc, EXIT_USAGE)

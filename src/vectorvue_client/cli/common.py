@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Any, Final, TextIO
 
 from vectorvue_client.client import VectorVueClient
 from vectorvue_client.config_sources import Resolved, resolve
@@ -49,10 +49,54 @@ def emit(args: argparse.Namespace, data: Mapping[str, Any], human: str) -> None:
 def table(rows: Sequence[Sequence[object]], header: Sequence[str]) -> str:
     """A plain aligned text table."""
     cells = [[str(c) for c in header], *[[str(c) for c in row] for row in rows]]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(widths[i]) for i, c in enumerate(row)).rstrip() for row in cells]
+    widths = _widths(cells)
+    lines = [_line(row, widths) for row in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+class TableWriter:
+    """`table()` written row by row, for listings too long to hold: the first
+    `width_rows` rows set the column widths (so a short table is exactly table()'s),
+    later rows are written at once, a wider cell pushing its row out of line."""
+
+    def __init__(self, out: TextIO, header: Sequence[str], width_rows: int) -> None:
+        self._out = out
+        self._header = [str(c) for c in header]
+        self._width_rows = width_rows
+        self._pending: list[list[str]] = []
+        self._widths: list[int] | None = None
+
+    def row(self, cells: Sequence[object]) -> None:
+        """One more row."""
+        row = [str(c) for c in cells]
+        if self._widths is not None:
+            self._out.write(_line(row, self._widths) + "\n")
+            return
+        self._pending.append(row)
+        if len(self._pending) >= self._width_rows:
+            self._start()
+
+    def close(self) -> None:
+        """Write what is still held (the whole table, when it is short)."""
+        if self._widths is None:
+            self._start()
+
+    def _start(self) -> None:
+        widths = self._widths = _widths([self._header, *self._pending])
+        self._out.write(_line(self._header, widths) + "\n")
+        self._out.write("  ".join("-" * w for w in widths) + "\n")
+        for row in self._pending:
+            self._out.write(_line(row, widths) + "\n")
+        self._pending = []
+
+
+def _widths(cells: Sequence[Sequence[str]]) -> list[int]:
+    return [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
+
+
+def _line(row: Sequence[str], widths: Sequence[int]) -> str:
+    return "  ".join(c.ljust(widths[i]) for i, c in enumerate(row)).rstrip()
 
 
 def error(message: str) -> None:
