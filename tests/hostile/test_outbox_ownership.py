@@ -203,3 +203,17 @@ def test_a_reader_changes_nothing(tmp_path: Path) -> None:
         assert owner.stats(T0).in_flight == 1
     finally:
         owner.close()
+
+
+def test_reading_where_no_outbox_exists_yet_creates_nothing(tmp_path: Path) -> None:
+    """A reader of a path nothing was ever enqueued at sees an empty outbox, and leaves the
+    directory as it was (no file, no journal)."""
+    reader = SqliteOutbox.reader(tmp_path / "never-used.sqlite3")
+    try:
+        stats = reader.stats(T0)
+        assert (stats.pending, stats.in_flight, stats.delivered, stats.dead) == (0, 0, 0, 0)
+        assert reader.dead_letters() == [] and reader.next_due() is None
+        assert reader.owner_pid() is None
+    finally:
+        reader.close()
+    assert list(tmp_path.iterdir()) == []

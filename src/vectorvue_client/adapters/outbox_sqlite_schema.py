@@ -157,10 +157,20 @@ def open_database(
 def open_reader(path: str) -> tuple[sqlite3.Connection, int]:
     """Open the outbox at `path` to read it while another process may own it: no lock is
     taken, nothing is written (no recovery, no upgrade), and the owner is not disturbed.
-    Returns the connection and the file's schema version."""
+    Returns the connection and the file's schema version. Where no outbox exists yet
+    (nothing was ever enqueued there), the reader sees an empty one, and nothing is
+    created at `path`."""
     # Owned here: it is known to be an outbox, and must not be opened outside SQLite.
     if not owned_here(path) and not inspect(path):
-        raise VectorVueOutboxError(path, "there is no outbox at this path (or it is empty)")
+        empty = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        empty.executescript(
+            _ITEMS.format(name="items")
+            + _ITEM_INDEXES
+            + _DEAD_LETTERS.format(name="dead_letters")
+            + _BATCHES
+            + "PRAGMA query_only = 1;"
+        )
+        return empty, SCHEMA_VERSION
     connection = _connect(path, "ro")
     try:
         connection.execute("PRAGMA query_only = 1")
