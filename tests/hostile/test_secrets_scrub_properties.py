@@ -32,7 +32,7 @@ from vectorvue_client.domain.redaction import (
 # A small alphabet, with the mask's own character and the words of the secret shapes:
 # values overlap each other, the mask and the shapes far more often than random text would.
 _ALPHABET = "ab*=: \\\"'Bearer token/@"
-values = st.text(alphabet=_ALPHABET + "xyz0189-_.", min_size=4, max_size=14)
+values = st.text(alphabet=_ALPHABET + "xyz0189-_.é\u2028", min_size=4, max_size=14)
 fillers = st.text(alphabet=_ALPHABET + "\n\té", max_size=8)
 
 
