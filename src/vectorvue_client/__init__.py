@@ -22,11 +22,12 @@ from vectorvue_client.domain.errors import (
 )
 from vectorvue_client.domain.models import IntegrationEvent, IntegrationFinding
 from vectorvue_client.domain.redaction import Secret
+from vectorvue_client.log_scrub import scrub_logger
 from vectorvue_client.version import __version__
 
 # A library does not print: without a handler configured by the application, audit
 # warnings would reach stderr through logging's last-resort handler.
-logging.getLogger("vectorvue_client").addHandler(logging.NullHandler())
+scrub_logger(logging.getLogger("vectorvue_client")).addHandler(logging.NullHandler())
 
 __all__ = [
     "ChainReport",

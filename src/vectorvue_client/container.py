@@ -11,6 +11,7 @@ here that every default adapter fits its Protocol.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Mapping
 
@@ -101,7 +102,7 @@ def make_vault(config: VectorVueConfig, environ: Mapping[str, str]) -> VaultCred
     assert config.vault_url is not None and config.vault_path is not None
 
     def env(name: str, field: str) -> CredentialSource:
-        return EnvCredentialSource(environ, name, field=field)
+        return known_now(EnvCredentialSource(environ, name, field=field))
 
     auth: VaultToken | VaultAppRole = (
         VaultToken(env(config.vault_token_env, "vault_token_env"))
@@ -141,8 +142,8 @@ def make_credentials(
         return LoginCredentialSource(
             transport,
             username=config.login_username,
-            password=EnvCredentialSource(
-                environ, config.login_password_env, field="login_password_env"
+            password=known_now(
+                EnvCredentialSource(environ, config.login_password_env, field="login_password_env")
             ),
             tenant_id=config.login_tenant_id,
             clock=clock,
@@ -152,10 +153,14 @@ def make_credentials(
     sources: list[CredentialSource] = []
     for kind in config.credential_sources:
         if kind == "env":
-            sources.append(EnvCredentialSource(environ, config.api_key_env, field="api_key_env"))
+            sources.append(
+                known_now(EnvCredentialSource(environ, config.api_key_env, field="api_key_env"))
+            )
         elif kind == "file":
             assert config.api_key_file is not None
-            sources.append(FileCredentialSource(config.api_key_file, field="api_key_file"))
+            sources.append(
+                known_now(FileCredentialSource(config.api_key_file, field="api_key_file"))
+            )
         else:
             assert vault is not None
             sources.append(vault)
@@ -188,8 +193,20 @@ def make_signer(config: VectorVueConfig, environ: Mapping[str, str]) -> Signer:
     if config.signing_secret_env is None:
         return UnsignedSigner()
     return HmacSigner(
-        EnvCredentialSource(environ, config.signing_secret_env, field="signing_secret_env")
+        known_now(
+            EnvCredentialSource(environ, config.signing_secret_env, field="signing_secret_env")
+        )
     )
+
+
+def known_now(source: CredentialSource) -> CredentialSource:
+    """`source`, read once now, so that its secret is known (registered to be masked from
+    every text, ADR 0021) before any server text arrives: a /healthz answer, or the answer
+    to a first send, may echo it. Only local sources (environment, file) are read so; a
+    credential missing now is reported by the first use, as before."""
+    with contextlib.suppress(VectorVueConfigError):
+        source.get()
+    return source
 
 
 def make_audit_file(config: VectorVueConfig) -> JsonlAuditSink | None:

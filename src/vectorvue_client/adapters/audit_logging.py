@@ -6,18 +6,23 @@ import logging
 
 import msgspec
 
-from vectorvue_client.domain.audit import AuditRecord
+from vectorvue_client.domain.audit import AuditRecord, masked
+from vectorvue_client.log_scrub import scrub_logger
 
 _ENCODER = msgspec.json.Encoder(order="sorted")  # keys in alphabetical order, as before
+# The audit logger is shared with the audit file's sink (its failures are logged there).
+_AUDIT_LOGGER = scrub_logger(logging.getLogger("vectorvue_client.audit"))
+_LOGGER = scrub_logger(logging.getLogger(__name__))
 
 
 class LoggingAuditSink:
     """Logs each record as one JSON object on the `vectorvue_client.audit` logger: INFO for
     successes, WARNING otherwise. Records hold no secrets by construction (the client
-    scrubs them), and a failing log handler never breaks a delivery."""
+    scrubs them), and each is masked of every known secret before it is encoded, whatever
+    logger it goes to; a failing log handler never breaks a delivery."""
 
     def __init__(self, logger: logging.Logger | None = None) -> None:
-        self._logger = logger or logging.getLogger("vectorvue_client.audit")
+        self._logger = logger or _AUDIT_LOGGER
 
     def keeps(self, outcome: str) -> bool:
         """Whether the logger would emit a record with this outcome (its level allows it)."""
@@ -30,10 +35,10 @@ class LoggingAuditSink:
             return  # nobody listens at this level: encoding the line would be wasted work
         try:
             # msgspec encodes the dataclass itself (dataclasses.asdict deep-copies first).
-            line = _ENCODER.encode(record).decode()
+            line = _ENCODER.encode(masked(record)).decode()
             self._logger.log(level, "vectorvue %s", line)
         except Exception:
-            logging.getLogger(__name__).debug("audit record could not be logged", exc_info=True)
+            _LOGGER.debug("audit record could not be logged", exc_info=True)
 
 
 def _level(outcome: str) -> int:

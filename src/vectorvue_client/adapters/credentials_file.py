@@ -11,12 +11,13 @@ from typing import Final
 
 from vectorvue_client.domain.errors import VectorVueConfigError
 from vectorvue_client.domain.redaction import Secret
+from vectorvue_client.log_scrub import scrub_logger
 
 # A credential is a few hundred bytes at most; a bigger file is the wrong file (a log, a
 # certificate bundle, a device), and reading it whole would cost memory for nothing.
 MAX_CREDENTIAL_FILE_BYTES: Final = 64 * 1024
 
-_LOGGER = logging.getLogger("vectorvue_client.credentials")
+_LOGGER = scrub_logger(logging.getLogger("vectorvue_client.credentials"))
 
 
 class FileCredentialSource:

@@ -32,7 +32,8 @@ from vectorvue_client.domain.errors import (
 )
 from vectorvue_client.domain.http import HttpRequest, HttpResponse, Timeouts, TransportFailure
 from vectorvue_client.domain.jwt import jwt_expiry
-from vectorvue_client.domain.redaction import Secret, failure_detail
+from vectorvue_client.domain.redaction import Secret, failure_detail, remember
+from vectorvue_client.log_scrub import scrub_logger
 from vectorvue_client.ports import Clock, CredentialSource, Transport
 
 LOGIN_PATH: Final = "/api/v1/client/auth/login"
@@ -46,7 +47,7 @@ _MISADDRESSED: Final = frozenset({400, 404, 405, 422})
 # so a token cannot smuggle a header of its own into the requests it authorizes.
 _BEARER_TOKEN: Final = re.compile(r"[A-Za-z0-9._~+/-]+=*")
 
-_LOGGER = logging.getLogger("vectorvue_client.credentials")
+_LOGGER = scrub_logger(logging.getLogger("vectorvue_client.credentials"))
 
 
 class _LoginRequest(msgspec.Struct, frozen=True):
@@ -218,10 +219,14 @@ def _read_answer(response: HttpResponse) -> tuple[Secret, float | None]:
         raise _protocol("VectorVue's login answer is not JSON") from None
     if not isinstance(answer, dict):
         raise _protocol("VectorVue's login answer is not a JSON object")
+    token = answer.get("access_token")
+    if isinstance(token, str):
+        # Known from the moment it is read, even if the answer is refused below: it is a
+        # credential all the same, and VectorVue may echo it in what it answers next.
+        remember(token)
     token_type = answer.get("token_type")
     if not isinstance(token_type, str) or token_type.lower() != "bearer":
         raise _protocol('VectorVue\'s login answer has no token_type "bearer"')
-    token = answer.get("access_token")
     if not isinstance(token, str) or not token:
         raise _protocol("VectorVue's login answer has no access_token")
     if not _BEARER_TOKEN.fullmatch(token):

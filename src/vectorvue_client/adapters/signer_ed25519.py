@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from vectorvue_client.domain.errors import VectorVueConfigError
-from vectorvue_client.domain.redaction import Secret
+from vectorvue_client.domain.redaction import Secret, remember
 
 _SEED_BYTES: Final = 32
 _HEX_SEED: Final = re.compile(rb"^[0-9a-fA-F]{64}\Z")
@@ -57,9 +57,12 @@ def load_ed25519_key(material: bytes, *, field: str) -> Ed25519PrivateKey:
     seed, the seed as 64 hex characters or as base64, a PKCS#8 PEM ("BEGIN PRIVATE KEY"),
     or an OpenSSH private key. Encrypted keys are refused (no passphrase is configured).
 
-    Errors name `field` and never quote the material.
+    Errors name `field` and never quote the material. The material, and the key in every
+    encoding a server could echo it in, are registered as known secrets (ADR 0021), also
+    when the material is refused (it may still be a secret of some other kind).
     """
     stripped = material.strip()
+    _remember_material(material)
     try:
         if b"-----BEGIN OPENSSH PRIVATE KEY-----" in stripped:
             key: object = serialization.load_ssh_private_key(stripped, password=None)
@@ -84,7 +87,53 @@ def load_ed25519_key(material: bytes, *, field: str) -> Ed25519PrivateKey:
         ) from None
     if not isinstance(key, Ed25519PrivateKey):
         raise VectorVueConfigError(field, f"holds a {type(key).__name__}, not an Ed25519 key")
+    remember(*key_forms(key))
     return key
+
+
+def key_forms(key: Ed25519PrivateKey) -> tuple[str, ...]:
+    """The private key as text in each form it could be echoed in: the raw 32 bytes as
+    standard base64 and base64url (padded and not) and as hex (both cases), the PKCS#8 DER
+    as base64, and the PKCS#8 PEM (whole, and its body line)."""
+    none = serialization.NoEncryption()
+    raw = key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw, none)
+    der = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, none)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, none)
+    standard = base64.b64encode(raw).decode("ascii")
+    url = base64.urlsafe_b64encode(raw).decode("ascii")
+    der64 = base64.b64encode(der).decode("ascii")
+    # The unpadded forms are prefixes of the padded ones: what a server strips "=" from.
+    return (
+        standard,
+        standard.rstrip("="),
+        url,
+        url.rstrip("="),
+        raw.hex(),
+        raw.hex().upper(),
+        der64,
+        der64.rstrip("="),
+        *_pem_texts(pem.decode("ascii")),
+    )
+
+
+def _remember_material(material: bytes) -> None:
+    """Register the key as the operator wrote it: the text whole, and each line of a PEM
+    or OpenSSH body (an echo may quote one line)."""
+    try:
+        text = material.decode("utf-8")
+    except UnicodeDecodeError:
+        return  # a raw binary seed: key_forms covers what it can be echoed as
+    remember(text, text.strip(), *_pem_texts(text))
+
+
+# A line of a key's base64 body: long enough not to be a word of prose.
+_BODY_LINE: Final = re.compile(r"[A-Za-z0-9+/=]{16,}")
+
+
+def _pem_texts(text: str) -> tuple[str, ...]:
+    lines = [line.strip() for line in text.splitlines()]
+    body = [line for line in lines if _BODY_LINE.fullmatch(line)]
+    return (text, text.strip(), "".join(body), *body)
 
 
 def load_ed25519_key_file(path: str, *, field: str = "signing_key_file") -> Ed25519PrivateKey:

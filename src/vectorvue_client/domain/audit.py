@@ -1,12 +1,15 @@
 """The audit record: what the client tells the AuditSink after every operation.
 
 It holds metadata only (never a header, a body or a credential); `error` texts are
-scrubbed by the client before a record is built.
+scrubbed by the client before a record is built, and every sink writes `masked(record)`,
+so that no known secret reaches an audit trail whoever built the record (ADR 0021).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from vectorvue_client.domain.redaction import mask_known
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,3 +45,42 @@ class AuditRecord:
     request_id: str | None = None
     error: str | None = None
     attempt_log: tuple[AttemptSummary, ...] = ()
+
+
+def masked(record: AuditRecord) -> AuditRecord:
+    """`record` with every known secret masked out of its texts (the request id and the
+    error are server text; the others are ours, masked all the same); `record` itself
+    when none holds one, which is nearly always."""
+    texts = (
+        record.time,
+        record.action,
+        record.method,
+        record.endpoint,
+        record.outcome,
+        record.idempotency_key or "",
+        record.request_id or "",
+        record.error or "",
+        *(attempt.failure or "" for attempt in record.attempt_log),
+    )
+    # One search per known value over all the texts, rather than one per text.
+    joined = "\0".join(texts)
+    if mask_known(joined) == joined:
+        return record
+    return replace(
+        record,
+        time=mask_known(record.time),
+        action=mask_known(record.action),
+        method=mask_known(record.method),
+        endpoint=mask_known(record.endpoint),
+        outcome=mask_known(record.outcome),
+        idempotency_key=_masked(record.idempotency_key),
+        request_id=_masked(record.request_id),
+        error=_masked(record.error),
+        attempt_log=tuple(
+            replace(attempt, failure=_masked(attempt.failure)) for attempt in record.attempt_log
+        ),
+    )
+
+
+def _masked(text: str | None) -> str | None:
+    return None if text is None else mask_known(text)

@@ -44,7 +44,7 @@ from typing import Final
 
 import msgspec
 
-from vectorvue_client.domain.audit import AuditRecord
+from vectorvue_client.domain.audit import AuditRecord, masked
 
 ZERO_DIGEST: Final = "0" * 64
 # A bound on one line, so that a reader streaming a corrupted file (a gigabyte with no
@@ -124,7 +124,8 @@ def line_digest(line: bytes) -> str:
 
 
 def chain_line(record: AuditRecord, *, seq: int, prev: str) -> bytes:
-    """The line (without its newline) that appends `record` at `seq` after `prev`.
+    """The line (without its newline) that appends `record` at `seq` after `prev`, every
+    known secret masked out of its texts.
 
     ValueError (TypeError for a field of a type no AuditRecord has) when the record cannot
     be written as a line the verifier would accept (a non-finite float, a value of the wrong
@@ -133,6 +134,8 @@ def chain_line(record: AuditRecord, *, seq: int, prev: str) -> bytes:
     """
     if seq < 0 or not _is_digest(prev):
         raise ValueError("seq must be >= 0 and prev a lowercase SHA-256 hex digest")
+    # Here, where the line is made, so that every writer of the file masks known secrets.
+    record = masked(record)
     floats = [record.duration_seconds, *(a.retry_after_seconds or 0.0 for a in record.attempt_log)]
     if not all(math.isfinite(f) for f in floats):
         # msgspec would write NaN as null, which would turn a duration into "no duration".

@@ -4,6 +4,10 @@ Shapes seen on the real servers: the integration API's JSON envelope (202, 409, 
 `{"detail": ...}` (400/401/404/429 and every gateway error), the gateway's
 `{"accepted": true, "request_id": ...}`, a plain-text 500, and the odd non-JSON 2xx from a
 proxy, which is NOT a success: nothing says VectorVue has the data.
+
+Everything of the server's in an envelope is masked of every known secret (ADR 0021): the
+decoded body (`data`, and what is read from it) whenever it may hold one, the request id
+of the header, and the texts shown (also scrubbed of secret shapes).
 """
 
 from __future__ import annotations
@@ -15,7 +19,14 @@ import msgspec
 
 from vectorvue_client.domain.errors import VectorVueAPIError
 from vectorvue_client.domain.http import HttpResponse
-from vectorvue_client.domain.redaction import Secret, excerpt, scrub
+from vectorvue_client.domain.redaction import (
+    Secret,
+    excerpt,
+    json_may_hold_secret,
+    mask_known,
+    mask_known_json,
+    scrub,
+)
 
 ACCEPTED: Final = "accepted"
 REPLAYED: Final = "replayed"
@@ -81,8 +92,11 @@ def map_response(
     `item_indices` their positions in the caller's list (default 0..n-1)."""
     secrets = tuple(secrets)
     parsed = _decode(response.body)
+    if parsed is not None and json_may_hold_secret(response.body, secrets):
+        # Everything below reads the masked copy. Skipped when no known secret is in the
+        # bytes: the walk costs as much as the decoding, on every success.
+        parsed = mask_known_json(parsed, secrets)
     ok = 200 <= response.status < 300
-    request_id = response.header("x-request-id")
     replayed = (response.header("x-idempotent-replay") or "").lower() == "true"
     common: dict[str, Any] = {
         "status_code": response.status,
@@ -101,10 +115,11 @@ def map_response(
         items = _items(data, item_ids, item_indices, secrets, status) if item_ids else ()
         replayed = replayed or status == REPLAYED
         success = ok and status in _SUCCESS_STATUSES and all(i.accepted for i in items)
-        error = None if success else _summary(errors, items, status, response.status)
+        # Masked whole once more: joining masked parts can spell a secret anew.
+        error = None if success else mask_known(_summary(errors, items, status, response.status))
         return ResponseEnvelope(
             success=success,
-            request_id=_text(parsed.get("request_id")) or request_id,
+            request_id=_text(parsed.get("request_id")) or _header_id(response, secrets),
             error=error,
             status=status,
             data=data,
@@ -118,7 +133,7 @@ def map_response(
         success = ok and parsed.get("accepted") is True
         return ResponseEnvelope(
             success=success,
-            request_id=_text(parsed.get("request_id")) or request_id,
+            request_id=_text(parsed.get("request_id")) or _header_id(response, secrets),
             error=None if success else f"HTTP {response.status}: the gateway did not accept it",
             status=ACCEPTED if success else FAILED,
             data=parsed,
@@ -129,7 +144,7 @@ def map_response(
         message = _shown(_detail_text(parsed["detail"]), secrets)
         return ResponseEnvelope(
             success=False,
-            request_id=request_id,
+            request_id=_header_id(response, secrets),
             error=message,
             status=FAILED if not ok else UNRECOGNIZED,
             data=parsed,
@@ -143,8 +158,8 @@ def map_response(
     what = "a body that is not a VectorVue response" if ok else "an error"
     return ResponseEnvelope(
         success=False,
-        request_id=request_id,
-        error=f"HTTP {response.status} with {what}: {shown}",
+        request_id=_header_id(response, secrets),
+        error=mask_known(f"HTTP {response.status} with {what}: {shown}"),
         status=UNRECOGNIZED if ok else FAILED,
         data=None,
         **common,
@@ -194,7 +209,7 @@ def merge_batches(parts: Sequence[ResponseEnvelope], total: int) -> ResponseEnve
         request_id=parts[0].request_id,
         error=None
         if success
-        else "; ".join(failures) or f"{total - accepted} item(s) not accepted",
+        else mask_known("; ".join(failures)) or f"{total - accepted} item(s) not accepted",
         status=status,
         data={
             "summary": {"total": total, "accepted": accepted, "failed": total - accepted},
@@ -227,6 +242,12 @@ def _decode(body: bytes) -> Any:
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
+
+
+def _header_id(response: HttpResponse, secrets: tuple[str | Secret, ...]) -> str | None:
+    # Server text like the body, masked where it is used (the body's id comes first).
+    value = response.header("x-request-id")
+    return None if value is None else mask_known(value, secrets)
 
 
 # Scrub before cutting: cutting first could leave the head of a secret unmasked. The margin

@@ -1,7 +1,11 @@
 """The error hierarchy: every failure the client reports is a VectorVueError.
 
-Messages are built from field names, rules and already-masked values only, so no
-str, repr or traceback line of these exceptions can carry a credential.
+Messages are built from field names, rules and already-masked values. As a second line,
+every error masks each known secret (domain.redaction: every value the client registered,
+ADR 0021) out of its message and its text attributes when it is made, and out of its str
+again when it is shown (a value registered after it was made is masked too): no str, repr
+or traceback line of these exceptions can carry a credential the client knows, even one a
+server echoed bare.
 """
 
 from __future__ import annotations
@@ -11,12 +15,23 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from vectorvue_client.domain.redaction import mask_known
+
 if TYPE_CHECKING:
     from vectorvue_client.domain.envelope import ResponseEnvelope
 
 
 class VectorVueError(Exception):
-    """Base class of every error raised by vectorvue-client."""
+    """Base class of every error raised by vectorvue-client; its text never holds a
+    known secret."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(mask_known(a) if isinstance(a, str) else a for a in args))
+
+    def __str__(self) -> str:
+        # Cheap (a substring test per known value), and shown rarely: masked once more so
+        # that a secret registered after this error was made is not shown either.
+        return mask_known(super().__str__())
 
     def __repr__(self) -> str:
         # The default repr would repeat args; keep it identical to str so the masking
@@ -28,9 +43,9 @@ class VectorVueConfigError(VectorVueError):
     """Invalid or missing configuration; `field` names the setting, `rule` what it broke."""
 
     def __init__(self, field: str, rule: str) -> None:
-        self.field = field
-        self.rule = rule
-        super().__init__(f"{field}: {rule}")
+        self.field = mask_known(field)
+        self.rule = mask_known(rule)
+        super().__init__(f"{self.field}: {self.rule}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +71,12 @@ class VectorVueSerializationError(VectorVueError):
     def __init__(self, problems: Sequence[Problem]) -> None:
         if not problems:
             raise ValueError("a serialization error needs at least one problem")
-        self.problems: tuple[Problem, ...] = tuple(problems)
+        # A rule may quote the offending input, and a field path names its keys: both are
+        # text of the caller's, which may hold a secret the client knows.
+        self.problems: tuple[Problem, ...] = tuple(
+            Problem(field=mask_known(p.field), rule=mask_known(p.rule), index=p.index)
+            for p in problems
+        )
         first = self.problems[0]
         self.field = first.field
         self.rule = first.rule
@@ -102,9 +122,9 @@ class VectorVueTransportError(VectorVueError):
 
     def __init__(self, kind: TransportErrorKind, detail: str, *, attempts: int = 1) -> None:
         self.kind = kind
-        self.detail = detail
+        self.detail = mask_known(detail)
         self.attempts = attempts
-        super().__init__(f"{kind.value}: {detail} (after {attempts} attempt(s))")
+        super().__init__(f"{kind.value}: {self.detail} (after {attempts} attempt(s))")
 
 
 class VectorVueAPIError(VectorVueError):
@@ -120,13 +140,15 @@ class VectorVueAPIError(VectorVueError):
         retry_after: float | None,
         envelope: ResponseEnvelope | None = None,
     ) -> None:
+        # Server text, all of it: map_response masked it already, an error built by other
+        # code may not have.
         self.status_code = status_code
-        self.error_code = error_code
-        self.request_id = request_id
+        self.error_code = None if error_code is None else mask_known(error_code)
+        self.request_id = None if request_id is None else mask_known(request_id)
         self.retry_after = retry_after
         self.envelope = envelope
-        code = f" {error_code}" if error_code else ""
-        rid = f" [request {request_id}]" if request_id else ""
+        code = f" {self.error_code}" if self.error_code else ""
+        rid = f" [request {self.request_id}]" if self.request_id else ""
         super().__init__(f"HTTP {status_code}{code}: {message}{rid}")
 
 
@@ -135,6 +157,6 @@ class VectorVueOutboxError(VectorVueError):
     use by another process). Nothing already stored in it was changed or lost."""
 
     def __init__(self, path: str, rule: str) -> None:
-        self.path = path
-        self.rule = rule
-        super().__init__(f"outbox {path}: {rule}")
+        self.path = mask_known(path)
+        self.rule = mask_known(rule)
+        super().__init__(f"outbox {self.path}: {self.rule}")

@@ -1,4 +1,5 @@
-"""What VectorVue's /healthz says, as a value."""
+"""What VectorVue's /healthz says, as a value: its texts masked of every known secret
+(ADR 0021), as all server text the client keeps."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 import msgspec
 
 from vectorvue_client.domain.http import HttpResult, TransportFailure
+from vectorvue_client.domain.redaction import mask_known, mask_known_json
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,11 +29,14 @@ class HealthReport:
 def health_report(result: HttpResult) -> HealthReport:
     """The report for one /healthz exchange."""
     if isinstance(result, TransportFailure):
-        return HealthReport(False, None, error=f"{result.kind.value}: {result.detail}")
+        detail = mask_known(result.detail)
+        return HealthReport(False, None, error=f"{result.kind.value}: {detail}")
     try:
         parsed = msgspec.json.decode(result.body) if result.body else None
     except msgspec.DecodeError:
         parsed = None
+    # A health probe is rare and small: the whole answer is masked, without a byte check.
+    parsed = mask_known_json(parsed)
     if not isinstance(parsed, dict):
         return HealthReport(False, result.status, error=f"HTTP {result.status} without JSON")
     status = parsed.get("status") if isinstance(parsed.get("status"), str) else None
@@ -50,4 +55,8 @@ def health_report(result: HttpResult) -> HealthReport:
 
 
 def _text(value: object) -> str | None:
-    return value if isinstance(value, str) else str(value) if value is not None else None
+    if value is None or isinstance(value, str):
+        return value
+    # The str of a number or of a (masked) container: repr's escapes can rejoin what the
+    # masking split, so it is masked as a whole.
+    return mask_known(str(value))
