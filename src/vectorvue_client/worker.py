@@ -16,9 +16,10 @@ import logging
 import threading
 from collections.abc import Callable
 
+from vectorvue_client.log_scrub import scrub_logger
 from vectorvue_client.outbox_service import DrainReport
 
-_LOGGER = logging.getLogger("vectorvue_client.worker")
+_LOGGER = scrub_logger(logging.getLogger("vectorvue_client.worker"))
 
 
 class DeliveryWorker:

@@ -94,23 +94,7 @@ def _library_loggers() -> list[str]:
     return sorted(names)
 
 
-# Owned by the lead (issue 11): the filter is attached there in their change. Strict xfail:
-# once attached, these turn into failures that ask for the mark to go.
-_PENDING = {"vectorvue_client.worker", "vectorvue_client.outbox"}
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(
-            name,
-            marks=pytest.mark.xfail(reason="attached by the lead", strict=True)
-            if name in _PENDING
-            else (),
-        )
-        for name in _library_loggers()
-    ],
-)
+@pytest.mark.parametrize("name", _library_loggers())
 def test_every_library_logger_masks_known_secrets(
     name: str, caplog: pytest.LogCaptureFixture
 ) -> None:

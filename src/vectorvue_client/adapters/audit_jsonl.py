@@ -21,8 +21,9 @@ from vectorvue_client.domain.audit_chain import (
     line_digest,
 )
 from vectorvue_client.domain.errors import VectorVueConfigError
+from vectorvue_client.log_scrub import scrub_logger
 
-_LOGGER: Final = logging.getLogger("vectorvue_client.audit")
+_LOGGER: Final = scrub_logger(logging.getLogger("vectorvue_client.audit"))
 _TAIL_CHUNK: Final = 64 * 1024
 _MOVE_ASIDE: Final = (
     "run vectorvue_client.verify_audit_chain on it, then move it aside (writers then start "

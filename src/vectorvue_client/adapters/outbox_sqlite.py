@@ -37,8 +37,9 @@ from vectorvue_client.domain.outbox import (
     batch_digest,
     item_digest,
 )
+from vectorvue_client.log_scrub import scrub_logger
 
-_LOGGER: Final = logging.getLogger("vectorvue_client.outbox")
+_LOGGER: Final = scrub_logger(logging.getLogger("vectorvue_client.outbox"))
 _T = TypeVar("_T")
 
 # The SQL is literal text, parameters always bound: no value is ever formatted into it.

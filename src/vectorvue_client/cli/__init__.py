@@ -33,6 +33,7 @@ from vectorvue_client.domain.errors import (
     VectorVueSerializationError,
     VectorVueTransportError,
 )
+from vectorvue_client.domain.redaction import mask_known
 from vectorvue_client.version import __version__
 
 
@@ -154,7 +155,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _fail(args: argparse.Namespace, exc: BaseException, code: int) -> int:
     if args.debug:
-        traceback.print_exception(exc)
+        # Masked too: the chain holds library exceptions, whose words are not ours.
+        shown = mask_known("".join(traceback.format_exception(exc)))
+        print(shown, file=sys.stderr, end="")
     error(str(exc) if str(exc) else type(exc).__name__)
     return code
 

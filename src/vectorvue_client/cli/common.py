@@ -11,6 +11,7 @@ from typing import Any, Final, TextIO
 from vectorvue_client.client import VectorVueClient
 from vectorvue_client.config_sources import Resolved, resolve
 from vectorvue_client.domain.errors import VectorVueConfigError
+from vectorvue_client.domain.redaction import mask_known
 
 EXIT_OK: Final = 0  # everything delivered (or the command did what it was asked)
 EXIT_REJECTED: Final = 1  # some items rejected, refused or dead-lettered
@@ -101,4 +102,5 @@ def _line(row: Sequence[str], widths: Sequence[int]) -> str:
 
 def error(message: str) -> None:
     """One readable line on stderr."""
-    print(f"vectorvue-client: {message}", file=sys.stderr)
+    # Masked of every secret the process knows: a server may have echoed one into it.
+    print(f"vectorvue-client: {mask_known(message)}", file=sys.stderr)
