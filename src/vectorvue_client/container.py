@@ -41,7 +41,8 @@ from vectorvue_client.adapters.signer_ed25519 import (
 from vectorvue_client.adapters.signer_hmac import HmacSigner
 from vectorvue_client.adapters.signer_none import UnsignedSigner
 from vectorvue_client.adapters.transport_requests import RequestsTransport
-from vectorvue_client.adapters.transport_urllib3 import TlsSetupError, Urllib3Transport
+from vectorvue_client.adapters.transport_sockets import TlsSetupError
+from vectorvue_client.adapters.transport_urllib3 import Urllib3Transport
 from vectorvue_client.client import VectorVueClient
 from vectorvue_client.config import VectorVueConfig, default_outbox_path, proxy_from_environment
 from vectorvue_client.domain.errors import VectorVueConfigError
@@ -87,7 +88,7 @@ def make_transport(config: VectorVueConfig, environ: Mapping[str, str]) -> Trans
             pins=config.pinned_cert_sha256,
             proxy=proxy,
         )
-    except TlsSetupError as exc:  # urllib3 loads the files now; requests at each send
+    except TlsSetupError as exc:  # both backends load the files now, once
         field = "ca_bundle" if exc.setting == "verify" else "client_cert"
         raise VectorVueConfigError(field, exc.rule) from None
 
