@@ -63,7 +63,7 @@ def make_transport(config: VectorVueConfig, environ: Mapping[str, str]) -> Trans
     verifying against `ca_bundle`, else certifi's bundle (what requests uses for
     verify=True), or, only when verify_tls is explicitly false, nothing; pins checked in
     the handshake; a proxy only when configured (or, with proxy_from_env, when the
-    environment names one)."""
+    environment names one); no pooled connection reused after pool_max_idle_seconds."""
     verify: bool | str = config.verify_tls
     if config.ca_bundle is not None:
         _require_file("ca_bundle", config.ca_bundle)
@@ -87,6 +87,7 @@ def make_transport(config: VectorVueConfig, environ: Mapping[str, str]) -> Trans
             user_agent=USER_AGENT,
             pins=config.pinned_cert_sha256,
             proxy=proxy,
+            max_idle_seconds=config.pool_max_idle_seconds,
         )
     except TlsSetupError as exc:  # both backends load the files now, once
         field = "ca_bundle" if exc.setting == "verify" else "client_cert"
