@@ -21,6 +21,8 @@ import shutil
 import socket
 import ssl
 import struct
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -37,32 +39,65 @@ type Behaviour = Callable[[socket.socket, HostilePeer], None]
 FOR_EVER_SECONDS = 30.0
 
 
-class HostilePeer:
-    """A listener on 127.0.0.1 that hands each accepted connection, in a thread of its own,
-    to `behaviour`; a context manager. `tls` shakes hands as a server with a certificate
-    for 127.0.0.1 from `ca` (a new CA by default), asking for a client certificate signed by
-    it when `require_client_cert`; `ca_path` is that CA's PEM, for clients to trust.
-    `accept=False` never accepts: connections queue in the backlog of `backlog`."""
+class PeerCertificates:
+    """A new trustme CA, its PEM (`ca_path`, for clients to trust), the PEM of a server
+    certificate and key for 127.0.0.1 (`server_pem`), and client certificates on demand,
+    in a temporary directory removed by `close` (or on leaving a `with`)."""
 
-    def __init__(
-        self,
-        behaviour: Behaviour,
-        *,
-        require_client_cert: bool = False,
-        accept: bool = True,
-        backlog: int = 64,
-    ) -> None:
-        self.behaviour = behaviour
-        self.stopping = threading.Event()
+    def __init__(self) -> None:
         self.ca = trustme.CA()
-        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.ca.issue_cert("127.0.0.1").configure_cert(self.context)
-        if require_client_cert:
-            self.ca.configure_trust(self.context)
-            self.context.verify_mode = ssl.CERT_REQUIRED
+        self._server = self.ca.issue_cert("127.0.0.1")
         self._dir = Path(tempfile.mkdtemp(prefix="hostile-peer-"))
         self.ca_path = str(self._dir / "ca.pem")
         self.ca.cert_pem.write_to_path(self.ca_path)
+        self.server_pem = str(self._dir / "server.pem")
+        self._server.private_key_and_cert_chain_pem.write_to_path(self.server_pem)
+        self._issued = 0
+
+    def server_context(self) -> ssl.SSLContext:
+        """A server context presenting the server certificate."""
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self._server.configure_cert(context)
+        return context
+
+    def issue_client_cert(self, *, ca: trustme.CA | None = None) -> tuple[str, str]:
+        """(cert, key) PEM paths of a client certificate from `ca` (default: this CA)."""
+        leaf = (ca or self.ca).issue_cert(common_name="spectrastrike-producer")
+        self._issued += 1
+        cert = self._dir / f"client-{self._issued}.cert.pem"
+        key = self._dir / f"client-{self._issued}.key.pem"
+        leaf.cert_chain_pems[0].write_to_path(str(cert))
+        leaf.private_key_pem.write_to_path(str(key))
+        return str(cert), str(key)
+
+    def close(self) -> None:
+        """Remove the files."""
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class HostilePeer:
+    """A listener on 127.0.0.1 that hands each accepted connection, in a thread of its own,
+    to `behaviour`; a context manager. `tls` shakes hands as a server with a certificate
+    for 127.0.0.1 from a new CA, whose PEM `ca_path` is, for clients to trust.
+    `accept=False` never accepts: connections queue in the backlog of `backlog`."""
+
+    def __init__(self, behaviour: Behaviour, *, accept: bool = True, backlog: int = 64) -> None:
+        self.behaviour = behaviour
+        self.stopping = threading.Event()
+        self.certificates = PeerCertificates()
+        self.ca_path = self.certificates.ca_path
+        self.context = self.certificates.server_context()
         self._listener = socket.create_server(("127.0.0.1", 0), backlog=backlog)
         self.url = f"https://127.0.0.1:{self._listener.getsockname()[1]}"
         self._accept = accept
@@ -103,15 +138,6 @@ class HostilePeer:
         """Wait, doing nothing, until the peer stops."""
         self.stopping.wait(FOR_EVER_SECONDS)
 
-    def issue_client_cert(self, *, ca: trustme.CA | None = None) -> tuple[str, str]:
-        """(cert, key) PEM paths of a client certificate from `ca` (default: the peer's)."""
-        leaf = (ca or self.ca).issue_cert(common_name="spectrastrike-producer")
-        name = f"client-{len(list(self._dir.iterdir()))}"
-        cert, key = self._dir / f"{name}.cert.pem", self._dir / f"{name}.key.pem"
-        leaf.cert_chain_pems[0].write_to_path(str(cert))
-        leaf.private_key_pem.write_to_path(str(key))
-        return str(cert), str(key)
-
     def __enter__(self) -> Self:
         if self._accept:
             self._spawn(self._serve)
@@ -134,7 +160,7 @@ class HostilePeer:
                 conn.shutdown(socket.SHUT_RDWR)
         for thread in self._threads:
             thread.join(timeout=5)
-        shutil.rmtree(self._dir, ignore_errors=True)
+        self.certificates.close()
 
     def _spawn(self, target: Callable[[], None]) -> None:
         thread = threading.Thread(target=target, daemon=True)
@@ -163,6 +189,43 @@ class HostilePeer:
                 with self._lock:
                     self._open.discard(sock)
                 sock.close()
+
+
+class PeerProcess:
+    """A hostile peer in a process of its own: `python <script> <args>` from this
+    directory, which prints the port it listens on (127.0.0.1) and serves until killed;
+    a context manager. For races: a peer thread would share the client's GIL, which would
+    decide the race in its stead; a real server runs beside the client."""
+
+    def __init__(self, script: str, *args: str) -> None:
+        self._command = [sys.executable, str(Path(__file__).with_name(script)), *args]
+        self.url = ""
+
+    def __enter__(self) -> Self:
+        self._process = subprocess.Popen(  # noqa: S603 - our own script, with our arguments
+            self._command, stdout=subprocess.PIPE, text=True
+        )
+        assert self._process.stdout is not None
+        port = self._process.stdout.readline().strip()
+        if not port.isdigit():
+            self._stop()
+            raise RuntimeError(f"{self._command[1]} did not start (printed {port!r})")
+        self.url = f"https://127.0.0.1:{port}"
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stop()
+
+    def _stop(self) -> None:
+        self._process.kill()
+        self._process.wait(timeout=10)
+        if self._process.stdout is not None:
+            self._process.stdout.close()
 
 
 def read_head(sock: socket.socket) -> bytes:

@@ -6,41 +6,37 @@ required", "unknown CA") arrives, and the server hangs up without reading what w
 written, so the kernel answers with a reset. Depending on timing the client met a reset,
 an EOF or a broken pipe (a lost connection, which the retry policy retries) instead of the
 alert (TLS, which it does not: a resend cannot fix a certificate, and the operator must be
-sent to client_cert). The race is lost often, so each case is sent many times: every one
-must say TLS, with the message that names the setting.
+sent to client_cert). Each case is sent many times, to a server in a process of its own
+(mtls_refuser.py, as a real one is): every send must say TLS, with the message that names
+the setting. Before the fix, most of them said connection_lost.
 
 A server that resets a connection after a good handshake must still be a lost connection.
 """
 
 from __future__ import annotations
 
-import contextlib
 import socket
-import ssl
 from collections import Counter
+from collections.abc import Iterator
 
 import pytest
 import trustme
 
-from vectorvue_client import (
-    VectorVueClient,
-    VectorVueConfig,
-    VectorVueTransportError,
-)
+from vectorvue_client import VectorVueClient, VectorVueConfig, VectorVueTransportError
 from vectorvue_client.adapters.transport_requests import RequestsTransport
 from vectorvue_client.adapters.transport_urllib3 import Urllib3Transport
 from vectorvue_client.config import HttpBackend
 from vectorvue_client.domain.http import HttpRequest, Timeouts, TransportFailure
 
-from .hostile_peers import HostilePeer, abort
+from .hostile_peers import HostilePeer, PeerCertificates, PeerProcess, abort
 
 type Backend = type[RequestsTransport] | type[Urllib3Transport]
 
-# Each send has a fair chance (often one in two, on this machine) of losing the race on
-# the code before the fix: 30 make losing none of them practically impossible.
 REPEATS = 30
 TIMEOUTS = Timeouts(connect=5.0, read=5.0)
-BODIES = {"no-body": b"", "64KiB-body": b'{"event_id":"e"}' * 4096}
+# No body: the request head alone races the alert. 16 MiB: more than the socket buffers
+# hold, so the client is still writing when the reset comes.
+BODIES = {"no-body": b"", "16MiB-body": b"v" * (16 << 20)}
 FINDING = {"title": "abc", "description": "d", "severity": "low", "first_seen": 0}
 NO_CERTIFICATE = "set client_cert and client_key"
 FOREIGN_CERTIFICATE = "does not trust our client certificate's issuer"
@@ -53,19 +49,14 @@ def backend(request: pytest.FixtureRequest) -> Backend:
     return cls
 
 
-def refuse_after_the_handshake(conn: socket.socket, peer: HostilePeer) -> None:
-    """A TLS 1.3 terminator that wants a client certificate from its CA: it sends its
-    alert and hangs up at once, leaving unread whatever the client wrote meanwhile."""
-    tls = peer.tls(conn, handshake=False)
-    with contextlib.suppress(ssl.SSLError):
-        tls.do_handshake()
-        peer.hold()  # a certificate it accepts: never in these tests
-
-
-def mtls_peer() -> HostilePeer:
-    peer = HostilePeer(refuse_after_the_handshake, require_client_cert=True)
-    peer.context.minimum_version = ssl.TLSVersion.TLSv1_3  # the case where the race exists
-    return peer
+@pytest.fixture
+def refuser() -> Iterator[tuple[PeerCertificates, str]]:
+    """(its certificates, its URL): mtls_refuser.py in a process of its own."""
+    with (
+        PeerCertificates() as certificates,
+        PeerProcess("mtls_refuser.py", certificates.server_pem, certificates.ca_path) as peer,
+    ):
+        yield certificates, peer.url
 
 
 @pytest.mark.parametrize("body", BODIES.values(), ids=BODIES.keys())
@@ -75,19 +66,23 @@ def mtls_peer() -> HostilePeer:
     ids=["no-certificate", "certificate-from-another-ca"],
 )
 def test_a_refused_client_certificate_is_tls_every_time(
-    backend: Backend, body: bytes, foreign: bool, message: str
+    backend: Backend,
+    refuser: tuple[PeerCertificates, str],
+    body: bytes,
+    foreign: bool,
+    message: str,
 ) -> None:
-    with mtls_peer() as peer:
-        cert = peer.issue_client_cert(ca=trustme.CA()) if foreign else None
-        details: list[str] = []
-        kinds: Counter[str] = Counter()
-        for _ in range(REPEATS):
-            transport = backend(peer.url, verify=peer.ca_path, client_cert=cert)
-            result = transport.send(HttpRequest("POST", "/x", (), body), TIMEOUTS)
-            transport.close()
-            assert isinstance(result, TransportFailure)
-            kinds[result.kind.value] += 1
-            details.append(result.detail)
+    certificates, url = refuser
+    cert = certificates.issue_client_cert(ca=trustme.CA()) if foreign else None
+    details: list[str] = []
+    kinds: Counter[str] = Counter()
+    for _ in range(REPEATS):
+        transport = backend(url, verify=certificates.ca_path, client_cert=cert)
+        result = transport.send(HttpRequest("POST", "/x", (), body), TIMEOUTS)
+        transport.close()
+        assert isinstance(result, TransportFailure)
+        kinds[result.kind.value] += 1
+        details.append(result.detail)
 
     assert kinds == {"tls": REPEATS}
     assert all(message in detail for detail in details), details[0]
@@ -95,26 +90,28 @@ def test_a_refused_client_certificate_is_tls_every_time(
 
 @pytest.mark.parametrize("http_backend", ["urllib3", "requests"])
 def test_the_client_reports_a_refusal_after_one_attempt_not_after_retries(
-    http_backend: HttpBackend, monkeypatch: pytest.MonkeyPatch
+    http_backend: HttpBackend,
+    refuser: tuple[PeerCertificates, str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Through the production wiring, with retries allowed: the first attempt already says
     TLS, so none is retried."""
+    certificates, url = refuser
     monkeypatch.setenv("VECTORVUE_API_KEY", "hostile-peer-token-5d1c")
-    with mtls_peer() as peer:
-        config = VectorVueConfig(
-            base_url=peer.url,
-            ca_bundle=peer.ca_path,
-            http_backend=http_backend,
-            max_retries=3,
-            backoff_base_seconds=0.01,
-            backoff_max_seconds=0.01,
-        )
-        with VectorVueClient.from_config(config) as client:
-            for _ in range(REPEATS // 3):
-                with pytest.raises(VectorVueTransportError) as refused:
-                    client.send_finding(FINDING)
-                assert (refused.value.kind.value, refused.value.attempts) == ("tls", 1)
-                assert NO_CERTIFICATE in refused.value.detail
+    config = VectorVueConfig(
+        base_url=url,
+        ca_bundle=certificates.ca_path,
+        http_backend=http_backend,
+        max_retries=3,
+        backoff_base_seconds=0.01,
+        backoff_max_seconds=0.01,
+    )
+    with VectorVueClient.from_config(config) as client:
+        for _ in range(REPEATS):
+            with pytest.raises(VectorVueTransportError) as refused:
+                client.send_finding(FINDING)
+            assert (refused.value.kind.value, refused.value.attempts) == ("tls", 1)
+            assert NO_CERTIFICATE in refused.value.detail
 
 
 def reset_after_a_good_handshake(conn: socket.socket, peer: HostilePeer) -> None:

@@ -23,8 +23,8 @@ network, and the TLS context that makes such sockets.
   alone, making `BudgetedSSLSocket`s.
 
 Not bounded by the budget: name resolution (getaddrinfo cannot be interrupted; a base URL
-with an IP address needs none), and each further address of a name that resolves to
-several, which is given what was left when the first was tried.
+with an IP address needs none), and the connects to a name that resolves to several
+addresses: each is given what was left before the first was tried.
 """
 
 from __future__ import annotations
