@@ -11,7 +11,9 @@ with certificates made here (trustme), and a behaviour per connection that a tes
         ...
 
 Every wait of a behaviour ends when the peer stops, so no test waits for a hostile peer to
-finish what it would go on doing for ever.
+finish what it would go on doing for ever. `PeerProcess` runs a peer script of this
+directory in a process of its own, for races whose timing must be a real server's;
+`PeerCertificates` makes the certificates of either kind of peer.
 """
 
 from __future__ import annotations
@@ -162,8 +164,8 @@ class HostilePeer:
             thread.join(timeout=5)
         self.certificates.close()
 
-    def _spawn(self, target: Callable[[], None]) -> None:
-        thread = threading.Thread(target=target, daemon=True)
+    def _spawn(self, target: Callable[..., None], *args: object) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True)
         self._threads.append(thread)
         thread.start()
 
@@ -176,7 +178,7 @@ class HostilePeer:
             with self._lock:
                 self.connections += 1
                 self._open.add(conn)
-            self._spawn(lambda conn=conn: self._run(conn))  # type: ignore[misc]
+            self._spawn(self._run, conn)
 
     def _run(self, conn: socket.socket) -> None:
         self._mine.sockets = [conn]
