@@ -88,6 +88,7 @@ class VectorVueConfig:
     proxy_url: str | None = None
     proxy_from_env: bool = False
     pool_size: int = 10
+    pool_max_idle_seconds: float = 4.0  # below uvicorn's 5 s keep-alive
     max_response_bytes: int = MIB
     gzip_requests: bool = False
     # -- delivery ------------------------------------------------------------------------
@@ -298,6 +299,7 @@ _CHECKS: Final[dict[str, check.Check]] = {
     "proxy_url": check.url(("http", "https"), path_allowed=False),
     "proxy_from_env": check.flag,
     "pool_size": check.int_range(1, 1000),
+    "pool_max_idle_seconds": check.seconds(),
     "max_response_bytes": check.int_range(1024, None),
     "gzip_requests": check.flag,
     "max_retries": check.int_range(0, 100),

@@ -264,6 +264,13 @@ FIELD_DOCS: Final[Mapping[str, str]] = types.MappingProxyType(
             "How many connections to VectorVue are kept open for reuse (1-1000); more "
             "concurrent sends open extra connections, which are closed after use."
         ),
+        "pool_max_idle_seconds": (
+            "How long, in seconds (positive), a pooled connection may sit idle and still be "
+            "reused; an older one is closed and a fresh one made, so that no request is "
+            "written on a connection the server is closing (a lost attempt, or with "
+            "`max_retries = 0` a failed send). Keep it below the server's keep-alive "
+            "timeout: the default is under uvicorn's 5 s."
+        ),
         "max_response_bytes": (
             "Largest response body read, in bytes (at least 1024), after any content "
             "decoding; a larger one (by its Content-Length or as it is read) is a "

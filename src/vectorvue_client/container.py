@@ -42,7 +42,8 @@ from vectorvue_client.adapters.signer_ed25519 import (
 from vectorvue_client.adapters.signer_hmac import HmacSigner
 from vectorvue_client.adapters.signer_none import UnsignedSigner
 from vectorvue_client.adapters.transport_requests import RequestsTransport
-from vectorvue_client.adapters.transport_urllib3 import TlsSetupError, Urllib3Transport
+from vectorvue_client.adapters.transport_sockets import TlsSetupError
+from vectorvue_client.adapters.transport_urllib3 import Urllib3Transport
 from vectorvue_client.client import VectorVueClient
 from vectorvue_client.config import VectorVueConfig, default_outbox_path, proxy_from_environment
 from vectorvue_client.domain.errors import VectorVueConfigError
@@ -64,7 +65,7 @@ def make_transport(config: VectorVueConfig, environ: Mapping[str, str]) -> Trans
     verifying against `ca_bundle`, else certifi's bundle (what requests uses for
     verify=True), or, only when verify_tls is explicitly false, nothing; pins checked in
     the handshake; a proxy only when configured (or, with proxy_from_env, when the
-    environment names one)."""
+    environment names one); no pooled connection reused after pool_max_idle_seconds."""
     verify: bool | str = config.verify_tls
     if config.ca_bundle is not None:
         _require_file("ca_bundle", config.ca_bundle)
@@ -88,8 +89,9 @@ def make_transport(config: VectorVueConfig, environ: Mapping[str, str]) -> Trans
             user_agent=USER_AGENT,
             pins=config.pinned_cert_sha256,
             proxy=proxy,
+            max_idle_seconds=config.pool_max_idle_seconds,
         )
-    except TlsSetupError as exc:  # urllib3 loads the files now; requests at each send
+    except TlsSetupError as exc:  # both backends load the files now, once
         field = "ca_bundle" if exc.setting == "verify" else "client_cert"
         raise VectorVueConfigError(field, exc.rule) from None
 

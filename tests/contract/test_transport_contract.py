@@ -160,6 +160,20 @@ def test_a_body_over_max_response_bytes_is_response_too_large(
         assert len(result.body) == CAP
 
 
+@pytest.mark.parametrize("total", [None, 30.0], ids=["no-total", "total-to-spare"])
+def test_a_total_with_time_to_spare_changes_nothing(
+    harness: tuple[Transport, Script], total: float | None
+) -> None:
+    """`total` bounds the exchange; one that is not reached leaves the answer as it is."""
+    transport, script = harness
+    script(HttpResponse(202, {"Content-Type": "application/json"}, b'{"status":"accepted"}'))
+
+    result = transport.send(post(), Timeouts(connect=2.0, read=2.0, total=total))
+
+    assert isinstance(result, HttpResponse)
+    assert (result.status, result.body) == (202, b'{"status":"accepted"}')
+
+
 def test_send_after_close_raises(harness: tuple[Transport, Script]) -> None:
     transport, _ = harness
     transport.close()
@@ -174,8 +188,18 @@ def test_send_after_close_raises(harness: tuple[Transport, Script]) -> None:
         (HttpRequest("POST", "@evil.example/x"), TIMEOUTS),
         (post(), Timeouts(connect=0.0, read=2.0)),
         (post(), Timeouts(connect=2.0, read=-1.0)),
+        (post(), Timeouts(connect=2.0, read=2.0, total=0.0)),
+        (post(), Timeouts(connect=2.0, read=2.0, total=-1.0)),
+        (post(), Timeouts(connect=2.0, read=2.0, total=float("nan"))),
     ],
-    ids=["path-without-slash", "zero-connect-timeout", "negative-read-timeout"],
+    ids=[
+        "path-without-slash",
+        "zero-connect-timeout",
+        "negative-read-timeout",
+        "zero-total",
+        "negative-total",
+        "nan-total",
+    ],
 )
 def test_programming_errors_raise_value_error(
     harness: tuple[Transport, Script], request_: HttpRequest, timeouts: Timeouts

@@ -16,7 +16,6 @@ from vectorvue_client import (
     VectorVueClient,
     VectorVueConfig,
     VectorVueConfigError,
-    VectorVueTransportError,
     verify_audit_chain,
 )
 from vectorvue_client.adapters.signer_ed25519 import certificate_sha256
@@ -112,9 +111,9 @@ def test_a_tls_file_that_cannot_be_loaded_is_refused_before_anything_is_sent(
     broken: str,
 ) -> None:
     """A CA bundle that holds no certificate, or a client key under a passphrase (none can be
-    configured, and OpenSSL would otherwise ask for it on the terminal). urllib3 loads the
-    files once, so building the client is a configuration error naming the setting; requests
-    loads them at each connection, so there every send is a TLS failure instead."""
+    configured, and OpenSSL would otherwise ask for it on the terminal). Both backends load
+    the files once, into their own TLS context, so building the client is a configuration
+    error naming the setting."""
     vv = local_vectorvue_factory(require_client_cert=True)
     monkeypatch.setenv("VECTORVUE_API_KEY", vv.api_token)
     cert = vv.issue_client_cert()
@@ -140,17 +139,9 @@ def test_a_tls_file_that_cannot_be_loaded_is_refused_before_anything_is_sent(
         max_retries=0,
         http_backend=http_backend,
     )
-    if http_backend == "urllib3":
-        with pytest.raises(VectorVueConfigError) as refused:
-            VectorVueClient.from_config(config)
-        assert refused.value.field == broken
-    else:
-        with (
-            VectorVueClient.from_config(config) as client,
-            pytest.raises(VectorVueTransportError) as failed,
-        ):
-            client.send_finding(FINDING)
-        assert failed.value.kind is TransportErrorKind.TLS
+    with pytest.raises(VectorVueConfigError) as refused:
+        VectorVueClient.from_config(config)
+    assert refused.value.field == broken
     assert vv.requests == []
 
 

@@ -225,21 +225,6 @@ def test_the_user_agent_names_the_package_and_version(
     assert __version__ != "0.0.0+source"
 
 
-@pytest.mark.parametrize(
-    "backend",
-    [
-        pytest.param(
-            RequestsTransport,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="for requests, urllib3 builds each connection's TLS context with "
-                "create_urllib3_context, which obeys SSLKEYLOGFILE",
-            ),
-        ),
-        Urllib3Transport,
-    ],
-    ids=["requests", "urllib3"],
-)
 def test_no_tls_session_key_is_logged_where_sslkeylogfile_says(
     vectorvue: LocalVectorVue, backend: Backend, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -255,23 +240,24 @@ def test_no_tls_session_key_is_logged_where_sslkeylogfile_says(
     assert not keylog.exists()
 
 
-def test_the_urllib3_tls_context_has_urllib3s_settings(
+def test_the_tls_context_has_urllib3s_settings(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """Urllib3Transport builds its context itself (so that no environment variable reaches
-    it): its settings must stay those of urllib3's create_urllib3_context, upgrades included."""
+    """Both transports build their context themselves (so that no environment variable
+    reaches it): its settings must stay those of urllib3's create_urllib3_context, upgrades
+    included."""
     from urllib3.util.ssl_ import create_urllib3_context
 
     keylog = str(tmp_path / "keys.log")
     monkeypatch.setenv("SSLKEYLOGFILE", keylog)
-    from vectorvue_client.adapters.transport_urllib3 import _tls_context
+    from vectorvue_client.adapters.transport_sockets import tls_context
 
     cases: list[tuple[str | None, ssl.VerifyMode]] = [
         (certifi.where(), ssl.CERT_REQUIRED),
         (None, ssl.CERT_NONE),
     ]
     for ca, cert_reqs in cases:
-        ours, theirs = _tls_context(ca, None), create_urllib3_context(cert_reqs=cert_reqs)
+        ours, theirs = tls_context(ca, None), create_urllib3_context(cert_reqs=cert_reqs)
         for setting in (
             "options",
             "minimum_version",

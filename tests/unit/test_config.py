@@ -22,6 +22,7 @@ def test_defaults_are_the_secure_ones() -> None:
     assert config.max_retries == 3
     assert config.batch_size == 250
     assert config.pinned_cert_sha256 == ()
+    assert config.pool_max_idle_seconds < 5.0  # below uvicorn's keep-alive (the contract's)
 
 
 def test_the_config_is_frozen() -> None:
@@ -48,6 +49,10 @@ def test_the_config_is_frozen() -> None:
         ({"timeout_seconds": float("inf")}, "timeout_seconds", "finite"),
         ({"timeout_seconds": "10"}, "timeout_seconds", "number"),
         ({"deadline_seconds": 0}, "deadline_seconds", "positive"),
+        ({"pool_max_idle_seconds": 0}, "pool_max_idle_seconds", "positive"),
+        ({"pool_max_idle_seconds": -4.0}, "pool_max_idle_seconds", "positive"),
+        ({"pool_max_idle_seconds": float("inf")}, "pool_max_idle_seconds", "finite"),
+        ({"pool_max_idle_seconds": float("nan")}, "pool_max_idle_seconds", "finite"),
         ({"max_retries": -1}, "max_retries", "between 0 and 100"),
         ({"max_retries": True}, "max_retries", "integer"),
         ({"max_retries": 2.5}, "max_retries", "integer"),

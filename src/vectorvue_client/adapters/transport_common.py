@@ -21,6 +21,7 @@ from urllib3 import exceptions as u3
 
 from vectorvue_client.adapters.http_session import exception_chain
 from vectorvue_client.adapters.transport_pinning import PinMismatchError
+from vectorvue_client.adapters.transport_sockets import ExchangeDeadlineExceeded
 from vectorvue_client.domain.errors import TransportErrorKind as Kind
 from vectorvue_client.domain.http import HttpResponse, HttpResult, Timeouts, TransportFailure
 from vectorvue_client.domain.redaction import failure_detail, header_secrets
@@ -31,6 +32,9 @@ type Headers = Sequence[tuple[str, str]]
 # come before the wrappers requests and urllib3 put around them (a requests.ConnectionError
 # can hold a read timeout; a ProtocolError a RemoteDisconnected or a BadStatusLine).
 RULES: Final[tuple[tuple[Kind, tuple[type[BaseException], ...]], ...]] = (
+    # The exchange's wall-clock budget ran out, whatever urllib3 or requests wrapped it in
+    # (a read timeout, an aborted connection, a failed connect).
+    (Kind.TIMEOUT, (ExchangeDeadlineExceeded,)),
     (Kind.PIN_MISMATCH, (PinMismatchError,)),
     # A TLS-level EOF is the peer hanging up, not a TLS failure: it is what writing to a
     # pooled connection that the server has just closed (after its plain-text 500) gives.
@@ -98,6 +102,8 @@ def failure(exc: BaseException, timeouts: Timeouts, request_headers: Headers) ->
             # The innermost match names the real cause better than its wrappers do.
             kind, cause = rule_kind, matches[-1]
             break
+    if isinstance(cause, ExchangeDeadlineExceeded):  # its message says it all
+        return fail(kind, str(cause), request_headers)
     what = _WHAT[kind].format(connect=timeouts.connect, read=timeouts.read)
     if kind is Kind.TLS:
         what = _tls_what(cause, what)

@@ -3,11 +3,13 @@ by the rules of the requests transport (transport_common.py holds the shared one
 without requests' per-request machinery (settings merge, PreparedRequest, hooks, cookies).
 
 - One connection pool for the base URL's host, built at construction: a CONNECT tunnel
-  through `proxy` when one is given, the pinned connection class when pins are
-  (transport_pinning.py). Nothing comes from the environment: urllib3 reads no proxy
-  variable, and the TLS context is built here, once, from `verify` and `client_cert` alone
-  (urllib3's own would load the OS trust store, which obeys SSL_CERT_FILE, whenever no CA
-  is given, and would log session keys to the file SSLKEYLOGFILE names).
+  through `proxy` when one is given, of the pool class both transports share
+  (transport_pool.py: pins, the exchange's budget, no connection idle too long). Nothing
+  comes from the environment: urllib3 reads no proxy variable, and the TLS context is
+  built once, from `verify` and `client_cert` alone (transport_sockets.py: urllib3's own
+  would load the OS trust store, which obeys SSL_CERT_FILE, whenever no CA is given, and
+  would log session keys to the file SSLKEYLOGFILE names).
+- `Timeouts.total` bounds the whole exchange in wall-clock time (transport_sockets.py).
 - `Retry(0, redirect=False)` and `redirect=False`: retries and redirects are decided by
   domain/retry.py, never here.
 - The wire is requests': the same default headers, header checks and framing, and the
@@ -16,12 +18,9 @@ without requests' per-request machinery (settings merge, PreparedRequest, hooks,
 
 from __future__ import annotations
 
-import os
 import re
-import ssl
-import sys
 from collections.abc import Collection, Sequence
-from typing import Any, Final
+from typing import Final
 from urllib.parse import urlsplit
 
 import certifi
@@ -36,7 +35,13 @@ from vectorvue_client.adapters.transport_common import (
     failure,
     read_response,
 )
-from vectorvue_client.adapters.transport_pinning import install_pool_class, pinned_pool_class
+from vectorvue_client.adapters.transport_pool import (
+    DEFAULT_MAX_IDLE_SECONDS,
+    install_pool_class,
+    pool_class,
+    tls_settings,
+)
+from vectorvue_client.adapters.transport_sockets import ExchangeBudget, tls_context
 from vectorvue_client.domain.errors import TransportErrorKind as Kind
 from vectorvue_client.domain.http import HttpRequest, HttpResult, Timeouts
 
@@ -51,21 +56,12 @@ _NO_LENGTH_WHEN_EMPTY: Final = frozenset({"GET", "HEAD"})
 _MAX_TARGETS: Final = 256
 
 
-class TlsSetupError(ValueError):
-    """A CA bundle or client certificate that cannot be loaded; `setting` names the
-    constructor argument ("verify" or "client_cert")."""
-
-    def __init__(self, setting: str, rule: str) -> None:
-        self.setting = setting
-        self.rule = rule
-        super().__init__(f"{setting}: {rule}")
-
-
 class Urllib3Transport:
     """A Transport (see ports.py) that performs one HTTPS exchange per `send` with urllib3.
 
     Network problems come back as `TransportFailure` values whose detail never holds a
-    header value; redirects are refused, bodies over `max_response_bytes` are refused.
+    header value; redirects are refused, bodies over `max_response_bytes` are refused; a
+    pooled connection idle for more than `max_idle_seconds` is replaced, not reused.
     """
 
     def __init__(
@@ -79,6 +75,7 @@ class Urllib3Transport:
         user_agent: str = "vectorvue-client",
         pins: Collection[str] = (),
         proxy: str | None = None,
+        max_idle_seconds: float = DEFAULT_MAX_IDLE_SECONDS,
     ) -> None:
         self._base_url = check_target(base_url, max_response_bytes)
         if _header_problem("User-Agent", user_agent):
@@ -93,18 +90,13 @@ class Urllib3Transport:
         self._timeout: tuple[float, float, Timeout] = (0.0, 0.0, Timeout(1.0))
 
         ca = None if verify is False else certifi.where() if verify is True else verify
-        pool_kwargs: dict[str, Any] = {
-            "ssl_context": _tls_context(ca, client_cert),
-            # urllib3 sets this on the context for each connection (None would mean verify).
-            "cert_reqs": ssl.CERT_NONE if ca is None else ssl.CERT_REQUIRED,
-        }
+        pool_kwargs = tls_settings(tls_context(ca, client_cert))
         self._manager = (
             _proxy_manager(proxy, ca, pool_size)
             if proxy
             else PoolManager(num_pools=1, maxsize=pool_size, block=False)
         )
-        if pins:
-            install_pool_class(self._manager, pinned_pool_class(pins))
+        install_pool_class(self._manager, pool_class(pins, max_idle_seconds))
         # The pool requests would pick for this URL: the same host and port parsing.
         origin = urlsplit(str(_prepared(self._base_url + "/").url))
         if not origin.hostname:
@@ -121,8 +113,8 @@ class Urllib3Transport:
         if not path.startswith("/"):
             # Without it, base_url + path could name another host ("@evil.example/...").
             raise ValueError("request.path must start with '/'")
-        connect, read = timeouts.connect, timeouts.read
-        if connect <= 0 or read <= 0:
+        connect, read, total = timeouts.connect, timeouts.read, timeouts.total
+        if connect <= 0 or read <= 0 or (total is not None and not total > 0):
             raise ValueError("timeouts must be positive: the caller checks the deadline first")
         method = request.method.upper()
         body = request.body
@@ -135,30 +127,33 @@ class Urllib3Transport:
         else:  # urllib3 clones it per request: one instance may serve every thread
             timeout = Timeout(connect=connect, read=read)
             self._timeout = (connect, read, timeout)
-        try:
-            response = self._pool.urlopen(
-                method,
-                self._targets.get(path) or self._target(path),
-                body=body or None,
-                headers=headers,
-                retries=_RETRIES,
-                redirect=False,
-                assert_same_host=False,
-                timeout=timeout,
-                preload_content=False,
-                decode_content=True,
-            )
-        except CAUGHT as exc:
-            return failure(exc, timeouts, request.headers)
-        try:
-            return read_response(response, self._max_response_bytes, request.headers)
-        except CAUGHT as exc:
-            return failure(exc, timeouts, request.headers)
-        finally:
-            # After a complete read urllib3 has already put the connection back in the pool
-            # and both are no-ops; otherwise the connection is closed, not reused dirty.
-            response.close()
-            response.release_conn()
+        target = self._targets.get(path) or self._target(path)
+        with ExchangeBudget(total):
+            try:
+                response = self._pool.urlopen(
+                    method,
+                    target,
+                    body=body or None,
+                    headers=headers,
+                    retries=_RETRIES,
+                    redirect=False,
+                    assert_same_host=False,
+                    timeout=timeout,
+                    preload_content=False,
+                    decode_content=True,
+                )
+            except CAUGHT as exc:
+                return failure(exc, timeouts, request.headers)
+            try:
+                return read_response(response, self._max_response_bytes, request.headers)
+            except CAUGHT as exc:
+                return failure(exc, timeouts, request.headers)
+            finally:
+                # After a complete read urllib3 has already put the connection back in the
+                # pool and both are no-ops; otherwise the connection is closed, not reused
+                # dirty (nor reused after the budget cut an operation short).
+                response.close()
+                response.release_conn()
 
     def close(self) -> None:
         """Close pooled connections; a later `send` raises RuntimeError."""
@@ -219,47 +214,6 @@ def _prepared(url: str) -> requests.PreparedRequest:
     return prepared
 
 
-def _tls_context(ca: str | None, client_cert: tuple[str, str] | None) -> ssl.SSLContext:
-    """urllib3's client context (the settings of create_urllib3_context, which also reads
-    SSLKEYLOGFILE), trusting `ca` alone (None: no verification), with the client
-    certificate loaded once. A file that cannot be loaded raises TlsSetupError now rather
-    than failing every send."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.options |= ssl.OP_NO_SSLv2 | ssl.OP_NO_SSLv3 | ssl.OP_NO_COMPRESSION | ssl.OP_NO_TICKET
-    if sys.version_info >= (3, 13):
-        context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN | ssl.VERIFY_X509_STRICT
-    context.post_handshake_auth = True  # TLS 1.3 servers may ask for the certificate late
-    if ca is None:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    else:
-        context.verify_mode = ssl.CERT_REQUIRED
-        context.check_hostname = True
-        try:
-            if os.path.isdir(ca):
-                context.load_verify_locations(capath=ca)
-            else:
-                context.load_verify_locations(cafile=ca)
-        except (OSError, ssl.SSLError) as exc:
-            raise TlsSetupError("verify", f"the CA bundle {ca} cannot be loaded: {exc}") from exc
-    context.hostname_checks_common_name = False
-    if client_cert is not None:
-        cert, key = client_cert
-        try:
-            context.load_cert_chain(cert, key, password=_refuse_passphrase)
-        except (OSError, ssl.SSLError, ValueError) as exc:
-            raise TlsSetupError(
-                "client_cert", f"{cert} with key {key} cannot be loaded: {exc}"
-            ) from exc
-    return context
-
-
-def _refuse_passphrase() -> str:
-    # Without a callback OpenSSL would prompt for the passphrase on the terminal.
-    raise ValueError("the key is encrypted, and no passphrase is configured")
-
-
 def _proxy_manager(proxy: str, ca: str | None, pool_size: int) -> ProxyManager:
     """A manager whose HTTPS pools tunnel through `proxy` with CONNECT. An https:// proxy
     is verified against the same CA as the server, and is not shown the client certificate."""
@@ -273,5 +227,5 @@ def _proxy_manager(proxy: str, ca: str | None, pool_size: int) -> ProxyManager:
         num_pools=1,
         maxsize=pool_size,
         block=False,
-        proxy_ssl_context=_tls_context(ca, None) if url.scheme == "https" else None,
+        proxy_ssl_context=tls_context(ca, None) if url.scheme == "https" else None,
     )

@@ -62,9 +62,13 @@ type HttpResult = HttpResponse | TransportFailure
 
 
 class Timeouts(msgspec.Struct, frozen=True):
-    """Per-attempt timeouts in seconds: `connect` and `read` bound each socket operation;
-    `total`, when given, is the wall-clock bound of the whole exchange (connect, TLS
-    handshake, writing the request, the status line, headers and the whole body)."""
+    """The time limits of one attempt, in seconds, already clamped to the remaining deadline.
+
+    `connect` bounds making the connection and `read` each socket read (a server that
+    trickles its answer can stay under it for ever); `total` is the wall-clock bound of the
+    whole exchange: connect, TLS handshake, writing the request, the status line, headers
+    and the whole body. None: no bound beyond connect and read.
+    """
 
     connect: float
     read: float

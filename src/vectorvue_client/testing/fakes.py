@@ -33,7 +33,8 @@ type Handler = Callable[[HttpRequest], HttpResult]
 
 @dataclass(frozen=True, slots=True)
 class SentRequest:
-    """A request as the fake transport saw it, with the timeouts it was given."""
+    """A request as the fake transport saw it, with the timeouts it was given (`total`
+    included, so that a test can check the wall-clock budget each attempt was given)."""
 
     request: HttpRequest
     timeouts: Timeouts
@@ -78,7 +79,8 @@ class FakeTransport:
                 raise RuntimeError("the transport is closed")
             if not request.path.startswith("/"):
                 raise ValueError("request.path must start with '/'")
-            if timeouts.connect <= 0 or timeouts.read <= 0:
+            total = timeouts.total
+            if timeouts.connect <= 0 or timeouts.read <= 0 or (total is not None and not total > 0):
                 raise ValueError("timeouts must be positive: the caller checks the deadline first")
             self.sent.append(SentRequest(request, timeouts))
             if self._script:
