@@ -410,7 +410,10 @@ class OutboxService:
 
 
 def _api_reason(exc: VectorVueAPIError) -> str:
-    return exc.envelope.error or str(exc) if exc.envelope is not None else str(exc)
+    """What VectorVue said, for a dead letter's reason."""
+    if exc.envelope is not None and exc.envelope.error:
+        return exc.envelope.error
+    return str(exc)
 
 
 def _record(item: CanonicalEvent | models.IntegrationFinding) -> OutboxRecord:

@@ -9,10 +9,14 @@ under TLS 1.3) is in test_tls_refusals.py.
 
 from __future__ import annotations
 
-from vectorvue_client import VectorVueAPIError, VectorVueClient, VectorVueConfig
-from vectorvue_client.container import Container
+from pathlib import Path
+from typing import Any
+
+from vectorvue_client import VectorVueAPIError, VectorVueClient
 from vectorvue_client.testing import LocalVectorVue
 from vectorvue_client.testing.pytest_plugin import LocalVectorVueFactory
+
+from .clients import wired_client
 
 EVENT = {
     "event_id": "auth-0001",
@@ -25,22 +29,18 @@ EVENT = {
 }
 
 
-def client_with_key(receiver: LocalVectorVue, key: str, **settings: object) -> VectorVueClient:
-    container = Container(
-        config=VectorVueConfig(
-            base_url=receiver.url,
-            ca_bundle=receiver.ca_pem_path,
-            **settings,  # type: ignore[arg-type]
-        )
-    )
-    container.environ.override({"VECTORVUE_API_KEY": key})
-    client: VectorVueClient = container.client()
-    return client
+def client_with_key(
+    receiver: LocalVectorVue, key: str, tmp_path: Path, **settings: Any
+) -> VectorVueClient:
+    environ = {"VECTORVUE_API_KEY": key}
+    return wired_client(receiver.url, receiver.ca_pem_path, tmp_path, environ=environ, **settings)
 
 
-def test_a_static_key_refused_with_401_is_sent_once(local_vectorvue: LocalVectorVue) -> None:
+def test_a_static_key_refused_with_401_is_sent_once(
+    local_vectorvue: LocalVectorVue, tmp_path: Path
+) -> None:
     """Today the same refused key went out a second time after the 401."""
-    with client_with_key(local_vectorvue, "a-key-vectorvue-does-not-know") as client:
+    with client_with_key(local_vectorvue, "a-key-vectorvue-does-not-know", tmp_path) as client:
         try:
             client.send_event(EVENT)
         except VectorVueAPIError as exc:
@@ -53,14 +53,12 @@ def test_a_static_key_refused_with_401_is_sent_once(local_vectorvue: LocalVector
 
 
 def test_the_outbox_keeps_items_refused_for_their_credential(
-    local_vectorvue_factory: LocalVectorVueFactory, tmp_path: object
+    local_vectorvue_factory: LocalVectorVueFactory, tmp_path: Path
 ) -> None:
     """Through a drain: one request, the items stay in the outbox (a credential problem is
     not theirs), nothing is dead-lettered."""
     receiver = local_vectorvue_factory()
-    with client_with_key(
-        receiver, "a-key-vectorvue-does-not-know", outbox_path=f"{tmp_path}/outbox.sqlite3"
-    ) as client:
+    with client_with_key(receiver, "a-key-vectorvue-does-not-know", tmp_path) as client:
         client.enqueue(EVENT)
         report = client.drain(10.0)
         stats = client.outbox.stats()

@@ -25,12 +25,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from vectorvue_client import (
     VectorVueAPIError,
     VectorVueClient,
-    VectorVueConfig,
     VectorVueTransportError,
 )
-from vectorvue_client.container import Container
 from vectorvue_client.samples import sample_path
 
+from .clients import events, wired_client
 from .hostile_peers import HostilePeer, read_request
 
 DEADLINE = 1.0
@@ -54,36 +53,15 @@ def peer() -> Iterator[HostilePeer]:
         yield hostile
 
 
-def events(count: int) -> list[dict[str, Any]]:
-    return [
-        {
-            "event_id": f"dl-{n:04d}",
-            "source_system": "spectrastrike",
-            "event_type": "PORT_SCAN",
-            "occurred_at": 1_795_564_800 + n,
-            "severity": "low",
-            "asset_ref": f"198.51.100.{n % 250}",
-            "message": f"22/tcp open on host {n}",
-        }
-        for n in range(count)
-    ]
-
-
 def client_for(peer: HostilePeer, tmp_path: Path, **settings: Any) -> VectorVueClient:
-    config: dict[str, Any] = {
-        "base_url": peer.url,
-        "ca_bundle": peer.ca_path,
+    defaults: dict[str, Any] = {
         "deadline_seconds": DEADLINE,
         "timeout_seconds": 0.5,
         "max_retries": 3,
         "backoff_base_seconds": 0.05,
-        "outbox_path": str(tmp_path / "outbox.sqlite3"),
-        **settings,
     }
-    container = Container(config=VectorVueConfig(**config))
-    container.environ.override({"VECTORVUE_API_KEY": "k" * 24, "VECTORVUE_PASSWORD": "p" * 16})
-    client: VectorVueClient = container.client()
-    return client
+    environ = {"VECTORVUE_API_KEY": "k" * 24, "VECTORVUE_PASSWORD": "p" * 16}
+    return wired_client(peer.url, peer.ca_path, tmp_path, environ=environ, **(defaults | settings))
 
 
 def timed(call: Callable[[], object]) -> tuple[float, object]:
@@ -111,11 +89,11 @@ def test_every_call_ends_by_its_deadline(
     client = client_for(peer, tmp_path, http_backend=backend, batch_size=10)
     with client:
         if call == "drain":
-            client.enqueue_many(events(30))
+            client.enqueue_many(events(30, "dl"))
         calls: dict[str, Callable[[], object]] = {
-            "send_event": lambda: client.send_event(events(1)[0]),
-            "send_batch": lambda: client.send_batch(events(30)),
-            "send_outputs": lambda: client.send_outputs(events(30)),
+            "send_event": lambda: client.send_event(events(1, "dl")[0]),
+            "send_batch": lambda: client.send_batch(events(30, "dl")),
+            "send_outputs": lambda: client.send_outputs(events(30, "dl")),
             "ingest_status": lambda: client.ingest_status("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"),
             "health": client.health,
             "drain": lambda: client.drain(DEADLINE),
@@ -141,7 +119,7 @@ def test_a_login_that_trickles_ends_by_the_deadline_of_the_send(
         peer, tmp_path, auth="login", login_username="alice", login_tenant_id=TENANT
     )
     with client:
-        elapsed, outcome = timed(lambda: client.send_event(events(1)[0]))
+        elapsed, outcome = timed(lambda: client.send_event(events(1, "dl")[0]))
     assert elapsed < DEADLINE + MARGIN, f"took {elapsed:.2f} s"
     assert isinstance(outcome, VectorVueTransportError)
     assert peer.connections >= 1  # the login reached the server: it was held there
@@ -153,7 +131,7 @@ def test_close_ends_by_its_timeout_with_a_worker_inside_a_request(
     """The worker is held inside a request by a trickling server, with a deadline of a
     minute: close(0.5) returns within 0.5 + 0.25 s and the items stay in the outbox."""
     client = client_for(peer, tmp_path, deadline_seconds=60.0, worker_interval_seconds=0.05)
-    client.enqueue_many(events(5))
+    client.enqueue_many(events(5, "dl"))
     client.start_worker()
     deadline = time.monotonic() + 10
     while peer.connections == 0 and time.monotonic() < deadline:

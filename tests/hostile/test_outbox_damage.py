@@ -18,11 +18,12 @@ from typing import Any
 
 import pytest
 
-from vectorvue_client import VectorVueClient, VectorVueConfig
+from vectorvue_client import VectorVueClient
 from vectorvue_client.adapters.outbox_sqlite import SqliteOutbox
-from vectorvue_client.container import Container
 from vectorvue_client.testing import Chaos, FakeClock, LocalVectorVue
 from vectorvue_client.testing.pytest_plugin import LocalVectorVueFactory
+
+from .clients import local_client
 
 
 def findings(count: int) -> list[dict[str, Any]]:
@@ -42,20 +43,9 @@ def findings(count: int) -> list[dict[str, Any]]:
 def make_client(
     receiver: LocalVectorVue, outbox: Path, clock: FakeClock | None = None
 ) -> VectorVueClient:
-    container = Container(
-        config=VectorVueConfig(
-            base_url=receiver.url,
-            ca_bundle=receiver.ca_pem_path,
-            outbox_path=str(outbox),
-            batch_size=250,
-            max_retries=0,
-        )
+    return local_client(
+        receiver, outbox.parent, clock, outbox_path=str(outbox), batch_size=250, max_retries=0
     )
-    container.environ.override({"VECTORVUE_API_KEY": receiver.api_token})
-    if clock is not None:
-        container.clock.override(clock)
-    client: VectorVueClient = container.client()
-    return client
 
 
 def test_a_damaged_kind_is_dead_lettered_and_the_160_behind_it_flow(

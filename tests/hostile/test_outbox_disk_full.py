@@ -18,14 +18,13 @@ from typing import Any, cast
 
 import pytest
 
-from vectorvue_client import VectorVueClient, VectorVueConfig, VectorVueOutboxError
+from vectorvue_client import VectorVueClient, VectorVueOutboxError
 from vectorvue_client.adapters.outbox_sqlite import SqliteOutbox
-from vectorvue_client.container import Container
 from vectorvue_client.ports import Outbox
 from vectorvue_client.testing import FakeClock, LocalVectorVue
 from vectorvue_client.testing.pytest_plugin import LocalVectorVueFactory
 
-from .test_outbox_same_key import assert_one_key_per_item, events
+from .clients import assert_one_key_per_item, events, local_client
 
 
 class DiskFillsAt:
@@ -67,24 +66,15 @@ def test_items_claimed_before_a_full_disk_flow_again_in_the_same_process(
     receiver: LocalVectorVue = local_vectorvue_factory(rate_limit_per_minute=10**9)
     if step == "reschedule_batches":
         receiver.fail_next(1, 503)
-    container = Container(
-        config=VectorVueConfig(
-            base_url=receiver.url,
-            ca_bundle=receiver.ca_pem_path,
-            outbox_path=str(tmp_path / "outbox.sqlite3"),
-            batch_size=50,
-            max_retries=0,
-        )
-    )
-    container.environ.override({"VECTORVUE_API_KEY": receiver.api_token})
-    container.clock.override(clock)
     disk: list[DiskFillsAt] = []
 
     def open_outbox() -> Outbox:
         disk.append(DiskFillsAt(SqliteOutbox(tmp_path / "outbox.sqlite3"), step))
         return cast(Outbox, disk[0])
 
-    client: VectorVueClient = container.client(outbox=open_outbox)
+    client = local_client(
+        receiver, tmp_path, clock, batch_size=50, max_retries=0, outbox=open_outbox
+    )
     with client:
         client.enqueue_many(events(120))
         try:
@@ -109,24 +99,20 @@ def test_the_worker_recovers_them_too(
     """The same through the background worker: its failed round is logged, the next one
     puts the items back in line and delivers them."""
     receiver: LocalVectorVue = local_vectorvue_factory(rate_limit_per_minute=10**9)
-    container = Container(
-        config=VectorVueConfig(
-            base_url=receiver.url,
-            ca_bundle=receiver.ca_pem_path,
-            outbox_path=str(tmp_path / "outbox.sqlite3"),
-            batch_size=50,
-            max_retries=0,
-            worker_interval_seconds=0.05,
-        )
-    )
-    container.environ.override({"VECTORVUE_API_KEY": receiver.api_token})
     disk: list[DiskFillsAt] = []
 
     def open_outbox() -> Outbox:
         disk.append(DiskFillsAt(SqliteOutbox(tmp_path / "outbox.sqlite3"), "delivered"))
         return cast(Outbox, disk[0])
 
-    client: VectorVueClient = container.client(outbox=open_outbox)
+    client = local_client(
+        receiver,
+        tmp_path,
+        batch_size=50,
+        max_retries=0,
+        worker_interval_seconds=0.05,
+        outbox=open_outbox,
+    )
     with client:
         client.enqueue_many(events(60))
         client.start_worker()

@@ -20,51 +20,12 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from vectorvue_client import VectorVueClient, VectorVueConfig
-from vectorvue_client.container import Container
-from vectorvue_client.testing import Chaos, FakeClock, LocalVectorVue
+from vectorvue_client.testing import Chaos, FakeClock
 from vectorvue_client.testing.pytest_plugin import LocalVectorVueFactory
 
+from .clients import assert_one_key_per_item, events, local_client
+
 CHILD = Path(__file__).parents[1] / "integration" / "outbox_child.py"
-BATCH_PATHS = ("/events/batch", "/findings/batch")
-
-
-def keys_by_item(receiver: LocalVectorVue) -> tuple[dict[str, set[str]], dict[str, set[bytes]]]:
-    """For every item id sent in a batch, the Idempotency-Keys it went out under; for
-    every key, the bodies sent under it."""
-    keys: dict[str, set[str]] = defaultdict(set)
-    bodies: dict[str, set[bytes]] = defaultdict(set)
-    for request in receiver.requests:
-        if request.method != "POST" or not request.path.endswith(BATCH_PATHS):
-            continue
-        key = request.headers["idempotency-key"]
-        bodies[key].add(request.body)
-        for item in json.loads(request.body):
-            keys[item.get("event_id") or item["finding_id"]].add(key)
-    return keys, bodies
-
-
-def assert_one_key_per_item(receiver: LocalVectorVue, expected_items: int) -> None:
-    keys, bodies = keys_by_item(receiver)
-    assert len(keys) == expected_items
-    regrouped = {item: k for item, k in keys.items() if len(k) > 1}
-    assert not regrouped, f"{len(regrouped)} item(s) went out under several keys"
-    assert all(len(b) == 1 for b in bodies.values()), "a key went out with other bytes"
-
-
-def events(count: int) -> list[dict[str, object]]:
-    return [
-        {
-            "event_id": f"sk-{n:05d}",
-            "source_system": "spectrastrike",
-            "event_type": "PORT_SCAN",
-            "occurred_at": 1_795_564_800 + n,
-            "severity": "low",
-            "asset_ref": f"198.51.100.{n % 250}",
-            "message": f"22/tcp open on host {n}",
-        }
-        for n in range(count)
-    ]
 
 
 def test_half_the_answers_lost_each_item_goes_out_under_one_key(
@@ -76,22 +37,17 @@ def test_half_the_answers_lost_each_item_goes_out_under_one_key(
     clock = FakeClock()  # backoffs pass when the test says so; sockets use real time
     receiver = local_vectorvue_factory(rate_limit_per_minute=10**9, now=clock.time)
     receiver.chaos(Chaos(lost_reply=0.5), seed=11)
-    container = Container(
-        config=VectorVueConfig(
-            base_url=receiver.url,
-            ca_bundle=receiver.ca_pem_path,
-            outbox_path=str(tmp_path / "outbox.sqlite3"),
-            batch_size=100,
-            max_retries=0,
-            outbox_backoff_base_seconds=1.0,
-            outbox_backoff_max_seconds=4.0,
-        )
+    client = local_client(
+        receiver,
+        tmp_path,
+        clock,
+        batch_size=100,
+        max_retries=0,
+        outbox_backoff_base_seconds=1.0,
+        outbox_backoff_max_seconds=4.0,
     )
-    container.environ.override({"VECTORVUE_API_KEY": receiver.api_token})
-    container.clock.override(clock)
-    client: VectorVueClient = container.client()
     with client:
-        client.enqueue_many(events(3000))
+        client.enqueue_many(events(3000, "sk"))
         for _ in range(2000):
             client.drain(60.0)
             if client.outbox.stats().pending == 0:
@@ -116,19 +72,9 @@ def test_a_drain_never_cuts_a_request_short_to_fit_its_deadline(
     on the real clock, for about 3 s."""
     receiver = local_vectorvue_factory(rate_limit_per_minute=10**9)
     receiver.chaos(Chaos(latency=0.3), seed=1)
-    config = VectorVueConfig(
-        base_url=receiver.url,
-        ca_bundle=receiver.ca_pem_path,
-        outbox_path=str(tmp_path / "outbox.sqlite3"),
-        batch_size=10,
-        timeout_seconds=0.5,
-        max_retries=0,
-    )
-    container = Container(config=config)
-    container.environ.override({"VECTORVUE_API_KEY": receiver.api_token})
-    client: VectorVueClient = container.client()
+    client = local_client(receiver, tmp_path, batch_size=10, timeout_seconds=0.5, max_retries=0)
     with client:
-        client.enqueue_many(events(60))
+        client.enqueue_many(events(60, "sk"))
         reports = [client.drain(1.0) for _ in range(3)]
         stats = client.outbox.stats()
     assert [r.rescheduled for r in reports] == [0, 0, 0]

@@ -166,7 +166,8 @@ def open_and_lock(path: str) -> tuple[int, bool]:
         if not stat.S_ISREG(status.st_mode):
             raise VectorVueOutboxError(path, f"it is not a regular file; {LEFT_ALONE}")
         _flock(fd, path, "the outbox")
-        links = os.fstat(fd).st_nlink  # under the lock: its owner cannot be linking it now
+        # Checked once we own it: a link made later is refused at the next open.
+        links = os.fstat(fd).st_nlink
         if links > 1:
             raise VectorVueOutboxError(
                 path,
