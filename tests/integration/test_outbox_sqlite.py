@@ -30,7 +30,7 @@ from vectorvue_client.adapters.outbox_sqlite import (
     _CLAIM,
     _CLAIM_BATCHES,
     _DELIVERED,
-    _DISSOLVE_WITH,
+    _FLYING_BATCHES_OF,
     SqliteOutbox,
 )
 from vectorvue_client.adapters.outbox_sqlite_files import APPLICATION_ID
@@ -491,13 +491,13 @@ def test_claim_walks_the_queue_index_and_never_sorts_or_scans_the_table(path: Pa
     assert claim == ["SEARCH items USING INDEX items_queue (state=?)"]
     delivered = _plan(path, _DELIVERED, (T0, T0, "finding:a-1"))
     assert delivered == ["SEARCH items USING INDEX sqlite_autoindex_items_1 (key=?)"]
-    # Settling an item first dissolves its batch: found by the key, the batch's rowid and
-    # the partial batch index, never by a scan of the items.
-    assert _plan(path, _DISSOLVE_WITH, ("finding:a-1",)) == [
-        "SEARCH items USING INDEX items_batch (batch=?)",
-        "SCALAR SUBQUERY 1",
+    # Settling items first finds their batches in flight: from each key by the key index,
+    # to its batch by rowid, never through a scan of the batch's items.
+    assert _plan(path, _FLYING_BATCHES_OF, ('["finding:a-1"]',)) == [
+        "SCAN j VIRTUAL TABLE INDEX 1:",
         "SEARCH i USING INDEX sqlite_autoindex_items_1 (key=?)",
         "SEARCH b USING INTEGER PRIMARY KEY (rowid=?)",
+        "USE TEMP B-TREE FOR DISTINCT",
     ]
     assert _plan(path, _CLAIM_BATCHES, (T0, 1)) == [
         "SEARCH batches USING INDEX batches_queue (state=?)"
