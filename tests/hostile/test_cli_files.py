@@ -75,13 +75,20 @@ def test_nul_bytes_are_refused_with_their_line(tmp_path: Path) -> None:
 
 
 def test_5000_deep_nesting_is_refused_with_its_line(tmp_path: Path) -> None:
-    """5000 nested arrays: refused as too deep, in JSON Lines and in an array file."""
+    """5000 nested arrays: refused with its line, in JSON Lines and in an array file. As
+    too deep to read under Python 3.12 (msgspec stops at the interpreter's recursion
+    limit, about 1000); Python 3.13 reads it (its limit is about 10,000), and the document,
+    not being an object, is refused next. Either way one line, never a traceback."""
+    refused = ("JSON nested too deeply", "must be a JSON object")
     path = write(tmp_path, "deep.jsonl", jsonl(GOOD[0], DEEP, GOOD[1]))
     ran = dry_run(path)
-    assert_one_line(ran, f"{path}: line 2: JSON nested too deeply")
+    assert_one_line(ran, f"{path}: line 2: ")
+    assert any(reason in ran.stderr for reason in refused), ran.stderr
     assert "2 item(s) from 3 document(s)" in ran.stdout
     array = write(tmp_path, "deep.json", b"[\n" + GOOD[0] + b",\n" + DEEP + b"\n]")
-    assert_one_line(dry_run(array), f"{array}: line 3: JSON nested too deeply")
+    ran = dry_run(array)
+    assert_one_line(ran, f"{array}: line 3")
+    assert any(reason in ran.stderr for reason in refused), ran.stderr
 
 
 def test_an_integer_of_5000_digits_is_refused_with_its_line(tmp_path: Path) -> None:
