@@ -341,12 +341,3 @@ def summary(result: HttpResult, delay: float | None) -> AttemptSummary:
     if isinstance(result, HttpResponse):
         return AttemptSummary(status_code=result.status, failure=None, retry_after_seconds=delay)
     return AttemptSummary(status_code=None, failure=result.kind.value, retry_after_seconds=delay)
-
-
-def json_field(body: bytes, name: str) -> object:
-    """`body[name]` when body is a JSON object, else None."""
-    try:
-        parsed = msgspec.json.decode(body)
-    except msgspec.DecodeError:
-        return None
-    return parsed.get(name) if isinstance(parsed, dict) else None

@@ -214,7 +214,7 @@ class OutboxService:
             except VectorVueSerializationError as exc:
                 # Local validation refused it for this profile: no resend can change that.
                 burials.append(Burial(item.key, f"refused locally: {exc.rules()}"))
-            except msgspec.DecodeError as exc:  # a body this version cannot read
+            except (msgspec.DecodeError, RecursionError) as exc:  # a body this version cannot read
                 burials.append(Burial(item.key, f"unreadable outbox item: {exc}"))
         return ready, burials
 

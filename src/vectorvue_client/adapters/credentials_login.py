@@ -215,7 +215,7 @@ def _read_answer(response: HttpResponse) -> tuple[Secret, float | None]:
     that quote nothing of it (the answer holds the token)."""
     try:
         answer: Any = msgspec.json.decode(response.body)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):  # nested past the interpreter's limit
         raise _protocol("VectorVue's login answer is not JSON") from None
     if not isinstance(answer, dict):
         raise _protocol("VectorVue's login answer is not a JSON object")

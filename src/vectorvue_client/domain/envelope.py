@@ -236,7 +236,7 @@ def _decode(body: bytes) -> Any:
         return None
     try:
         return msgspec.json.decode(body)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):  # nested past the interpreter's limit
         return None
 
 

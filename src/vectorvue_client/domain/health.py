@@ -33,7 +33,7 @@ def health_report(result: HttpResult) -> HealthReport:
         return HealthReport(False, None, error=f"{result.kind.value}: {detail}")
     try:
         parsed = msgspec.json.decode(result.body) if result.body else None
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):  # nested past the interpreter's limit
         parsed = None
     # A health probe is rare and small: the whole answer is masked, without a byte check.
     parsed = mask_known_json(parsed)
