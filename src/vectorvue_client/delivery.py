@@ -124,7 +124,7 @@ class Delivery:
         Returns or raises within the send's deadline (counted from `send.started`) plus
         the time a retry of a gateway send waits for its operator's budget, which never
         makes it start past the deadline."""
-        deadline = send.deadline if send.deadline is not None else self.config.deadline_seconds
+        deadline = self._deadline(send)
         attempts: list[AttemptSummary] = []
         tokens: list[Secret] = []
         refused: Secret | None = None  # a credential VectorVue answered 401 to

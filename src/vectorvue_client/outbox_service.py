@@ -315,20 +315,15 @@ class OutboxService:
         """The batch's outcome is unknown: it is resent whole, later, with the same bytes
         and key. Its items share one fate, so when one of them reaches
         outbox_max_attempts all are dead-lettered (the request cannot be resent in part)."""
-        config, now = self._delivery.config, self._delivery.clock.time()
+        now = self._delivery.clock.time()
         failures = max(c.attempts for c in batch.items) + 1
-        if config.outbox_max_attempts is not None and failures >= config.outbox_max_attempts:
+        if self._spent(failures):
             reason = f"gave up after {failures} attempts: {error}"
             self._bury([Burial(c.key, reason) for c in batch.items], tally)
             return
-        delay = next_attempt_delay(
-            max(batch.attempts + 1, 1),
-            base=config.outbox_backoff_base_seconds,
-            cap=config.outbox_backoff_max_seconds,
-            jitter=self._jitter(),
-            retry_after=retry_after,
-        )
-        self.outbox.reschedule_batches([Reschedule(batch.key, now + delay, error)], now)
+        # The backoff follows the batch's own attempts: its items may have had others before.
+        due = now + self._backoff(batch.attempts + 1, retry_after)
+        self.outbox.reschedule_batches([Reschedule(batch.key, due, error)], now)
         tally.rescheduled += len(batch.items)
 
     def _release_batches(self, batches: list[ClaimedBatch]) -> None:
@@ -388,25 +383,35 @@ class OutboxService:
     ) -> None:
         if not items:
             return
-        config, now = self._delivery.config, self._delivery.clock.time()
+        now = self._delivery.clock.time()
         retries, burials = [], []
         for item in items:
             failures = item.attempts + 1
-            if config.outbox_max_attempts is not None and failures >= config.outbox_max_attempts:
+            if self._spent(failures):
                 burials.append(Burial(item.key, f"gave up after {failures} attempts: {error}"))
                 continue
-            delay = next_attempt_delay(
-                failures,
-                base=config.outbox_backoff_base_seconds,
-                cap=config.outbox_backoff_max_seconds,
-                jitter=self._jitter(),
-                retry_after=retry_after,
-            )
-            retries.append(Reschedule(item.key, now + delay, error))
+            due = now + self._backoff(failures, retry_after)
+            retries.append(Reschedule(item.key, due, error))
         if retries:
             self.outbox.reschedule(retries, now)
             tally.rescheduled += len(retries)
         self._bury(burials, tally)
+
+    def _spent(self, failures: int) -> bool:
+        """Whether `failures` failed attempts reach outbox_max_attempts (None: never)."""
+        limit = self._delivery.config.outbox_max_attempts
+        return limit is not None and failures >= limit
+
+    def _backoff(self, failures: int, retry_after: float | None) -> float:
+        """Seconds before the next attempt after `failures` failures (domain.outbox)."""
+        config = self._delivery.config
+        return next_attempt_delay(
+            failures,
+            base=config.outbox_backoff_base_seconds,
+            cap=config.outbox_backoff_max_seconds,
+            jitter=self._jitter(),
+            retry_after=retry_after,
+        )
 
 
 def _api_reason(exc: VectorVueAPIError) -> str:
