@@ -63,12 +63,18 @@ class LocalVectorVue(FaultInjector):
     Integration API: `api_token` is the static bearer token; `users` maps a username to
     (password, tenant_id, role) for the login, whose JWT lives `jwt_ttl_seconds` while the
     answer advertises `advertised_expires_in` (default: the same; set it to lie, as the
-    real server can); at most `rate_limit_per_minute` requests per client per sliding 60 s.
+    real server can); at most `rate_limit_per_minute` requests per client per sliding 60 s;
+    at most `max_batch_items` items per batch (clamped to 1-1000, as the server does).
 
     Telemetry gateway: `gateway_identities` maps a service name to its Ed25519 public key
     (none: every request is 401); `operator_tenants` maps an operator_id to the tenant_ids
     it may write to (absent operators are mapped to nothing: 403); at most
-    `gateway_burst_per_minute` requests per operator per calendar minute.
+    `gateway_burst_per_minute` requests per operator per calendar minute;
+    `gateway_schema_versions` is the allowed list of attributes.schema_version (empty:
+    the gateway runs with schema-version enforcement off).
+
+    What each profile accepts is the server's own schema, written from the contract
+    (receiver_api_schema.py, receiver_gateway_schema.py): never the client's models.
 
     `now` is the clock of every window (signatures, timestamps, JWTs, rate and burst
     limits, replay store). `api` and `gateway` hold each profile's rules and what was
@@ -92,6 +98,7 @@ class LocalVectorVue(FaultInjector):
         gateway_identities: Mapping[str, Ed25519PublicKey] | None = None,
         operator_tenants: Mapping[str, Collection[str]] | None = None,
         gateway_burst_per_minute: int = 120,
+        gateway_schema_versions: Collection[str] = ("1.0",),
     ) -> None:
         self._api_token = api_token
         accounts = Accounts(
@@ -112,6 +119,7 @@ class LocalVectorVue(FaultInjector):
             identities=gateway_identities or {},
             operator_tenants=operator_tenants or {},
             burst_per_minute=gateway_burst_per_minute,
+            schema_versions=gateway_schema_versions,
             now=now,
         )
         self.faults = FaultQueue()
@@ -233,12 +241,12 @@ class LocalVectorVue(FaultInjector):
         return self.api.receipts(item_id) + self.gateway.receipts_of(item_id)
 
     def accepted_telemetry(self) -> dict[tuple[str, str], dict[str, Any]]:
-        """Events the telemetry gateway accepted, by (tenant_id, event_id): the first body
-        of each (first version wins), decoded."""
+        """Events the telemetry gateway stored, by (tenant_id, event_id): the last body of
+        each (last write wins), as VectorVue holds it (trimmed, HTML-escaped, cut)."""
         return self.gateway.stored()
 
     def gateway_receipts(self, tenant_id: str, event_id: str) -> int:
-        """How many times the gateway accepted this tenant's event: 1 means exactly once."""
+        """How many times the gateway stored this tenant's event: 1 means exactly once."""
         return self.gateway.receipts(tenant_id, event_id)
 
     @property

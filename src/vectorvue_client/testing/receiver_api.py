@@ -1,17 +1,28 @@
 """The integration-api profile of VectorVue as request -> reply logic, for LocalVectorVue.
 
-It follows the VectorVue contract notes (design/vectorvue-contract.md), quirks included: a
-trailing slash gets a 307, a non-UUID X-Request-ID a plain-text 500 and a closed connection,
-a processed batch is always a 202. Payloads are validated with the client's own Structs,
-which carry the contract's limits and forbid unknown fields as the server does; they are
-stricter than the server in that event_id, finding_id and a finding's status are required
-(the server derives or defaults them) and finding severity aliases ("med") are refused.
+It follows design/vectorvue-contract.md (VectorVue commit 62be902), quirks included: a
+trailing slash gets a 307, a processed batch is always a 202, a 500 is plain text and
+closes the connection. Items are checked by receiver_api_schema.py, the server's schema
+written from the contract, never by the client's models.
 
 An ingest request goes through, in order: bearer auth (401, see receiver_auth.py), the rate
-limit (429), the Content-Encoding (415 unless absent, identity or gzip), the HMAC signature
-over the bytes AS RECEIVED (401; for gzip, the compressed bytes), decompression capped at
-1 MiB of output (413; 400 for a broken gzip stream), then idempotency and validation. The
-1 MiB cap on the body as sent is applied before it is read (receiver_http.py).
+limit (429), the HMAC signature over the body as received (401; a body that is not UTF-8 is
+a 500 already here, as on the server), then the body: empty -> 422 "Request body is
+required"; not UTF-8 (a gzip body included: nothing decompresses) or nested deeper than
+receiver_json.CRASH_DEPTH -> 500; not JSON -> 422 "InvalidError JSON payload"; then the
+Idempotency-Key (POST /events only: 409 or the replayed envelope), then the schema (422;
+a batch: not an array 422 `validation_failed`, more than `max_batch_items` 422
+`batch_too_large`, else per item). Then what PostgreSQL does:
+
+- a NUL character in any string of an item: a single event or finding is a plain 500 and
+  a closed connection; in a batch only that item fails, `ingest_failed`. (The contract says
+  such an item "may take the rest of the batch down"; the receiver keeps the simple,
+  documented part of it: the others are stored.)
+- an X-Request-ID (trimmed; absent or empty: a new uuid4) that is not a UUID: a plain 500
+  once the request would be recorded, i.e. only after the schema passed. Nothing is stored.
+
+The 1 MiB cap on bodies is the bundled nginx's (receiver_http.py). GET .../ingest/status/
+{id}: an id that is not a UUID is a 500, an unknown one a 404.
 """
 
 from __future__ import annotations
@@ -25,24 +36,16 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
-import msgspec
-
-from vectorvue_client.domain.models import IntegrationEvent, IntegrationFinding
+from vectorvue_client.testing.receiver_api_schema import InvalidError, check_event, check_finding
 from vectorvue_client.testing.receiver_auth import LOGIN_PATH, Accounts
-from vectorvue_client.testing.receiver_items import (
-    decode_item,
+from vectorvue_client.testing.receiver_json import CrashError, NotJsonError, has_nul, parse
+from vectorvue_client.testing.receiver_reply import (
+    Reply,
+    crash,
+    detail,
     envelope,
     failed,
-    item_result,
-    loose_id,
-)
-from vectorvue_client.testing.receiver_reply import (
-    MAX_BODY_BYTES,
-    Reply,
-    decode_content,
-    detail,
     json_reply,
-    media_type,
 )
 
 __all__ = ["INGEST_PREFIX", "STATUS_PREFIX", "IntegrationApi", "Reply"]
@@ -50,18 +53,23 @@ __all__ = ["INGEST_PREFIX", "STATUS_PREFIX", "IntegrationApi", "Reply"]
 INGEST_PREFIX: Final = "/api/v1/integrations/spectrastrike/"
 STATUS_PREFIX: Final = INGEST_PREFIX + "ingest/status/"
 SIGNATURE_WINDOW_SECONDS: Final = 300
-# route -> (Struct, id field, is a batch)
-_ROUTES: Final[Mapping[str, tuple[type[msgspec.Struct], str, bool]]] = {
-    "events": (IntegrationEvent, "event_id", False),
-    "events/batch": (IntegrationEvent, "event_id", True),
-    "findings": (IntegrationFinding, "finding_id", False),
-    "findings/batch": (IntegrationFinding, "finding_id", True),
+DEFAULT_MAX_BATCH_ITEMS: Final = 250
+# route -> (checker, id field, is a batch)
+type _Check = Callable[[Any], dict[str, Any]]
+# (envelope status, envelope data, [(per-item result, the item to store or None)])
+type _Outcome = tuple[str, dict[str, Any], list[tuple[dict[str, Any], dict[str, Any] | None]]]
+_ROUTES: Final[Mapping[str, tuple[_Check, str, bool]]] = {
+    "events": (check_event, "event_id", False),
+    "events/batch": (check_event, "event_id", True),
+    "findings": (check_finding, "finding_id", False),
+    "findings/batch": (check_finding, "finding_id", True),
 }
 
 
 class IntegrationApi:
     """The server's state (stored items, idempotency keys, ingest records) and its rules;
-    who may call it and how often is `accounts`' business."""
+    who may call it and how often is `accounts`' business. `max_batch_items` is the
+    server's VV_SPECTRASTRIKE_MAX_BATCH_SIZE, clamped to 1-1000 as the server does."""
 
     def __init__(
         self,
@@ -73,7 +81,7 @@ class IntegrationApi:
     ) -> None:
         self.accounts = accounts
         self._secret = signing_secret.encode() if signing_secret is not None else None
-        self._max_batch_items = max_batch_items
+        self._max_batch_items = min(max(max_batch_items, 1), 1000)
         self._now = now
         # One lock around each ingest: idempotency check, upsert and record are one step.
         self._lock = threading.Lock()
@@ -104,9 +112,6 @@ class IntegrationApi:
     def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Reply:
         """The reply to one request; `headers` have lower-case names."""
         path, _, query = target.partition("?")
-        request_id = headers.get("x-request-id")
-        if request_id is not None and not _is_uuid(request_id):
-            return Reply(500, b"Internal Server Error", {"Content-Type": "text/plain"}, True)
         if path.endswith("/") and path != "/" and _known(path.rstrip("/")):
             location = f"https://{headers.get('host', '127.0.0.1')}{path.rstrip('/')}"
             return Reply(307, b"", {"Location": location + (f"?{query}" if query else "")})
@@ -118,14 +123,16 @@ class IntegrationApi:
         if path == LOGIN_PATH:
             return self.accounts.login(method, body)
         route = path.removeprefix(INGEST_PREFIX)
+        request_id = headers.get("x-request-id", "").strip() or str(uuid.uuid4())
         if path.startswith(INGEST_PREFIX) and route in _ROUTES:
             if method != "POST":
                 return detail(405, "Method Not Allowed")
-            return self._admit(headers) or self._ingest(path, route, headers, body)
+            return self._admit(headers) or self._ingest(path, route, headers, body, request_id)
         if path.startswith(STATUS_PREFIX) and "/" not in path.removeprefix(STATUS_PREFIX):
             if method != "GET":
                 return detail(405, "Method Not Allowed")
-            return self._admit(headers) or self._status(path.removeprefix(STATUS_PREFIX))
+            status_id = path.removeprefix(STATUS_PREFIX)
+            return self._admit(headers) or self._status(status_id, request_id)
         return detail(404, "Not Found")
 
     def _admit(self, headers: Mapping[str, str]) -> Reply | None:
@@ -138,127 +145,165 @@ class IntegrationApi:
     def _check_signature(self, headers: Mapping[str, str], body: bytes) -> Reply | None:
         if self._secret is None:
             return None
+        try:
+            body.decode("utf-8")  # the server signs the body decoded as text
+        except UnicodeDecodeError:
+            return crash(close=True)
         timestamp, signature = headers.get("x-timestamp"), headers.get("x-signature")
         if not timestamp or not signature:
             return detail(401, "Missing signature headers")
         try:
             sent_at = int(timestamp)
         except ValueError:
-            return detail(401, "Invalid signature timestamp")
+            return detail(401, "InvalidError signature timestamp")
         if abs(self._now() - sent_at) > SIGNATURE_WINDOW_SECONDS:
             return detail(401, "Signature timestamp outside the allowed window")
         expected = hmac.new(self._secret, timestamp.encode() + b"." + body, hashlib.sha256)
         if not hmac.compare_digest(expected.hexdigest(), signature):
-            return detail(401, "Invalid signature")
+            return detail(401, "InvalidError signature")
         return None
 
-    def _ingest(self, path: str, route: str, headers: Mapping[str, str], raw: bytes) -> Reply:
-        encoding = headers.get("content-encoding", "").strip().lower()
-        if encoding not in {"", "identity", "gzip"}:
-            return detail(415, f"Unsupported Content-Encoding: {encoding}")
-        denied = self._check_signature(headers, raw)  # over the bytes as they came
+    def _ingest(
+        self, path: str, route: str, headers: Mapping[str, str], body: bytes, request_id: str
+    ) -> Reply:
+        denied = self._check_signature(headers, body)
         if denied is not None:
             return denied
-        body = decode_content(encoding, raw, MAX_BODY_BYTES)
-        if isinstance(body, Reply):
-            return body
-        struct, id_field, is_batch = _ROUTES[route]
+        if not body:
+            return failed(422, "validation_failed", "Request body is required", request_id)
+        try:
+            document = parse(body)
+        except CrashError:
+            return crash(close=True)
+        except NotJsonError:
+            return failed(422, "validation_failed", "InvalidError JSON payload", request_id)
+        check, id_field, is_batch = _ROUTES[route]
         key = headers.get("idempotency-key") if route == "events" else None
-        # The decoded body: the same JSON gzipped twice need not give the same bytes.
         digest = hashlib.sha256(body).digest()
         with self._lock:
             if key is not None and key in self._idempotency:
                 first_digest, first = self._idempotency[key]
                 if first_digest != digest:
                     message = "Idempotency-Key reused with a different body"
-                    return failed(409, "idempotency_conflict", message)
+                    return failed(409, "idempotency_conflict", message, request_id)
                 replay = {**first, "status": "replayed"}
                 return json_reply(202, replay, {"X-Idempotent-Replay": "true"})
-            if media_type(headers) != "application/json":
-                return failed(422, "validation_error", "Content-Type must be application/json")
-            if is_batch:
-                outcome = self._batch(struct, id_field, body)
-            else:
-                outcome = self._single(struct, id_field, body)
-            if isinstance(outcome, Reply):
-                return outcome
-            status, data, results = outcome
-            answer = envelope(status, data, [])
+            maybe_nul = b"\\u0000" in body  # in JSON a NUL can only be written escaped
+            try:
+                outcome: _Outcome | None = (
+                    self._batch(check, id_field, document, maybe_nul)
+                    if is_batch
+                    else self._single(check, id_field, document, maybe_nul)
+                )
+            except _RefusedError as exc:
+                return failed(422, exc.code, str(exc), request_id)
+            if outcome is None or not _is_uuid(request_id):
+                return crash(close=True)  # PostgreSQL: a NUL, or a status row keyed by non-UUID
+            status, data, items = outcome
+            for _, item in items:
+                if item is not None:
+                    self._store(id_field, item)
+            answer = envelope(status, data, [], request_id)
             if key is not None:
                 self._idempotency[key] = (digest, answer)
-            self._record_ingest(answer["request_id"], path, status, results)
-            return json_reply(202, answer, {"X-Request-ID": answer["request_id"]})
+            self._record_ingest(request_id, path, status, [result for result, _ in items])
+            return json_reply(202, answer, {"X-Request-ID": request_id})
 
     def _single(
-        self, struct: type[msgspec.Struct], id_field: str, body: bytes
-    ) -> Reply | tuple[str, dict[str, Any], list[dict[str, Any]]]:
+        self, check: _Check, id_field: str, document: Any, maybe_nul: bool
+    ) -> _Outcome | None:
+        """Accepted, or None for an item PostgreSQL cannot store (a NUL)."""
         try:
-            item = decode_item(body, struct)
-        except msgspec.DecodeError as exc:  # ValidationError is a DecodeError
-            return failed(422, "validation_error", str(exc))
-        item_id = self._store(id_field, item)
-        result = item_result(0, item_id, None)
-        return "accepted", {id_field: item_id, "status": "accepted"}, [result]
+            item = check(document)
+        except InvalidError as exc:
+            raise _RefusedError("validation_failed", str(exc)) from None
+        if maybe_nul and has_nul(item):
+            return None
+        result = _result(0, item[id_field], None, None)
+        return "accepted", {id_field: item[id_field]}, [(result, item)]
 
-    def _batch(
-        self, struct: type[msgspec.Struct], id_field: str, body: bytes
-    ) -> Reply | tuple[str, dict[str, Any], list[dict[str, Any]]]:
-        try:
-            raw_items = msgspec.json.decode(body, type=list[msgspec.Raw])
-        except msgspec.DecodeError as exc:
-            return failed(422, "validation_error", str(exc))
-        if len(raw_items) > self._max_batch_items:
-            message = f"batch has {len(raw_items)} items; at most {self._max_batch_items} allowed"
-            return failed(422, "batch_too_large", message)
-        results = []
-        for index, raw in enumerate(raw_items):
+    def _batch(self, check: _Check, id_field: str, document: Any, maybe_nul: bool) -> _Outcome:
+        if not isinstance(document, list):
+            raise _RefusedError("validation_failed", "Batch payload must be an array")
+        if len(document) > self._max_batch_items:
+            message = f"batch has {len(document)} items; at most {self._max_batch_items} allowed"
+            raise _RefusedError("batch_too_large", message)
+        items: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
+        for index, raw in enumerate(document):
+            sent_id = raw.get(id_field) if isinstance(raw, dict) else None
             try:
-                item = decode_item(raw, struct)
-            except msgspec.DecodeError as exc:
-                results.append(item_result(index, loose_id(raw, id_field), exc))
+                item = check(raw)
+            except InvalidError as exc:
+                loose_id = sent_id if isinstance(sent_id, str) else None
+                items.append((_result(index, loose_id, "validation_error", str(exc)), None))
                 continue
-            results.append(item_result(index, self._store(id_field, item), None))
-        accepted = sum(1 for r in results if r["status"] == "accepted")
-        total = len(results)
+            if maybe_nul and has_nul(item):
+                message = "the item could not be stored (NUL character)"
+                items.append((_result(index, item[id_field], "ingest_failed", message), None))
+                continue
+            items.append((_result(index, item[id_field], None, None), item))
+        total = len(items)
+        accepted = sum(1 for _, item in items if item is not None)
         status = "accepted" if accepted == total else "failed" if accepted == 0 else "partial"
         summary = {"total": total, "accepted": accepted, "failed": total - accepted}
-        return status, {"summary": summary, "results": results}, results
+        return status, {"summary": summary, "results": [r for r, _ in items]}, items
 
-    def _store(self, id_field: str, item: msgspec.Struct) -> str:
-        decoded: dict[str, Any] = msgspec.to_builtins(item)
-        item_id: str = decoded[id_field]
-        self._stored[id_field].setdefault(item_id, decoded)  # first version wins
+    def _store(self, id_field: str, item: dict[str, Any]) -> None:
+        item_id: str = item[id_field]
+        self._stored[id_field].setdefault(item_id, item)  # first version wins
         self._receipts[item_id] += 1
-        return item_id
 
     def _record_ingest(
         self, request_id: str, path: str, status: str, results: list[dict[str, Any]]
     ) -> None:
-        failed = [r for r in results if r["status"] == "failed"]
+        failures = [r for r in results if r["status"] == "failed"]
         now = self._iso_now()
-        self._ingests[request_id] = {
+        self._ingests[str(uuid.UUID(request_id))] = {  # reusing an id overwrites its row
             "request_id": request_id,
             "status": status,
             "endpoint": path,
             "counts": {
                 "total": len(results),
-                "accepted": len(results) - len(failed),
-                "failed": len(failed),
+                "accepted": len(results) - len(failures),
+                "failed": len(failures),
             },
-            "failed_items": failed,
+            "failed_items": failures,
             "created_at": now,
             "updated_at": now,
         }
 
-    def _status(self, request_id: str) -> Reply:
+    def _status(self, status_id: str, request_id: str) -> Reply:
+        if not _is_uuid(status_id):
+            return crash(close=True)  # the database refuses it as a UUID
         with self._lock:
-            record = self._ingests.get(request_id)
+            record = self._ingests.get(str(uuid.UUID(status_id)))
         if record is None:
             return detail(404, "Ingest request not found")
         return json_reply(200, envelope("accepted", record, [], request_id))
 
     def _iso_now(self) -> str:
         return datetime.fromtimestamp(self._now(), UTC).isoformat().replace("+00:00", "Z")
+
+
+class _RefusedError(Exception):
+    """The whole request is refused with a 422 envelope carrying `code`."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _result(
+    index: int, item_id: str | None, code: str | None, message: str | None
+) -> dict[str, Any]:
+    """One entry of a batch's `data.results` (and of an ingest's `failed_items`)."""
+    return {
+        "index": index,
+        "item_id": item_id,
+        "status": "accepted" if code is None else "failed",
+        "error_code": code,
+        "error_message": message,
+    }
 
 
 def _known(path: str) -> bool:

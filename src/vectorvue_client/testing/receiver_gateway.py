@@ -1,39 +1,41 @@
 """The telemetry-gateway profile of VectorVue as request -> reply logic, for LocalVectorVue.
 
-POST /internal/v1/telemetry, one event per request (design/vectorvue-contract.md). The
-checks run in this order, each answering `{"detail": "..."}` with the status shown:
+POST /internal/v1/telemetry, one event per request (design/vectorvue-contract.md, gateway
+commit c175221). The body is checked by receiver_gateway_schema.py, the gateway's schema
+written from the contract, never by the client's models. The checks run in this order, each
+answering `{"detail": "..."}` with the status shown unless it says "plain":
 
- 1. 413  body over 1 MiB, by Content-Length, before the body is read (receiver_http.py:
-         the TLS terminator refuses it before the gateway sees anything)
- 2. 405  not a POST
- 3. 415  Content-Type not application/json; Content-Encoding not identity or gzip
- 4. 401  a required header missing (all of them are named); X-Service-Identity unknown;
+ 0. 413  (the bundled nginx, receiver_http.py) a body over 1 MiB, before it is read
+ 1. 405  not a POST
+ 2. 415  the lower-cased Content-Type does not contain "application/json"
+ 3. 422  an empty body
+ 4. 413  a body over 1,048,576 bytes (exactly 1,048,576 passes); 1-4 come before any
+         authentication
+ 5. 401  a required header missing (all of them are named); X-Service-Identity unknown;
          X-Client-Cert-Sha256 not 64 lowercase hex, or not the SHA-256 of the client
          certificate the connection presented (when it presented one); X-Telemetry-
          Timestamp not a decimal integer or more than 30 s from `now` (fractions of a
-         second included: 30.5 s is too old); nonce not 8-128 chars
- 5. 409  (timestamp, nonce) already seen in the last 120 s. Otherwise the pair is recorded
-         as used HERE, before the checks below, so a request they refuse still burns its
-         nonce: the contract's observed behaviour, and why every retry needs a new one
- 6. 401  X-Telemetry-Signature not standard padded base64 of a valid Ed25519 signature,
-         by the identity's key, over f"{timestamp}.{nonce}.".encode() + the exact body
-         as received (for gzip, the compressed bytes, as adr/0011 says)
- 7. 413  a gzip body over 1 MiB once decompressed (a gzip bomb is never inflated further)
-    422  a broken gzip stream; a body that is not a GatewayRequest (unknown keys refused at
-         every level except inside payload.attributes)
- 8. 429  more than `burst_per_minute` requests of this operator in the calendar minute of
-         `now`; every request that gets this far counts, whatever its outcome (no
-         Retry-After). It sits here because the operator is only known from the body
- 9. 422  timestamp or nonce of the body not those of the headers; signed_metadata not equal
-         to the top level; attributes without attestation_measurement_hash (64 hex) or
-         schema_version "1.0"; a SQL-looking description or attribute string; observed_at
-         not an ISO-8601 datetime
+         second included); nonce not 8-128 characters; X-Telemetry-Signature not standard
+         padded base64 of a valid Ed25519 signature by the identity's key over
+         f"{timestamp}.{nonce}.".encode() + the exact body as received
+ 6. 409  (timestamp, nonce) already used in the last 120 s. Otherwise the pair is used up
+         HERE, as soon as the signature verifies: a request refused below still burns it
+ 7. 500  plain: a body that is not UTF-8 (a gzip body included: nothing decompresses) or
+         is nested deeper than receiver_json.CRASH_DEPTH levels
+ 8. 422  not JSON, or not the schema: "Canonical telemetry schema validation failed: why"
+ 9. 401  the body's timestamp or nonce not those of the headers; signed_metadata not
+         equal to the top level
 10. 403  the operator is not mapped to the tenant (an operator absent from
          `operator_tenants` is mapped to nothing)
-11. 202  {"accepted": true, "request_id": <uuid4>}; the event is upserted on
-         (tenant_id, event_id), first version wins, and every acceptance is counted
+11. 429  more than `burst_per_minute` requests of this operator in the calendar minute of
+         `now`; only requests that passed every other check count (no Retry-After)
+12. 202  {"accepted": true, "request_id": <uuid4>}; the event is upserted on (tenant_id,
+         event_id), last write wins, in the rewritten form the gateway stores (see
+         receiver_gateway_schema.stored_form), and every acceptance is counted. A body
+         with a NUL character anywhere is answered 202 all the same and NOT stored
+         (PostgreSQL refuses it; the gateway only logs that).
 
-An injected fault (LocalVectorVue.fail_next and friends) answers after step 5, as the real
+An injected fault (LocalVectorVue.fail_next and friends) answers after step 6, as the real
 gateway's 503 does: the request's pair is used up first (see `admit`).
 """
 
@@ -46,27 +48,26 @@ import threading
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Collection, Mapping
-from datetime import datetime
 from typing import Any, Final
 
 import msgspec
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from vectorvue_client.domain import gateway_rules
-from vectorvue_client.domain.models import GATEWAY_SCHEMA_VERSION, NONCE_LEN, GatewayRequest
-from vectorvue_client.testing.receiver_reply import (
-    MAX_BODY_BYTES,
-    Reply,
-    decode_content,
-    detail,
-    json_reply,
-    media_type,
+from vectorvue_client.testing.receiver_gateway_schema import (
+    REFUSED,
+    InvalidError,
+    Telemetry,
+    check,
+    stored_form,
 )
+from vectorvue_client.testing.receiver_json import CrashError, NotJsonError, has_nul, parse
+from vectorvue_client.testing.receiver_reply import MAX_BODY_BYTES, Reply, crash, detail, json_reply
 
 TELEMETRY_PATH: Final = "/internal/v1/telemetry"
 TIMESTAMP_WINDOW_SECONDS: Final = 30
 REPLAY_RETENTION_SECONDS: Final = 120
+NONCE_LENGTH: Final = (8, 128)
 REQUIRED_HEADERS: Final = (
     "X-Service-Identity",
     "X-Client-Cert-Sha256",
@@ -75,9 +76,7 @@ REQUIRED_HEADERS: Final = (
     "X-Telemetry-Signature",
 )
 _LOWER_HEX64: Final = re.compile(r"[0-9a-f]{64}")
-_ANY_HEX64: Final = re.compile(r"[0-9a-fA-F]{64}")
 _DECIMAL: Final = re.compile(r"[0-9]{1,20}")
-_DECODER: Final = msgspec.json.Decoder(GatewayRequest)
 
 
 class TelemetryGateway:
@@ -85,7 +84,8 @@ class TelemetryGateway:
     thread-safe.
 
     `identities` maps a service name to its Ed25519 public key; `operator_tenants` maps an
-    operator_id to the tenant_ids it may write to; `now` is the clock of the timestamp
+    operator_id to the tenant_ids it may write to; `schema_versions` is the allowed list of
+    attributes.schema_version (empty: enforcement off); `now` is the clock of the timestamp
     window, the replay store and the calendar minutes of the burst limit.
     """
 
@@ -95,14 +95,18 @@ class TelemetryGateway:
         identities: Mapping[str, Ed25519PublicKey],
         operator_tenants: Mapping[str, Collection[str]],
         burst_per_minute: int,
+        schema_versions: Collection[str],
         now: Callable[[], float],
     ) -> None:
         self._identities = dict(identities)
         if any(isinstance(tenants, str) for tenants in operator_tenants.values()):
             # frozenset("6f1c...") would be a set of characters: every request a silent 403
             raise TypeError("operator_tenants maps an operator_id to a collection of tenant_ids")
+        if isinstance(schema_versions, str):
+            raise TypeError('schema_versions is a collection of versions, e.g. ["1.0"]')
         self._tenants = {operator: frozenset(t) for operator, t in operator_tenants.items()}
         self._burst = burst_per_minute
+        self._versions = tuple(schema_versions)
         self._now = now
         self._lock = threading.Lock()
         self._seen: set[tuple[int, str]] = set()
@@ -112,18 +116,19 @@ class TelemetryGateway:
         self._receipts: Counter[tuple[str, str]] = Counter()
 
     def stored(self) -> dict[tuple[str, str], dict[str, Any]]:
-        """The accepted events by (tenant_id, event_id): the first body of each, decoded."""
+        """The stored events by (tenant_id, event_id), as the gateway holds them: the last
+        body of each, rewritten (receiver_gateway_schema.stored_form). Copies."""
         with self._lock:
             stored = dict(self._stored)
         return {key: msgspec.json.decode(body) for key, body in stored.items()}
 
     def receipts(self, tenant_id: str, event_id: str) -> int:
-        """How many times this event of this tenant was accepted: 1 means exactly once."""
+        """How many times this event of this tenant was stored: 1 means exactly once."""
         with self._lock:
             return self._receipts[(tenant_id, event_id)]
 
     def receipts_of(self, event_id: str) -> int:
-        """How many times an event with this id was accepted, all tenants together."""
+        """How many times an event with this id was stored, all tenants together."""
         with self._lock:
             return sum(n for (_, item), n in self._receipts.items() if item == event_id)
 
@@ -141,48 +146,55 @@ class TelemetryGateway:
     ) -> Reply:
         """The reply to one request to TELEMETRY_PATH; `headers` have lower-case names and
         `client_cert` is the SHA-256 (hex) of the certificate the client presented."""
-        denied = self.admit(method, headers, client_cert)
+        denied = self.admit(method, headers, body, client_cert)
+        if denied is not None:
+            return denied
+        try:
+            document = parse(body)
+        except CrashError:
+            return crash(close=False)
+        except NotJsonError as exc:
+            return detail(422, f"InvalidError JSON body: {exc}")
+        try:
+            request = check(document, self._versions)
+        except InvalidError as exc:
+            return detail(422, f"{REFUSED}: {exc}")
+        timestamp, nonce = headers["x-telemetry-timestamp"], headers["x-telemetry-nonce"]
+        return (
+            _agreement(request, int(timestamp), nonce)
+            or self._authorize(request)
+            or self._count_burst(request.operator_id)
+            or self._accept(request, document, has_nul(document, body))
+        )
+
+    def admit(
+        self, method: str, headers: Mapping[str, str], body: bytes, client_cert: str | None
+    ) -> Reply | None:
+        """Steps 1-6: the method, the media type, the size, the headers, the signature and
+        the replay store. None means the request got past them, and its (timestamp, nonce)
+        is now used up."""
+        if method != "POST":
+            return detail(405, "Method Not Allowed")
+        if "application/json" not in headers.get("content-type", "").lower():
+            return detail(415, "Content-Type must be application/json")
+        if not body:
+            return detail(422, "Request body is empty")
+        if len(body) > MAX_BODY_BYTES:
+            return detail(413, "Telemetry payload exceeds 1MiB limit")
+        denied = self._check_headers(headers, client_cert)
         if denied is not None:
             return denied
         identity = self._identities[headers["x-service-identity"]]
         timestamp, nonce = headers["x-telemetry-timestamp"], headers["x-telemetry-nonce"]
         if not _signature_ok(identity, headers["x-telemetry-signature"], timestamp, nonce, body):
-            return detail(401, "Invalid X-Telemetry-Signature")
-        decoded = decode_content(_encoding(headers), body, MAX_BODY_BYTES, broken_status=422)
-        if isinstance(decoded, Reply):
-            return decoded
-        try:
-            request = _DECODER.decode(decoded)
-        except msgspec.DecodeError as exc:  # ValidationError is a DecodeError
-            return detail(422, str(exc))
-        return (
-            self._count_burst(request.operator_id)
-            or _semantic_error(request, int(timestamp), nonce)
-            or self._authorize(request)
-            or self._accept(request, decoded)
-        )
-
-    def admit(
-        self, method: str, headers: Mapping[str, str], client_cert: str | None
-    ) -> Reply | None:
-        """Steps 2-5: the method, the media type, the headers and the replay store. None
-        means the request got past them, and its (timestamp, nonce) is now used up."""
-        if method != "POST":
-            return detail(405, "Method Not Allowed")
-        if media_type(headers) != "application/json":
-            return detail(415, "Content-Type must be application/json")
-        if _encoding(headers) not in {"", "identity", "gzip"}:
-            return detail(415, f"Unsupported Content-Encoding: {_encoding(headers)}")
-        denied = self._check_headers(headers, client_cert)
-        if denied is not None:
-            return denied
-        key = (int(headers["x-telemetry-timestamp"]), headers["x-telemetry-nonce"])
+            return detail(401, "InvalidError X-Telemetry-Signature")
+        key = (int(timestamp), nonce)
         now = self._now()
         with self._lock:
             while self._seen_order and self._seen_order[0][0] <= now - REPLAY_RETENTION_SECONDS:
                 self._seen.discard(self._seen_order.popleft()[1])
             if key in self._seen:
-                return detail(409, "replay detected")
+                return detail(409, "Replay detected: nonce already used")
             self._seen.add(key)
             self._seen_order.append((now, key))
         return None
@@ -205,36 +217,32 @@ class TelemetryGateway:
             return detail(401, "X-Telemetry-Timestamp must be unix seconds, a decimal integer")
         if abs(self._now() - int(timestamp)) > TIMESTAMP_WINDOW_SECONDS:
             return detail(401, "X-Telemetry-Timestamp outside the allowed window")
-        if not NONCE_LEN[0] <= len(headers["x-telemetry-nonce"]) <= NONCE_LEN[1]:
+        if not NONCE_LENGTH[0] <= len(headers["x-telemetry-nonce"]) <= NONCE_LENGTH[1]:
             return detail(401, "X-Telemetry-Nonce must be 8-128 characters")
+        return None
+
+    def _authorize(self, request: Telemetry) -> Reply | None:
+        if request.tenant_id not in self._tenants.get(request.operator_id, frozenset()):
+            return detail(403, "Operator tenant mapping violation")
         return None
 
     def _count_burst(self, operator_id: str) -> Reply | None:
         minute = int(self._now() // 60)
         with self._lock:
             counted_minute, count = self._minutes.get(operator_id, (minute, 0))
-            count = count + 1 if counted_minute == minute else 1
-            self._minutes[operator_id] = (minute, count)
-        if count > self._burst:
-            return detail(429, "Too many requests for this operator in this minute")
+            if counted_minute == minute and count >= self._burst:
+                return detail(429, "Operator burst anomaly detected")
+            self._minutes[operator_id] = (minute, count + 1 if counted_minute == minute else 1)
         return None
 
-    def _authorize(self, request: GatewayRequest) -> Reply | None:
-        if request.tenant_id not in self._tenants.get(request.operator_id, frozenset()):
-            return detail(403, "Operator is not mapped to this tenant")
-        return None
-
-    def _accept(self, request: GatewayRequest, body: bytes) -> Reply:
-        key = (request.tenant_id, request.payload.event_id)
-        with self._lock:
-            if key not in self._stored:  # first version wins
-                self._stored[key] = body
-            self._receipts[key] += 1
+    def _accept(self, request: Telemetry, document: dict[str, Any], nul: bool) -> Reply:
+        if not nul:  # PostgreSQL cannot store a NUL: the gateway logs it and answers 202
+            key = (request.tenant_id, request.payload.event_id)
+            stored = msgspec.json.encode(stored_form(document))
+            with self._lock:
+                self._stored[key] = stored  # last write wins
+                self._receipts[key] += 1
         return json_reply(202, {"accepted": True, "request_id": str(uuid.uuid4())})
-
-
-def _encoding(headers: Mapping[str, str]) -> str:
-    return headers.get("content-encoding", "").strip().lower()
 
 
 def _signature_ok(
@@ -251,31 +259,12 @@ def _signature_ok(
     return True
 
 
-def _semantic_error(request: GatewayRequest, timestamp: int, nonce: str) -> Reply | None:
-    """What the Struct cannot say: agreement with the headers and within the body, the
-    required attributes, SQL-looking strings and a datetime that parses."""
+def _agreement(request: Telemetry, timestamp: int, nonce: str) -> Reply | None:
+    """The body must say what the signed headers say, and sign its own metadata."""
     if request.timestamp != timestamp or request.nonce != nonce:
-        return detail(422, "timestamp and nonce must equal the X-Telemetry-* headers")
+        return detail(401, "Body timestamp and nonce must equal the X-Telemetry-* headers")
     signed = request.signed_metadata
     top = (request.tenant_id, request.operator_id, request.campaign_id)
     if (signed.tenant_id, signed.operator_id, signed.campaign_id) != top:
-        return detail(422, "signed_metadata must equal tenant_id, operator_id, campaign_id")
-    attributes = request.payload.attributes
-    measurement = attributes.get("attestation_measurement_hash")
-    if not isinstance(measurement, str) or not _ANY_HEX64.fullmatch(measurement):
-        return detail(422, "payload.attributes.attestation_measurement_hash must be 64 hex")
-    if attributes.get("schema_version") != GATEWAY_SCHEMA_VERSION:
-        return detail(422, f'payload.attributes.schema_version must be "{GATEWAY_SCHEMA_VERSION}"')
-    description = request.payload.description
-    sql_like = [
-        *gateway_rules.sql_like_strings(description, "payload.description"),
-        *gateway_rules.sql_like_strings(attributes, "payload.attributes"),
-    ]
-    if sql_like:
-        path, fragment = sql_like[0]
-        return detail(422, f"{path} looks like a SQL statement ({fragment!r})")
-    try:
-        datetime.fromisoformat(request.payload.observed_at)
-    except ValueError:
-        return detail(422, "payload.observed_at must be an ISO-8601 datetime")
+        return detail(401, "signed_metadata must equal tenant_id, operator_id, campaign_id")
     return None

@@ -1,5 +1,6 @@
 """The HTTPS plumbing of LocalVectorVue: a threading HTTP/1.1 server with TLS, keep-alive,
-request recording, the 1 MiB cap on request bodies (413 before the body is read) and fault
+request recording, the bundled nginx's 1 MiB cap on request bodies (its HTML 413, before the
+body is read) and fault
 application; what to answer is the business of TelemetryGateway (POST
 /internal/v1/telemetry) and IntegrationApi (everything else)."""
 
@@ -22,7 +23,7 @@ from typing import Any
 from vectorvue_client.testing.receiver_api import IntegrationApi
 from vectorvue_client.testing.receiver_faults import FaultQueue, Framing, LoseReply, Stall
 from vectorvue_client.testing.receiver_gateway import TELEMETRY_PATH, TelemetryGateway
-from vectorvue_client.testing.receiver_reply import MAX_BODY_BYTES, Reply, detail
+from vectorvue_client.testing.receiver_reply import MAX_BODY_BYTES, Reply, detail, too_large
 from vectorvue_client.testing.receiver_tls import fingerprint
 
 _WRITE_CHUNK = 64 * 1024
@@ -183,7 +184,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif "transfer-encoding" in headers:  # only Content-Length framing is supported
             early, length = detail(411, "Length Required"), MAX_BODY_BYTES
         elif length > MAX_BODY_BYTES:
-            early = detail(413, "Request entity too large")
+            early = too_large()  # the bundled nginx's, before the app sees anything
         if early is not None:  # the body is never read, so the connection cannot be reused
             request = RecordedRequest(self.command, self.path, headers, b"", peer, self.client_cert)
             self.server.record(request)
@@ -202,7 +203,7 @@ class _Handler(BaseHTTPRequestHandler):
             # The gateway uses up the (timestamp, nonce) of a request before its backend can
             # fail it: so must an injected failure. A request refused before that point gets
             # the gateway's own answer (the fault is used up all the same).
-            denied = self.server.gateway.admit(self.command, headers, self.client_cert)
+            denied = self.server.gateway.admit(self.command, headers, body, self.client_cert)
             if denied is not None:
                 self._reply(denied)
                 return

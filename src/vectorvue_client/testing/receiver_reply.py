@@ -1,18 +1,24 @@
-"""What LocalVectorVue answers, as a value, and the body limits both profiles share."""
+"""What LocalVectorVue answers, as a value: the reply, the `{"detail"}` errors both profiles
+use, the integration API's envelope, the bundled nginx's 413 and the servers' plain 500."""
 
 from __future__ import annotations
 
-import zlib
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import msgspec
 
-# Both profiles cap a request body at 1 MiB (413); the integration API also caps a gzip
-# body's decompressed size at the same figure.
+# The bundled nginx caps every request body at 1 MiB (its default client_max_body_size):
+# one byte more is its HTML 413, before the app sees anything.
 MAX_BODY_BYTES: Final = 1_048_576
 JSON_HEADERS: Final[Mapping[str, str]] = {"Content-Type": "application/json"}
+NGINX_413: Final = (
+    b"<html>\r\n<head><title>413 Request Entity Too Large</title></head>\r\n<body>\r\n"
+    b"<center><h1>413 Request Entity Too Large</h1></center>\r\n<hr><center>nginx</center>\r\n"
+    b"</body>\r\n</html>\r\n"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,29 +41,31 @@ def detail(status: int, text: str, headers: Mapping[str, str] | None = None) -> 
     return json_reply(status, {"detail": text}, headers)
 
 
-def media_type(headers: Mapping[str, str]) -> str:
-    """The Content-Type without parameters, lower-cased ("" when absent)."""
-    return headers.get("content-type", "").split(";")[0].strip().lower()
+def crash(*, close: bool) -> Reply:
+    """An unhandled exception in the server: a plain-text 500 (the integration API's
+    uvicorn then closes the connection)."""
+    return Reply(500, b"Internal Server Error", {"Content-Type": "text/plain"}, close)
 
 
-def decode_content(encoding: str, raw: bytes, cap: int, broken_status: int = 400) -> bytes | Reply:
-    """`raw` decoded by its Content-Encoding ("", "identity" or "gzip"): the bytes, or 413
-    once the output passes `cap` (a gzip bomb is never inflated further), or
-    `broken_status` for a broken stream. Concatenated gzip members are decoded in turn, as
-    gzip(1) does."""
-    if encoding in {"", "identity"}:
-        return raw
-    out = bytearray()
-    data = raw
-    while data:
-        inflater = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16)  # gzip framing only
-        try:
-            out += inflater.decompress(data, cap + 1 - len(out))
-        except zlib.error:
-            return detail(broken_status, "Invalid gzip body")
-        if len(out) > cap:
-            return detail(413, "Request entity too large")
-        if not inflater.eof:
-            return detail(broken_status, "Invalid gzip body")
-        data = inflater.unused_data
-    return bytes(out)
+def too_large() -> Reply:
+    """The bundled nginx's answer to a body over MAX_BODY_BYTES."""
+    return Reply(413, NGINX_413, {"Content-Type": "text/html"})
+
+
+def envelope(
+    status: str, data: Any, errors: list[dict[str, str]], request_id: str | None = None
+) -> dict[str, Any]:
+    """The integration API's response envelope (responses are never signed here)."""
+    return {
+        "request_id": request_id or str(uuid.uuid4()),
+        "status": status,
+        "data": data,
+        "errors": errors,
+        "signature": None,
+    }
+
+
+def failed(status: int, code: str, message: str, request_id: str | None = None) -> Reply:
+    """An error answered in the envelope (409 and 422 only, as the contract says)."""
+    errors = [{"code": code, "message": message}]
+    return json_reply(status, envelope("failed", None, errors, request_id))
