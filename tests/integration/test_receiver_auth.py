@@ -22,6 +22,7 @@ from .test_receiver_gateway import MINUTE_START, Clock
 LOGIN = "/api/v1/client/auth/login"
 EVENTS = "/api/v1/integrations/spectrastrike/events"
 STATUS = "/api/v1/integrations/spectrastrike/ingest/status/"
+UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"  # a UUID no ingest was given
 TENANT = "6f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f"
 USERS = {
     "alice": ("correct horse", TENANT, "operator"),
@@ -159,7 +160,7 @@ def test_an_expired_jwt_is_401_token_expired(
     with requests.Session() as session:
         session.trust_env, session.verify = False, vv.ca_pem_path
         token = login(session, vv)
-        status = vv.url + STATUS + "unknown"
+        status = vv.url + STATUS + UNKNOWN_ID
         bearer = {"Authorization": f"Bearer {token}"}
 
         clock.t = MINUTE_START + 59
@@ -208,7 +209,7 @@ def test_a_forged_jwt_is_401_invalid_jwt(
     token = forge(login(session, vv))
 
     response = session.get(
-        vv.url + STATUS + "unknown", headers={"Authorization": f"Bearer {token}"}, timeout=5
+        vv.url + STATUS + UNKNOWN_ID, headers={"Authorization": f"Bearer {token}"}, timeout=5
     )
 
     assert response.status_code == 401
@@ -233,7 +234,7 @@ def test_the_241st_request_in_60_seconds_is_429_without_retry_after(
     vv: LocalVectorVue, session: requests.Session, clock: Clock
 ) -> None:
     bearer = {"Authorization": f"Bearer {vv.api_token}"}
-    status = vv.url + STATUS + "unknown"
+    status = vv.url + STATUS + UNKNOWN_ID
     answers = []
     for i in range(240):  # spread over 59.75 s, all SpectraStrike routes count
         clock.t = MINUTE_START + i * 0.25

@@ -173,7 +173,7 @@ def test_a_valid_event_is_202_and_stored_once(gateway: LocalVectorVue, producer:
     assert gateway.requests[-1].client_cert_sha256 is None  # no certificate presented
 
 
-def test_the_upsert_keeps_the_first_version_and_counts_every_receipt(
+def test_the_upsert_keeps_the_last_version_and_counts_every_receipt(
     gateway: LocalVectorVue, producer: Producer, clock: Clock
 ) -> None:
     t = int(clock())
@@ -185,7 +185,7 @@ def test_the_upsert_keeps_the_first_version_and_counts_every_receipt(
 
     stored = gateway.accepted_telemetry()
     assert list(stored) == [(TENANT, "evt-1")]
-    assert stored[(TENANT, "evt-1")]["payload"]["description"] == "first version"
+    assert stored[(TENANT, "evt-1")]["payload"]["description"] == "second version"
     assert gateway.gateway_receipts(TENANT, "evt-1") == 2  # a resend: harmless, but seen
 
 
@@ -196,7 +196,7 @@ def test_a_replayed_nonce_is_409(gateway: LocalVectorVue, producer: Producer) ->
     replay = producer.send(nonce="nonce-0001")
 
     assert replay.status_code == 409
-    assert detail_of(replay) == "replay detected"
+    assert detail_of(replay) == "Replay detected: nonce already used"
     assert gateway.gateway_receipts(TENANT, "evt-1") == 1
 
 
@@ -342,48 +342,27 @@ def test_a_body_over_1_mib_is_413_before_it_is_read(gateway: LocalVectorVue) -> 
         connection.close()
 
     assert response.status == 413
-    assert msgspec.json.decode(body) == {"detail": "Request entity too large"}
+    assert b"413 Request Entity Too Large" in body  # the bundled nginx's HTML page
     assert response.getheader("Connection") == "close"
     assert gateway.requests[-1].body == b""
 
 
-# -- gzip bodies (adr/0011) -----------------------------------------------------------------
-def test_a_gzip_body_signed_over_its_compressed_bytes_is_accepted(
-    gateway: LocalVectorVue, producer: Producer, clock: Clock
+# -- gzip bodies ----------------------------------------------------------------------------
+@pytest.mark.parametrize("encoding", ["gzip", "br"])
+def test_a_compressed_body_signed_as_sent_is_a_plain_500_and_burns_its_nonce(
+    gateway: LocalVectorVue, producer: Producer, clock: Clock, encoding: str
 ) -> None:
+    """Nothing on VectorVue decompresses a request, and the Content-Encoding header is not
+    looked at: the gzip bytes pass the signature and then fail as text that is not UTF-8."""
     t, nonce = int(clock()), new_nonce()
-    plain = msgspec.json.encode(event_body(t, nonce, "evt-gz"))
-    compressed = gzip.compress(plain, mtime=0)
+    compressed = gzip.compress(msgspec.json.encode(event_body(t, nonce, "evt-gz")), mtime=0)
 
     response = producer.send(
-        raw=compressed, nonce=nonce, timestamp=t, headers={"Content-Encoding": "gzip"}
+        raw=compressed, nonce=nonce, timestamp=t, headers={"Content-Encoding": encoding}
     )
+    again = producer.send(raw=compressed, nonce=nonce, timestamp=t)
 
-    assert response.status_code == 202
-    assert gateway.accepted_telemetry()[(TENANT, "evt-gz")] == msgspec.json.decode(plain)
-
-
-def test_a_gzip_body_signed_over_its_plain_bytes_is_401(producer: Producer, clock: Clock) -> None:
-    t, nonce = int(clock()), new_nonce()
-    plain = msgspec.json.encode(event_body(t, nonce))
-    headers = {**signed_headers(producer.key, plain, t, nonce), "Content-Encoding": "gzip"}
-
-    response = producer.send(raw=gzip.compress(plain), nonce=nonce, timestamp=t, headers=headers)
-
-    assert response.status_code == 401
-
-
-@pytest.mark.parametrize(
-    ("encoding", "raw", "status"),
-    [
-        ("gzip", gzip.compress(b" " * (MIB + 1)), 413),
-        ("gzip", b"not gzip", 422),
-        ("br", b"{}", 415),
-    ],
-)
-def test_a_gzip_bomb_is_413_a_broken_stream_422_another_encoding_415(
-    producer: Producer, encoding: str, raw: bytes, status: int
-) -> None:
-    response = producer.send(raw=raw, headers={"Content-Encoding": encoding})
-
-    assert response.status_code == status
+    assert response.status_code == 500
+    assert response.text == "Internal Server Error"
+    assert again.status_code == 409
+    assert gateway.accepted_telemetry() == {}

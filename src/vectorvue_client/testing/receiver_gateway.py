@@ -222,7 +222,10 @@ class TelemetryGateway:
         return None
 
     def _authorize(self, request: Telemetry) -> Reply | None:
-        if request.tenant_id not in self._tenants.get(request.operator_id, frozenset()):
+        tenants = self._tenants.get(request.operator_id)
+        if tenants is None:
+            return detail(403, "Operator is not mapped to any tenant")
+        if request.tenant_id not in tenants:
             return detail(403, "Operator tenant mapping violation")
         return None
 

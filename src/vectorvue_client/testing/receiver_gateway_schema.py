@@ -119,9 +119,9 @@ def check(document: Any, allowed_versions: Collection[str]) -> Telemetry:
     _attributes(payload.attributes, allowed_versions)
     if payload.description and (found := sql_like(payload.description)):
         raise InvalidError(f"payload.description looks like SQL ({found!r})")
-    for value in _string_values(payload.attributes):
+    for path, value in _string_values(payload.attributes, "payload.attributes"):
         if found := sql_like(value):
-            raise InvalidError(f"payload.attributes looks like SQL ({found!r})")
+            raise InvalidError(f"{path} looks like SQL ({found!r})")
     return body
 
 
@@ -187,18 +187,18 @@ def _attributes(attributes: dict[str, Any], allowed_versions: Collection[str]) -
             raise InvalidError("payload.attributes.contract_v2: every section must be an object")
 
 
-def _string_values(value: Any) -> list[str]:
-    """Every string value inside `value`, at any depth (not the keys)."""
-    found: list[str] = []
-    stack = [value]
+def _string_values(value: Any, path: str) -> list[tuple[str, str]]:
+    """Every string value inside `value` with its path, at any depth (not the keys)."""
+    found: list[tuple[str, str]] = []
+    stack = [(path, value)]
     while stack:
-        node = stack.pop()
+        where, node = stack.pop()
         if isinstance(node, str):
-            found.append(node)
+            found.append((where, node))
         elif isinstance(node, dict):
-            stack.extend(node.values())
+            stack.extend((f"{where}.{key}", child) for key, child in node.items())
         elif isinstance(node, list):
-            stack.extend(node)
+            stack.extend((f"{where}[{index}]", child) for index, child in enumerate(node))
     return found
 
 
