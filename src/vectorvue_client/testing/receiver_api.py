@@ -9,7 +9,7 @@ An ingest request goes through, in order: bearer auth (401, see receiver_auth.py
 limit (429), the HMAC signature over the body as received (401; a body that is not UTF-8 is
 a 500 already here, as on the server), then the body: empty -> 422 "Request body is
 required"; not UTF-8 (a gzip body included: nothing decompresses) or nested deeper than
-receiver_json.CRASH_DEPTH -> 500; not JSON -> 422 "InvalidError JSON payload"; then the
+receiver_json.CRASH_DEPTH -> 500; not JSON -> 422 "Invalid JSON payload"; then the
 Idempotency-Key (POST /events only: 409 or the replayed envelope), then the schema (422;
 a batch: not an array 422 `validation_failed`, more than `max_batch_items` 422
 `batch_too_large`, else per item). Then what PostgreSQL does:
@@ -155,12 +155,12 @@ class IntegrationApi:
         try:
             sent_at = int(timestamp)
         except ValueError:
-            return detail(401, "InvalidError signature timestamp")
+            return detail(401, "Invalid signature timestamp")
         if abs(self._now() - sent_at) > SIGNATURE_WINDOW_SECONDS:
             return detail(401, "Signature timestamp outside the allowed window")
         expected = hmac.new(self._secret, timestamp.encode() + b"." + body, hashlib.sha256)
         if not hmac.compare_digest(expected.hexdigest(), signature):
-            return detail(401, "InvalidError signature")
+            return detail(401, "Invalid signature")
         return None
 
     def _ingest(
@@ -176,7 +176,7 @@ class IntegrationApi:
         except CrashError:
             return crash(close=True)
         except NotJsonError:
-            return failed(422, "validation_failed", "InvalidError JSON payload", request_id)
+            return failed(422, "validation_failed", "Invalid JSON payload", request_id)
         check, id_field, is_batch = _ROUTES[route]
         key = headers.get("idempotency-key") if route == "events" else None
         digest = hashlib.sha256(body).digest()

@@ -11,7 +11,9 @@ is refused here and shows up in a test. What the server does, in order:
   info, low, medium, high, critical; a finding's may also be informational (-> info) or
   med (-> medium); a finding's `status` is 2-32 characters, trimmed and lower-cased one of
   open, in_progress, resolved, closed (default open);
-- datetimes are ISO-8601 strings; `last_seen` is NOT compared with `first_seen`;
+- datetimes are what the server's parser takes (ISO-8601, or a unix time as pydantic
+  reads one: the contract says so of the gateway's, the same framework); `last_seen` is
+  NOT compared with `first_seen`;
 - `metadata` is any JSON object (not null), no depth or size limit of its own;
 - an absent event_id / finding_id is derived by the server: here from the item's bytes
   (the contract does not say how the real one does it).
@@ -23,11 +25,12 @@ id filled in.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
 from typing import Annotated, Any, Final
 
 import msgspec
 from msgspec import Meta
+
+from vectorvue_client.testing.receiver_json import is_datetime
 
 _ID_PATTERN: Final = r"\A[A-Za-z0-9._:-]+\Z"
 _Id = Annotated[str, Meta(min_length=1, max_length=128, pattern=_ID_PATTERN)]
@@ -43,7 +46,7 @@ class Event(msgspec.Struct, forbid_unknown_fields=True):
 
     source_system: _Name
     event_type: _Name
-    occurred_at: str
+    occurred_at: str | int | float
     severity: _Severity
     asset_ref: Annotated[str, Meta(min_length=1, max_length=128)]
     message: Annotated[str, Meta(min_length=1, max_length=1024)]
@@ -57,10 +60,10 @@ class Finding(msgspec.Struct, forbid_unknown_fields=True):
     title: Annotated[str, Meta(min_length=3, max_length=256)]
     description: Annotated[str, Meta(min_length=1, max_length=4096)]
     severity: _Severity
-    first_seen: str
+    first_seen: str | int | float
     finding_id: _Id | None = None
     status: Annotated[str, Meta(min_length=2, max_length=32)] = "open"
-    last_seen: str | None = None
+    last_seen: str | int | float | None = None
     asset_ref: Annotated[str, Meta(max_length=128)] | None = None
     recommendation: Annotated[str, Meta(max_length=2048)] | None = None
     metadata: dict[str, Any] = {}
@@ -106,11 +109,9 @@ def _convert[T: msgspec.Struct](item: Any, struct: type[T]) -> T:
         raise InvalidError(str(exc)) from None
 
 
-def _datetime(value: str, field: str) -> None:
-    try:
-        datetime.fromisoformat(value)
-    except ValueError:
-        raise InvalidError(f"{field} {value!r} is not an ISO-8601 datetime") from None
+def _datetime(value: str | float, field: str) -> None:
+    if not is_datetime(value):
+        raise InvalidError(f"{field} {value!r} is not an ISO-8601 datetime")
 
 
 def _derived_id(prefix: str, item: dict[str, Any]) -> str:

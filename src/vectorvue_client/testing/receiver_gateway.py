@@ -154,7 +154,7 @@ class TelemetryGateway:
         except CrashError:
             return crash(close=False)
         except NotJsonError as exc:
-            return detail(422, f"InvalidError JSON body: {exc}")
+            return detail(422, f"Invalid JSON body: {exc}")
         try:
             request = check(document, self._versions)
         except InvalidError as exc:
@@ -187,7 +187,7 @@ class TelemetryGateway:
         identity = self._identities[headers["x-service-identity"]]
         timestamp, nonce = headers["x-telemetry-timestamp"], headers["x-telemetry-nonce"]
         if not _signature_ok(identity, headers["x-telemetry-signature"], timestamp, nonce, body):
-            return detail(401, "InvalidError X-Telemetry-Signature")
+            return detail(401, "Invalid X-Telemetry-Signature")
         key = (int(timestamp), nonce)
         now = self._now()
         with self._lock:

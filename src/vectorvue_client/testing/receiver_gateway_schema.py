@@ -27,11 +27,12 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Collection
-from datetime import UTC, datetime
 from typing import Annotated, Any, Final
 
 import msgspec
 from msgspec import Meta
+
+from vectorvue_client.testing.receiver_json import is_datetime
 
 _ID_PATTERN: Final = r"\A[A-Za-z0-9._:-]+\Z"
 _Free = Annotated[str, Meta(min_length=1, max_length=128)]
@@ -115,7 +116,8 @@ def check(document: Any, allowed_versions: Collection[str]) -> Telemetry:
         for entry in entries:
             if not pattern.fullmatch(entry.strip().upper()):
                 raise InvalidError(f"payload.{field}: {entry!r} does not match {pattern.pattern}")
-    _observed_at(payload.observed_at)
+    if not is_datetime(payload.observed_at):
+        raise InvalidError(f"payload.observed_at {payload.observed_at!r} is not a datetime")
     _attributes(payload.attributes, allowed_versions)
     if payload.description and (found := sql_like(payload.description)):
         raise InvalidError(f"payload.description looks like SQL ({found!r})")
@@ -143,22 +145,6 @@ def stored_form(document: dict[str, Any]) -> dict[str, Any]:
         payload["description"] = html.escape(payload["description"].strip())
     payload["attributes"] = _rewritten(payload["attributes"])
     return {**document, "payload": payload}
-
-
-def _observed_at(value: str | int | float) -> None:
-    if isinstance(value, str):
-        try:
-            if value.strip().isdigit():
-                datetime.fromtimestamp(int(value), UTC)
-            else:
-                datetime.fromisoformat(value)
-        except (ValueError, OverflowError):
-            raise InvalidError(f"payload.observed_at {value!r} is not a datetime") from None
-    else:
-        try:
-            datetime.fromtimestamp(value, UTC)
-        except (ValueError, OverflowError, OSError):
-            raise InvalidError(f"payload.observed_at {value!r} is not a datetime") from None
 
 
 def _attributes(attributes: dict[str, Any], allowed_versions: Collection[str]) -> None:
