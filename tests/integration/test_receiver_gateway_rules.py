@@ -350,7 +350,7 @@ def test_the_allowed_versions_are_configurable_and_2x_needs_contract_v2(
         gateway_schema_versions=["1.0", "2.0"],
         now=clock,
     )
-    sections = {name: {} for name in ("execution", "asset", "identity", "ttp")}
+    sections: dict[str, dict[str, Any]] = {n: {} for n in ("execution", "asset", "identity", "ttp")}
     sections |= {name: {} for name in ("detection", "response", "control")}
     producer = Producer(vv, key, clock)
     try:
