@@ -1,7 +1,8 @@
 """LocalVectorVue's telemetry-gateway profile, driven over real HTTPS with raw `requests`:
-acceptance, the replay store, the headers, media type, size and gzip. The body rules, the
-operator mapping and the burst limit are in test_receiver_gateway_body.py, which shares the
-helpers below (as does test_receiver_mtls.py).
+acceptance, the replay store, the headers, media type, size and compressed bodies (a plain
+500: nothing on VectorVue decompresses). The body rules, the operator mapping and the burst
+limit are in test_receiver_gateway_body.py and test_receiver_gateway_rules.py, which share
+the helpers below (as does test_receiver_mtls.py).
 
 Every rule of the contract's POST /internal/v1/telemetry answers with the status the
 contract names; the clock is injected, so windows and calendar minutes are exact.

@@ -12,7 +12,10 @@ required"; not UTF-8 (a gzip body included: nothing decompresses) or nested deep
 receiver_json.CRASH_DEPTH -> 500; not JSON -> 422 "Invalid JSON payload"; then the
 Idempotency-Key (POST /events only: 409 or the replayed envelope), then the schema (422;
 a batch: not an array 422 `validation_failed`, more than `max_batch_items` 422
-`batch_too_large`, else per item). Then what PostgreSQL does:
+`batch_too_large`, else per item). (VectorVue itself counts the rate limit first, per peer
+address, and checks the signature before the bearer token; the receiver keeps its own
+order and a limit per client, which tests of several clients rely on.) Then what
+PostgreSQL does:
 
 - a NUL character in any string of an item: a single event or finding is a plain 500 and
   a closed connection; in a batch only that item fails, `ingest_failed`. (The contract says
@@ -53,7 +56,6 @@ __all__ = ["INGEST_PREFIX", "STATUS_PREFIX", "IntegrationApi", "Reply"]
 INGEST_PREFIX: Final = "/api/v1/integrations/spectrastrike/"
 STATUS_PREFIX: Final = INGEST_PREFIX + "ingest/status/"
 SIGNATURE_WINDOW_SECONDS: Final = 300
-DEFAULT_MAX_BATCH_ITEMS: Final = 250
 # route -> (checker, id field, is a batch)
 type _Check = Callable[[Any], dict[str, Any]]
 # (envelope status, envelope data, [(per-item result, the item to store or None)])
