@@ -63,10 +63,12 @@ def documents(name: str) -> list[dict[str, Any]]:
     """The sample's documents. internal-event.json carries no timestamp (the orchestrator
     adds one when it wraps the event in a broker envelope), and a timestamp is never
     invented: it is given one here so that its bytes can be pinned too. The VectorVue
-    event shape has no bundled sample; this one is written for the test."""
+    event shape has no bundled sample; this one is written for the test, with its own
+    event_id so that every byte of its golden lines can be written by hand (README.md)."""
     if name == "integration-event.json":
         return [
             {
+                "event_id": "evt-port-scan-192.0.2.10-22",
                 "source_system": "spectrastrike",
                 "event_type": "PORT_SCAN",
                 "occurred_at": "2026-11-25T12:00:00+01:00",
