@@ -1,5 +1,7 @@
 """A child process for the RSS figure: enqueue N items into a fresh outbox in batches of
-10,000, claim through all of them, print peak RSS in MiB.
+10,000, drain all of them to the receiver, print peak RSS in MiB.
+
+    backlog_rss.py ITEMS BASE_URL CA_PATH   (the token in receivers.TOKEN_ENV)
 
 The peak is this process's VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss across
 exec, so a child started from the benchmark (which holds its own large inputs) would report
@@ -9,25 +11,28 @@ from __future__ import annotations
 
 import sys
 import tempfile
-import time
 
 from data import integration_events
+from receivers import TOKEN_ENV
 
 from vectorvue_client import VectorVueClient, VectorVueConfig
 
 
 def main() -> None:
-    items = int(sys.argv[1])
+    items, url, ca = int(sys.argv[1]), sys.argv[2], sys.argv[3]
     with tempfile.TemporaryDirectory(prefix="bench-rss-") as tmp:
-        config = VectorVueConfig(base_url="https://vectorvue.invalid", outbox_path=f"{tmp}/o.db")
+        config = VectorVueConfig(
+            base_url=url,
+            ca_bundle=ca,
+            api_key_env=TOKEN_ENV,
+            outbox_path=f"{tmp}/o.db",
+        )
         with VectorVueClient.from_config(config) as client:
             for start in range(0, items, 10_000):
                 client.enqueue_many(integration_events(min(10_000, items - start), start))
             assert client.outbox.stats().pending == items
-            # Through the backlog, as a drain claims it (delivery itself is measured apart).
-            outbox = client._outbox().outbox
-            while claimed := outbox.claim(250, time.time() + 1):
-                outbox.delivered([c.key for c in claimed], time.time())
+            while client.outbox.stats().pending:
+                client.drain(600.0)
     print(peak_rss_kib() / 1024)
 
 

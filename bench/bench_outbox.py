@@ -25,7 +25,6 @@ from collections.abc import Iterator
 from typing import Literal
 
 from vectorvue_client.adapters.outbox_sqlite import SqliteOutbox
-from vectorvue_client.domain.identity import content_id
 from vectorvue_client.domain.outbox import ItemKind, OutboxRecord
 
 BATCH = 10_000
@@ -42,9 +41,9 @@ def _batches(count: int, start: int = 0) -> Iterator[list[OutboxRecord]]:
             digest = hashlib.sha256(i.to_bytes(8, "big")).hexdigest()
             body = (f'{{"finding":"{digest}","n":{i},"evidence":"' + digest * 8)[:599] + "}"
             data = body.encode()
-            records.append(
-                OutboxRecord(f"finding:{content_id('finding', data)}", ItemKind.FINDING, data)
-            )
+            # A content key as the client makes one: a prefix and 40 hex of SHA-256.
+            key = f"finding:finding-{hashlib.sha256(data).hexdigest()[:40]}"
+            records.append(OutboxRecord(key, ItemKind.FINDING, data))
         yield records
 
 

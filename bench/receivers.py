@@ -16,6 +16,7 @@ from pathlib import Path
 import trustme
 
 TOKEN = "bench-token-0123456789"  # a loopback test receiver's token
+TOKEN_ENV = "BENCH_VECTORVUE_TOKEN"  # where the clients read it
 
 ENVELOPE = (
     '{"request_id":"00000000-0000-0000-0000-000000000000",'

@@ -1,11 +1,13 @@
-"""All the benchmarks, each beside its floor, in one run: prints a table, writes
-bench/results/latest.json, and with --update-readme puts the table in README.md.
+"""All the benchmarks, each beside its floors, in one run against one receiver: prints a
+table, writes bench/results/latest.json, and with --update-readme puts the table in
+README.md.
 
     .venv/bin/python bench/run.py            # full: a few minutes
     .venv/bin/python bench/run.py --smoke    # seconds: what CI runs (figures only)
 
 Nothing is asserted: timings on shared machines are figures, not test results. Ratios are
-ours / floor from the same run, which is what survives a noisy machine.
+ours / floor from the same run, the contenders taking turns, which is what survives a noisy
+machine.
 """
 
 from __future__ import annotations
@@ -26,10 +28,10 @@ from measures import (
     Figure,
     backlog_rss,
     batch_figures,
-    encode_figures,
     import_figure,
+    normalize_figure,
     outbox_figures,
-    single_figure,
+    single_figures,
 )
 from receivers import fastest
 
@@ -55,20 +57,25 @@ def machine() -> dict[str, str]:
     }
 
 
+def _number(value: float | None, digits: int = 0) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
 def render(figures: list[Figure], receiver: str, where: dict[str, str]) -> str:
     lines = [
         f"Machine: {where['cpu']}, {where['cpus']} CPUs, Python {where['python']}, "
         f"{where['date']}; receiver: {receiver}",
         "",
-        "| benchmark | ours | floor | ratio | target | met |",
-        "|---|---:|---:|---:|---|---|",
+        "| benchmark | ours | µs/item | floor | floor rate | floor µs/item | ratio | target"
+        " | met |",
+        "|---|---:|---:|---|---:|---:|---:|---|---|",
     ]
     for f in figures:
-        floor = f"{f.floor:,.0f}" if f.floor is not None else "-"
-        ratio = f"{f.ratio:.2f}" if f.ratio is not None else "-"
-        met = {True: "yes", False: "no", None: "-"}[f.met]
+        met = {True: "yes", False: "**no**", None: "-"}[f.met]
         lines.append(
-            f"| {f.name} | {f.ours:,.1f} {f.unit} | {floor} | {ratio} | {f.target} | {met} |"
+            f"| {f.name} | {_number(f.ours, 1)} {f.unit} | {_number(f.per_item_us(f.ours), 2)}"
+            f" | {f.floor_name} | {_number(f.floor)} | {_number(f.per_item_us(f.floor), 2)}"
+            f" | {_number(f.ratio, 2)} | {f.target} | {met} |"
         )
     return "\n".join(lines)
 
@@ -76,22 +83,21 @@ def render(figures: list[Figure], receiver: str, where: dict[str, str]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, a few seconds")
-    parser.add_argument("--backend", default="urllib3", choices=("urllib3", "requests"))
+    parser.add_argument("--repeats", type=int, default=5, help="best of N (full run)")
     parser.add_argument("--update-readme", action="store_true")
     args = parser.parse_args()
     smoke = args.smoke
+    repeats = 1 if smoke else args.repeats
     figures: list[Figure] = [import_figure(1 if smoke else 5)]
-    figures += encode_figures(2_000 if smoke else 100_000, 1 if smoke else 3)
     with fastest() as receiver:
-        figures += batch_figures(
-            receiver, (100, 250, 1000), 2 if smoke else 20, 1 if smoke else 5, args.backend
-        )
-        figures.append(
-            single_figure(receiver, 200 if smoke else 3_000, 1 if smoke else 5, args.backend)
-        )
-        figures += outbox_figures(receiver, 5_000 if smoke else 100_000, args.backend)
+        figures.append(normalize_figure(receiver, 2_000 if smoke else 50_000, repeats))
+        for size in (100, 250, 1000):
+            # The same events per size: 20 batches of 1000 is 20,000 events.
+            figures += batch_figures(receiver, size, 2 if smoke else 20_000 // size, repeats)
+        figures += single_figures(receiver, 200 if smoke else 2_000, repeats)
+        figures += outbox_figures(receiver, 5_000 if smoke else 100_000, repeats)
+        figures.append(backlog_rss(20_000 if smoke else 1_000_000, receiver))
         kind = receiver.kind
-    figures.append(backlog_rss(20_000 if smoke else 1_000_000))
     where = machine()
     table = render(figures, kind, where)
     print(table)
@@ -103,7 +109,16 @@ def main() -> None:
                 "machine": where,
                 "receiver": kind,
                 "smoke": smoke,
-                "figures": [asdict(f) | {"ratio": f.ratio} for f in figures],
+                "repeats": repeats,
+                "figures": [
+                    asdict(f)
+                    | {
+                        "ratio": f.ratio,
+                        "us_per_item": f.per_item_us(f.ours),
+                        "floor_us_per_item": f.per_item_us(f.floor),
+                    }
+                    for f in figures
+                ],
             },
             indent=2,
         )
