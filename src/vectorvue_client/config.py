@@ -544,6 +544,15 @@ def _kind(annotation: Any) -> type:
     return annotation if isinstance(annotation, type) else str
 
 
+# The settings that hold the name of a secret's environment variable (proxy_from_env, a
+# bool, is not one of them).
+SECRET_VARIABLE_SETTINGS: Final = tuple(
+    f.name
+    for f in msgspec.structs.fields(VectorVueConfig)
+    if f.name.endswith("_env") and _kind(f.type) is str
+)
+
+
 def _refuse_unknown_variables(
     environ: Mapping[str, str], prefix: str, values: Mapping[str, object]
 ) -> None:
@@ -556,7 +565,7 @@ def _refuse_unknown_variables(
     named = {
         v
         for f in msgspec.structs.fields(VectorVueConfig)
-        if f.name.endswith("_env")
+        if f.name in SECRET_VARIABLE_SETTINGS
         for v in (values.get(f.name), f.default)
     }
     for key in environ:

@@ -9,7 +9,7 @@ import msgspec
 import pytest
 
 from vectorvue_client import VectorVueConfig, VectorVueConfigError
-from vectorvue_client.config import proxy_from_environment, resolve
+from vectorvue_client.config import SECRET_VARIABLE_SETTINGS, proxy_from_environment, resolve
 
 URL = "https://vectorvue.example"
 PIN = "ab" * 32
@@ -425,3 +425,17 @@ def test_a_bad_variable_value_is_never_quoted() -> None:
         VectorVueConfig.from_env(environ=env)
     assert caught.value.field == "timeout_seconds"
     assert "hunter2-secret" not in str(caught.value)
+
+
+def test_the_settings_that_name_secrets_are_the_variable_names() -> None:
+    """config check reports these as set/unset, and their variables are not misspellings;
+    proxy_from_env ends in _env but is a switch, not a variable's name."""
+    assert set(SECRET_VARIABLE_SETTINGS) == {
+        "api_key_env",
+        "login_password_env",
+        "signing_secret_env",
+        "signing_key_env",
+        "vault_token_env",
+        "vault_role_id_env",
+        "vault_secret_id_env",
+    }

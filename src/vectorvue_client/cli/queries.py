@@ -17,7 +17,7 @@ from vectorvue_client.cli.common import (
     settings,
     table,
 )
-from vectorvue_client.config import VectorVueConfig
+from vectorvue_client.config import SECRET_VARIABLE_SETTINGS, VectorVueConfig
 from vectorvue_client.domain.errors import VectorVueAPIError
 
 
@@ -63,11 +63,11 @@ def config_check(args: argparse.Namespace) -> int:
     never shown, only whether the variable that should hold one is set."""
     resolved = settings(args)
     config = resolved.config
-    # Each *_env setting names a secret's variable: whether it is set, never its value.
+    # Whether each variable that should hold a secret is set; never its value.
     present = {
         name: "set" if os.environ.get(variable) else "unset"
-        for name in VectorVueConfig.__struct_fields__
-        if name.endswith("_env") and (variable := getattr(config, name)) is not None
+        for name in SECRET_VARIABLE_SETTINGS
+        if (variable := getattr(config, name)) is not None
     }
     rows = []
     data: dict[str, object] = {}
