@@ -12,7 +12,7 @@ import os
 import sys
 import tomllib
 import types
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal, NamedTuple, Union, get_args, get_origin
 from urllib.parse import urlsplit
@@ -331,9 +331,8 @@ class VectorVueConfig(msgspec.Struct, frozen=True, kw_only=True):
         _check_url("base_url", self.base_url, ("https",))
         _check_url("vault_url", self.vault_url, ("https",))
         _check_url("proxy_url", self.proxy_url, ("http", "https"), path_allowed=False)
-        if len(set(self.credential_sources)) != len(self.credential_sources):
-            raise VectorVueConfigError("credential_sources", "names a source twice")
-        _check_combinations(self)
+        if broken := next(_between(self), None):
+            raise VectorVueConfigError(*broken)
 
     @classmethod
     def from_env(
@@ -380,80 +379,66 @@ def _check_url(
 ) -> None:
     """A URL with one of `schemes`, a host, and no userinfo, query or fragment: what Meta
     cannot say. The URL is quoted only scrubbed, since it may carry a password."""
-    if value is None:
-        return
+    if value is not None and (rule := next(_url_problems(value, schemes, path_allowed), None)):
+        raise VectorVueConfigError(name, rule)
+
+
+def _url_problems(value: str, schemes: tuple[str, ...], path_allowed: bool) -> Iterator[str]:
     if not value:
-        raise VectorVueConfigError(name, "must be a non-empty string")
-    shown = scrub(value)
+        yield "must be a non-empty string"
     try:
         parts = urlsplit(value)
         parts.port  # noqa: B018  (raises ValueError on a bad port)
     except ValueError:
-        raise VectorVueConfigError(name, f"{shown!r} is not a valid URL") from None
+        yield f"{scrub(value)!r} is not a valid URL"
+        return
     if parts.scheme not in schemes:
         wanted = " or ".join(f"{s}://" for s in schemes)
-        rule = f"must use {wanted} (got {parts.scheme or 'no'} scheme)"
-        raise VectorVueConfigError(
-            name, rule + (": plain HTTP is refused" if len(schemes) == 1 else "")
-        )
+        refused = ": plain HTTP is refused" if schemes == ("https",) else ""
+        yield f"must use {wanted} (got {parts.scheme or 'no'} scheme){refused}"
     if not parts.hostname:
-        raise VectorVueConfigError(name, f"{shown!r} has no host")
+        yield f"{scrub(value)!r} has no host"
     if parts.username is not None or parts.password is not None:
-        raise VectorVueConfigError(
-            name, "must not carry credentials (user:password@): they would leak into logs"
-        )
+        yield "must not carry credentials (user:password@): they would leak into logs"
     if parts.query or parts.fragment:
-        raise VectorVueConfigError(name, "must not have a query string or fragment")
+        yield "must not have a query string or fragment"
     if not path_allowed and parts.path not in ("", "/"):
-        raise VectorVueConfigError(name, "must not have a path")
+        yield "must not have a path"
 
 
-def _check_combinations(config: VectorVueConfig) -> None:
-    if config.client_key is not None and config.client_cert is None:
-        raise VectorVueConfigError("client_key", "is set without client_cert")
-    if config.client_cert is not None and config.client_key is None:
-        raise VectorVueConfigError(
-            "client_cert", "needs client_key: a client certificate without its key is useless"
-        )
-    if config.backoff_base_seconds > config.backoff_max_seconds:
-        raise VectorVueConfigError("backoff_base_seconds", "must not exceed backoff_max_seconds")
-    if config.outbox_backoff_base_seconds > config.outbox_backoff_max_seconds:
-        raise VectorVueConfigError(
-            "outbox_backoff_base_seconds", "must not exceed outbox_backoff_max_seconds"
-        )
-    if config.ca_bundle is not None and not config.verify_tls:
-        raise VectorVueConfigError(
-            "verify_tls",
-            "is false while ca_bundle is set: verify against the bundle, or not at all",
-        )
-    if config.proxy_url is not None and config.proxy_from_env:
-        raise VectorVueConfigError("proxy_url", "set either proxy_url or proxy_from_env, not both")
-    if "file" in config.credential_sources and config.api_key_file is None:
-        raise VectorVueConfigError("api_key_file", "is required when credential_sources has file")
-    if "vault" in config.credential_sources:
-        for name in ("vault_url", "vault_path"):
-            if getattr(config, name) is None:
-                raise VectorVueConfigError(name, "is required when credential_sources has vault")
-    if config.auth == "login":
-        for name in ("login_username", "login_tenant_id"):
-            if getattr(config, name) is None:
-                raise VectorVueConfigError(name, "is required when auth is login")
-        if config.profile != "integration-api":
-            raise VectorVueConfigError("auth", "login exists on the integration API only")
-    if config.profile == "telemetry-gateway":
-        if config.client_cert is None:
-            raise VectorVueConfigError(
-                "client_cert", "is required by the telemetry gateway (mutual TLS)"
-            )
-        if config.service_identity is None:
-            raise VectorVueConfigError(
-                "service_identity", "is required by the telemetry gateway (X-Service-Identity)"
-            )
-        if (config.signing_key_file is None) == (config.signing_key_env is None):
-            raise VectorVueConfigError(
-                "signing_key_file",
-                "the telemetry gateway needs exactly one of signing_key_file or signing_key_env",
-            )
+def _between(c: VectorVueConfig) -> Iterator[tuple[str, str]]:
+    """The rules between fields, in the order they are checked: (field, rule) of each broken."""
+    if c.client_key is not None and c.client_cert is None:
+        yield "client_key", "is set without client_cert"
+    if c.client_cert is not None and c.client_key is None:
+        yield "client_cert", "needs client_key: a client certificate without its key is useless"
+    if c.backoff_base_seconds > c.backoff_max_seconds:
+        yield "backoff_base_seconds", "must not exceed backoff_max_seconds"
+    if c.outbox_backoff_base_seconds > c.outbox_backoff_max_seconds:
+        yield "outbox_backoff_base_seconds", "must not exceed outbox_backoff_max_seconds"
+    if c.ca_bundle is not None and not c.verify_tls:
+        yield "verify_tls", "is false while ca_bundle is set: verify against it, or not at all"
+    if c.proxy_url is not None and c.proxy_from_env:
+        yield "proxy_url", "set either proxy_url or proxy_from_env, not both"
+    if len(set(c.credential_sources)) != len(c.credential_sources):
+        yield "credential_sources", "names a source twice"
+    if "file" in c.credential_sources and c.api_key_file is None:
+        yield "api_key_file", "is required when credential_sources has file"
+    for name in ("vault_url", "vault_path"):
+        if "vault" in c.credential_sources and getattr(c, name) is None:
+            yield name, "is required when credential_sources has vault"
+    for name in ("login_username", "login_tenant_id"):
+        if c.auth == "login" and getattr(c, name) is None:
+            yield name, "is required when auth is login"
+    if c.auth == "login" and c.profile != "integration-api":
+        yield "auth", "login exists on the integration API only"
+    if c.profile == "telemetry-gateway":
+        if c.client_cert is None:
+            yield "client_cert", "is required by the telemetry gateway (mutual TLS)"
+        if c.service_identity is None:
+            yield "service_identity", "is required by the telemetry gateway (X-Service-Identity)"
+        if (c.signing_key_file is None) == (c.signing_key_env is None):
+            yield "signing_key_file", "the gateway needs exactly one of it or signing_key_env"
 
 
 # -- the resolver ---------------------------------------------------------------------------
@@ -504,9 +489,10 @@ def resolve(
         raise VectorVueConfigError(exc.field, f"{exc.rule} (from {source})") from None
 
 
-def _known(name: str, where: str) -> None:
-    if name not in _NAMES:
-        near = difflib.get_close_matches(name, _NAMES, n=1)
+def _known(name: str, where: str = "", choices: tuple[str, ...] = _NAMES) -> None:
+    """Refuse a name that is not among `choices`, suggesting the nearest one."""
+    if name not in choices:
+        near = difflib.get_close_matches(name, choices, n=1)
         hint = f" (did you mean {near[0]}?)" if near else ""
         raise VectorVueConfigError(name, f"is not a setting{hint}{where}")
 
@@ -559,7 +545,7 @@ def _refuse_unknown_variables(
     """A `<prefix>*` variable that is neither a setting nor a variable a setting names (the
     API key's, a password's) is refused: a typo such as VECTORVUE_PINNED_CERT_SHA would
     otherwise turn pinning off without a word."""
-    settings = sorted(prefix + name.upper() for name in _NAMES)
+    settings = tuple(prefix + name.upper() for name in _NAMES)
     # The variables the *_env settings name, configured or by default (a default-named one
     # left in the environment is harmless, and refusing it would only get in the way).
     named = {
@@ -569,10 +555,8 @@ def _refuse_unknown_variables(
         for v in (values.get(f.name), f.default)
     }
     for key in environ:
-        if key.startswith(prefix) and key not in settings and key not in named:
-            near = difflib.get_close_matches(key, settings, n=1)
-            hint = f" (did you mean {near[0]}?)" if near else ""
-            raise VectorVueConfigError(key, f"is not a setting{hint}")
+        if key.startswith(prefix) and key not in named:
+            _known(key, choices=settings)
 
 
 def read_toml_table(path: str | os.PathLike[str]) -> dict[str, Any]:
