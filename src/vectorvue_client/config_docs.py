@@ -24,7 +24,8 @@ class FieldDocsError(LookupError):
 
 def described(annotation: Any) -> tuple[str, str]:
     """The section and description the Meta of a field's type carries ("" when none)."""
-    metas = [m for m in get_args(annotation)[1:] if isinstance(m, msgspec.Meta)]
+    extras = get_args(annotation)[1:] if get_origin(annotation) is Annotated else ()
+    metas = [m for m in extras if isinstance(m, msgspec.Meta)]
     section = next((m.extra["section"] for m in metas if m.extra and "section" in m.extra), "")
     return section, next((m.description for m in metas if m.description), "")
 
@@ -74,7 +75,8 @@ tests/unit/test_docs.py fails while this file and the code disagree.
 
 ## Where settings come from
 
-- In code: `VectorVueConfig(base_url=..., ...)` with keyword arguments.
+- In code: `VectorVueConfig(base_url=..., ...)` with keyword arguments; a changed copy
+  with `msgspec.structs.replace(config, batch_size=100)`, checked again.
 - `VectorVueConfig.from_env()` reads one variable per field, `{PREFIX}<FIELD>` in
   upper case (`{PREFIX}BASE_URL`, `{PREFIX}PINNED_CERT_SHA256`). Tuples are
   comma-separated (blank entries dropped); booleans accept 1/0, true/false, yes/no, on/off
@@ -109,12 +111,12 @@ name is read when it is needed and wrapped in `Secret` at once (see docs/securit
 A `VectorVueConfig` is checked when it is constructed: each field against its rule, then
 the rules between fields. The first failure raises `VectorVueConfigError`, whose `field`
 names the setting and `rule` says what it broke (`str(error)` is `"field: rule"`); a value
-from a flag, a variable or a TOML file also names where it came from. No error quotes a
-value that may be a secret. What the settings point at is checked later: files named by
-`ca_bundle`, `client_cert`, `client_key`, `signing_key_file`, `vault_ca_bundle` and
-`audit_file` when the client is built; `outbox_path` at first use; secrets in the
-environment, files and Vault when they are first fetched (the gateway's signing key when
-the client is built).
+from a flag, a variable or a TOML file also names where it came from. Values are not
+quoted, except a choice's and a URL's (scrubbed of secrets). What the settings point at is
+checked later: files named by `ca_bundle`, `client_cert`, `client_key`, `signing_key_file`,
+`vault_ca_bundle` and `audit_file` when the client is built; `outbox_path` at first use;
+secrets in the environment, files and Vault when they are first fetched (the gateway's
+signing key when the client is built).
 
 Rules between fields:
 
