@@ -461,7 +461,7 @@ def resolve(
     file, then the default. Flag and environment values are text, converted to the field's
     type; an error names the field, the rule, and where the bad value came from."""
     env = os.environ if environ is None else environ
-    values: dict[str, object] = {}
+    values: dict[str, Any] = {}
     sources = dict.fromkeys(_NAMES, "default")
     if toml_path is not None:
         for name, value in read_toml_table(toml_path).items():
@@ -481,7 +481,7 @@ def resolve(
             raise VectorVueConfigError(
                 "base_url", f"is required (--base-url, {prefix}BASE_URL, or base_url in --config)"
             )
-        return Resolved(VectorVueConfig(**values), sources)  # type: ignore[arg-type]
+        return Resolved(VectorVueConfig(**values), sources)
     except VectorVueConfigError as exc:
         source = sources.get(exc.field.split("[")[0], "default")
         if source == "default":
