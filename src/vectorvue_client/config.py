@@ -159,7 +159,7 @@ class VectorVueConfig(msgspec.Struct, frozen=True, kw_only=True):
     source_system: Annotated[Name, EVENTS("""The `source_system` of every event the client builds
         from SpectraStrike output (an integration-API event given as such keeps its own) and of
         findings sent to the gateway: 1-64 characters of `[A-Za-z0-9._:-]`.""")] = "spectrastrike"
-    session_output_cap: Annotated[Annotated[int, Meta(ge=0, le=4096)], EVENTS("""How many
+    session_output_cap: Annotated[int, Meta(ge=0, le=4096), EVENTS("""How many
         characters of a metasploit session's output are forwarded, after credential-shaped text is
         masked; 0 forwards none, and no hash of the full output is ever sent. 0-4096.""")] = 512
     operator_id: Annotated[Party | None, EVENTS("""Telemetry gateway: the `operator_id` of events
@@ -173,7 +173,7 @@ class VectorVueConfig(msgspec.Struct, frozen=True, kw_only=True):
     attestation_measurement_hash: Annotated[Hex64 | None, EVENTS("""Telemetry gateway: the
         `attributes.attestation_measurement_hash` (64 hexadecimal characters) of events that carry
         none; the gateway requires one on every event.""")] = None
-    gateway_rate_per_minute: Annotated[Annotated[int, Meta(ge=1, le=100_000)], EVENTS("""Telemetry
+    gateway_rate_per_minute: Annotated[int, Meta(ge=1, le=100_000), EVENTS("""Telemetry
         gateway: requests per operator per sliding 60 s, every attempt counted (1-100000). The
         default, 120, is the gateway's own limit; a higher value earns 429s. A wait before an
         event's first attempt does not count against `deadline_seconds`; waits before its retries
@@ -242,7 +242,7 @@ class VectorVueConfig(msgspec.Struct, frozen=True, kw_only=True):
         `https_proxy`) when the client is built, unless `NO_PROXY` (or `no_proxy`) covers
         `base_url`'s host; the URL must follow `proxy_url`'s rules. Off: the environment's proxy
         variables are ignored. Cannot be combined with `proxy_url`.""")] = False
-    pool_size: Annotated[Annotated[int, Meta(ge=1, le=1000)], TRANSPORT("""How many connections to
+    pool_size: Annotated[int, Meta(ge=1, le=1000), TRANSPORT("""How many connections to
         VectorVue are kept open for reuse (1-1000); more concurrent sends open extra connections,
         which are closed after use.""")] = 10
     pool_max_idle_seconds: Annotated[Seconds, TRANSPORT("""How long, in seconds (positive), a
@@ -250,7 +250,7 @@ class VectorVueConfig(msgspec.Struct, frozen=True, kw_only=True):
         made, so that no request is written on a connection the server is closing (a lost attempt,
         or with `max_retries = 0` a failed send). Keep it below the server's keep-alive timeout:
         the default is under uvicorn's 5 s.""")] = 4.0
-    max_response_bytes: Annotated[Annotated[int, Meta(ge=1024)], TRANSPORT("""Largest response body
+    max_response_bytes: Annotated[int, Meta(ge=1024), TRANSPORT("""Largest response body
         read, in bytes (at least 1024), after any content decoding; a larger one (by its
         Content-Length or as it is read) is a `response_too_large` transport error, which is not
         retried.""")] = MIB
@@ -259,7 +259,7 @@ class VectorVueConfig(msgspec.Struct, frozen=True, kw_only=True):
         bytes; the idempotency key is derived from the uncompressed JSON. Off by default: turn it
         on only for a server known to accept gzip bodies.""")] = False
 
-    max_retries: Annotated[Annotated[int, Meta(ge=0, le=100)], DELIVERY("""Retries after the first
+    max_retries: Annotated[int, Meta(ge=0, le=100), DELIVERY("""Retries after the first
         attempt of one send (0-100), within `deadline_seconds`. Retried: 408, 425, 429, 500, 502,
         503, 504 (and 409 on the gateway), connect and read timeouts and lost connections. The one
         new attempt after a 401 about the token is made even with 0, and counts against the retries
@@ -271,11 +271,11 @@ class VectorVueConfig(msgspec.Struct, frozen=True, kw_only=True):
     backoff_max_seconds: Annotated[Seconds, DELIVERY("""Largest backoff ceiling in seconds
         (positive). A Retry-After from the server is not capped by it, only by
         `deadline_seconds`.""")] = 30.0
-    batch_size: Annotated[Annotated[int, Meta(ge=1, le=MAX_BATCH_SIZE)], DELIVERY("""Most items in
+    batch_size: Annotated[int, Meta(ge=1, le=MAX_BATCH_SIZE), DELIVERY("""Most items in
         one batch request (1-1000) of the integration API, and most outbox items claimed per drain
         round. VectorVue's default limit is 250: a larger batch than the server allows is refused
         whole (422 `batch_too_large`).""")] = 250
-    max_batch_bytes: Annotated[Annotated[int, Meta(ge=1024)], DELIVERY("""Largest uncompressed JSON
+    max_batch_bytes: Annotated[int, Meta(ge=1024), DELIVERY("""Largest uncompressed JSON
         body of one batch request, in bytes (at least 1024); batches are split to fit it, and an
         item that cannot fit alone is refused locally. No upper bound is enforced: above the
         server's own request-body limit (LocalVectorVue's is 1 MiB) a batch is refused
