@@ -146,6 +146,8 @@ def reference_markdown(config_type: type[msgspec.Struct] = VectorVueConfig) -> s
                 f"src/vectorvue_client/config.py, then run {REGENERATE})"
             )
         if section != current:
+            if f"\n## {section}\n" in parts:
+                raise FieldDocsError(f"{field.name}: the fields of {section!r} are not together")
             parts.append(f"\n## {section}\n")
             current = section
         kind = render_type(field.type)

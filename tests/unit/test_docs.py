@@ -115,6 +115,17 @@ def test_a_missing_description_makes_rendering_fail() -> None:
         reference_markdown(_Undescribed)
 
 
+class _Scattered(msgspec.Struct, kw_only=True):
+    first: Annotated[int, config.TRANSPORT("In the transport section.")] = 1
+    second: Annotated[int, config.AUDIT("In the audit section.")] = 2
+    third: Annotated[int, config.TRANSPORT("Back in the transport section.")] = 3
+
+
+def test_a_section_split_in_two_makes_rendering_fail() -> None:
+    with pytest.raises(config_docs.FieldDocsError, match="third"):
+        reference_markdown(_Scattered)
+
+
 def test_the_misspelt_variable_rule_is_documented() -> None:
     """The reference says what the resolver does: a misspelt VECTORVUE_* is refused."""
     text = reference_markdown()
