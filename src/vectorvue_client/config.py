@@ -339,7 +339,7 @@ class VectorVueConfig(msgspec.Struct, frozen=True, kw_only=True):
         cls, prefix: str = PREFIX, environ: Mapping[str, str] | None = None
     ) -> "VectorVueConfig":
         """Settings from `<prefix><FIELD>` variables (e.g. VECTORVUE_BASE_URL) alone."""
-        return resolve(environ=os.environ if environ is None else environ, prefix=prefix).config
+        return resolve(environ=environ, prefix=prefix).config
 
     @classmethod
     def from_toml(cls, path: str | os.PathLike[str]) -> "VectorVueConfig":
