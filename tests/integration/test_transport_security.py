@@ -4,13 +4,13 @@ configured, the configured CA over the environment's, no TLS secret written anyw
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import ssl
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import certifi
+import msgspec
 import pytest
 import trustme
 
@@ -142,7 +142,7 @@ def test_http_backend_picks_the_transport(
 
     config = VectorVueConfig(base_url=vectorvue.url, ca_bundle=vectorvue.ca_pem_path)
     if http_backend is not None:
-        config = dataclasses.replace(config, http_backend=http_backend)
+        config = msgspec.structs.replace(config, http_backend=http_backend)
     transport = Container(config=config).transport()
     assert type(transport) is expected
     transport.close()

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from vectorvue_client import VectorVueConfig, VectorVueConfigError
-from vectorvue_client.config import proxy_from_environment
+from vectorvue_client.config import SECRET_VARIABLE_SETTINGS, proxy_from_environment, resolve
 
 URL = "https://vectorvue.example"
 PIN = "ab" * 32
@@ -43,32 +44,67 @@ def test_the_config_is_frozen() -> None:
         ({"base_url": "https://vectorvue.example/?x=1"}, "base_url", "query"),
         ({"base_url": "https://vectorvue.example:99999"}, "base_url", "not a valid URL"),
         ({"base_url": ""}, "base_url", "non-empty"),
-        ({"timeout_seconds": 0}, "timeout_seconds", "positive"),
-        ({"timeout_seconds": -1.5}, "timeout_seconds", "positive"),
-        ({"timeout_seconds": float("nan")}, "timeout_seconds", "finite"),
+        ({"base_url": None}, "base_url", "Expected `str`"),
+        ({"timeout_seconds": 0}, "timeout_seconds", "> 0"),
+        ({"timeout_seconds": -1.5}, "timeout_seconds", "> 0"),
+        ({"timeout_seconds": float("nan")}, "timeout_seconds", "> 0"),
         ({"timeout_seconds": float("inf")}, "timeout_seconds", "finite"),
-        ({"timeout_seconds": "10"}, "timeout_seconds", "number"),
-        ({"deadline_seconds": 0}, "deadline_seconds", "positive"),
-        ({"pool_max_idle_seconds": 0}, "pool_max_idle_seconds", "positive"),
-        ({"pool_max_idle_seconds": -4.0}, "pool_max_idle_seconds", "positive"),
+        ({"timeout_seconds": "10"}, "timeout_seconds", "got `str`"),
+        ({"timeout_seconds": True}, "timeout_seconds", "got `bool`"),
+        ({"deadline_seconds": 0}, "deadline_seconds", "> 0"),
+        ({"credential_ttl_seconds": float("inf")}, "credential_ttl_seconds", "finite"),
+        ({"vault_timeout_seconds": 0}, "vault_timeout_seconds", "> 0"),
+        ({"pool_max_idle_seconds": 0}, "pool_max_idle_seconds", "> 0"),
+        ({"pool_max_idle_seconds": -4.0}, "pool_max_idle_seconds", "> 0"),
         ({"pool_max_idle_seconds": float("inf")}, "pool_max_idle_seconds", "finite"),
-        ({"pool_max_idle_seconds": float("nan")}, "pool_max_idle_seconds", "finite"),
-        ({"max_retries": -1}, "max_retries", "between 0 and 100"),
-        ({"max_retries": True}, "max_retries", "integer"),
-        ({"max_retries": 2.5}, "max_retries", "integer"),
-        ({"batch_size": 0}, "batch_size", "between 1 and 1000"),
-        ({"batch_size": 1001}, "batch_size", "between 1 and 1000"),
+        ({"pool_max_idle_seconds": float("nan")}, "pool_max_idle_seconds", "> 0"),
+        ({"backoff_max_seconds": float("inf")}, "backoff_max_seconds", "finite"),
+        ({"outbox_backoff_base_seconds": 0}, "outbox_backoff_base_seconds", "> 0"),
+        ({"outbox_backoff_max_seconds": -1}, "outbox_backoff_max_seconds", "> 0"),
+        ({"worker_interval_seconds": 0}, "worker_interval_seconds", "> 0"),
+        ({"max_retries": -1}, "max_retries", ">= 0"),
+        ({"max_retries": 101}, "max_retries", "<= 100"),
+        ({"max_retries": True}, "max_retries", "Expected `int`"),
+        ({"max_retries": 2.5}, "max_retries", "Expected `int`"),
+        ({"batch_size": 0}, "batch_size", ">= 1"),
+        ({"batch_size": 1001}, "batch_size", "<= 1000"),
         ({"max_batch_bytes": 10}, "max_batch_bytes", ">= 1024"),
-        ({"pinned_cert_sha256": ("ab" * 31,)}, "pinned_cert_sha256[0]", "64 hexadecimal"),
-        ({"pinned_cert_sha256": (PIN, "zz" * 32)}, "pinned_cert_sha256[1]", "64 hexadecimal"),
-        ({"pinned_cert_sha256": ("AB:" * 31 + "AB",)}, "pinned_cert_sha256[0]", "no colons"),
-        ({"pinned_cert_sha256": PIN}, "pinned_cert_sha256", "tuple"),
+        ({"pool_size": 0}, "pool_size", ">= 1"),
+        ({"pool_size": 1001}, "pool_size", "<= 1000"),
+        ({"session_output_cap": -1}, "session_output_cap", ">= 0"),
+        ({"session_output_cap": 4097}, "session_output_cap", "<= 4096"),
+        ({"gateway_rate_per_minute": 0}, "gateway_rate_per_minute", ">= 1"),
+        ({"gateway_rate_per_minute": 100_001}, "gateway_rate_per_minute", "<= 100000"),
+        ({"outbox_max_attempts": 0}, "outbox_max_attempts", ">= 1"),
+        ({"outbox_max_attempts": 1_000_001}, "outbox_max_attempts", "<= 1000000"),
+        ({"pinned_cert_sha256": ("ab" * 31,)}, "pinned_cert_sha256[0]", "{64}"),
+        ({"pinned_cert_sha256": (PIN, "zz" * 32)}, "pinned_cert_sha256[1]", "[0-9a-fA-F]"),
+        ({"pinned_cert_sha256": ("AB:" * 31 + "AB",)}, "pinned_cert_sha256[0]", "[0-9a-fA-F]"),
+        ({"pinned_cert_sha256": (PIN + "\n",)}, "pinned_cert_sha256[0]", "[0-9a-fA-F]"),
+        ({"pinned_cert_sha256": PIN}, "pinned_cert_sha256", "Expected `array`"),
+        ({"tenant_id": "not-a-uuid"}, "tenant_id", "[0-9a-fA-F]{8}-"),
+        ({"login_tenant_id": "x"}, "login_tenant_id", "[0-9a-fA-F]{8}-"),
+        ({"attestation_measurement_hash": "ab"}, "attestation_measurement_hash", "{64}"),
+        ({"source_system": "spectra strike"}, "source_system", "[A-Za-z0-9._:-]"),
+        ({"source_system": "s" * 65}, "source_system", "length <= 64"),
+        ({"operator_id": ""}, "operator_id", "length >= 1"),
+        ({"campaign_id": "c" * 129}, "campaign_id", "length <= 128"),
+        ({"login_username": "  "}, "login_username", "\\S"),
+        ({"vault_mount": ""}, "vault_mount", "\\S"),
+        ({"api_key_file": ""}, "api_key_file", "length >= 1"),
+        ({"outbox_path": ""}, "outbox_path", "length >= 1"),
+        ({"http_backend": "httpx"}, "http_backend", "urllib3, requests"),
+        ({"gateway_schema_version": " \t"}, "gateway_schema_version", "\\S"),
+        ({"gateway_schema_version": "1" * 33}, "gateway_schema_version", "length <= 32"),
+        ({"outbox_synchronous": "off"}, "outbox_synchronous", "full, normal"),
         ({"client_cert": "/etc/client.pem"}, "client_cert", "client_key"),
         ({"client_key": "/etc/client.key"}, "client_key", "without client_cert"),
         ({"profile": "grpc"}, "profile", "integration-api, telemetry-gateway"),
-        ({"api_key_env": "NOT A NAME"}, "api_key_env", "environment variable name"),
-        ({"signing_secret_env": ""}, "signing_secret_env", "environment variable name"),
-        ({"verify_tls": "yes"}, "verify_tls", "true or false"),
+        ({"api_key_env": "NOT A NAME"}, "api_key_env", "[A-Za-z_][A-Za-z0-9_]*"),
+        ({"signing_secret_env": ""}, "signing_secret_env", "[A-Za-z_][A-Za-z0-9_]*"),
+        ({"vault_token_env": "VAULT_TOKEN\n"}, "vault_token_env", "[A-Za-z_][A-Za-z0-9_]*"),
+        ({"verify_tls": "yes"}, "verify_tls", "Expected `bool`"),
+        ({"gzip_requests": 1}, "gzip_requests", "Expected `bool`"),
         (
             {"backoff_base_seconds": 5.0, "backoff_max_seconds": 1.0},
             "backoff_base_seconds",
@@ -144,6 +180,11 @@ def test_from_env_honours_another_prefix() -> None:
             "VECTORVUE_MAX_RETRIES",
         ),
         ({"VECTORVUE_BASE_URL": URL, "VECTORVUE_VERIFY_TLS": "maybe"}, "verify_tls", "bool"),
+        (
+            {"VECTORVUE_BASE_URL": URL, "VECTORVUE_BATCH_SIZE": "5000"},
+            "batch_size",
+            "(from env:VECTORVUE_BATCH_SIZE)",
+        ),
         ({"VECTORVUE_BASE_URL": "http://x.example"}, "base_url", "https"),
     ],
 )
@@ -215,7 +256,7 @@ GATEWAY: dict[str, Any] = {
             "required",
         ),
         ({"credential_sources": ("vault",), "vault_path": "vv"}, "vault_url", "required"),
-        ({"credential_sources": ()}, "credential_sources", "non-empty"),
+        ({"credential_sources": ()}, "credential_sources", "length >= 1"),
         ({"credential_sources": ("env", "env")}, "credential_sources", "twice"),
         ({"credential_sources": ("ldap",)}, "credential_sources[0]", "env, file, vault"),
         ({"vault_url": "http://vault.example"}, "vault_url", "https"),
@@ -226,7 +267,7 @@ GATEWAY: dict[str, Any] = {
             "proxy_url",
             "not both",
         ),
-        ({"connect_timeout_seconds": 0}, "connect_timeout_seconds", "positive"),
+        ({"connect_timeout_seconds": 0}, "connect_timeout_seconds", "> 0"),
         ({"max_response_bytes": 100}, "max_response_bytes", ">= 1024"),
         ({"audit_fsync": "sometimes"}, "audit_fsync", "always, never"),
         ({"vault_auth": "ldap"}, "vault_auth", "token, approle"),
@@ -297,3 +338,104 @@ def test_verify_tls_off_with_a_ca_bundle_is_contradictory() -> None:
     with pytest.raises(VectorVueConfigError) as caught:
         VectorVueConfig(base_url=URL, ca_bundle="/etc/ca.pem", verify_tls=False)
     assert caught.value.field == "verify_tls"
+
+
+def test_the_gateway_schema_version_defaults_to_1_0_and_takes_up_to_32_characters() -> None:
+    """The attributes.schema_version sent to the gateway: "1.0" unless configured."""
+    assert VectorVueConfig(base_url=URL).gateway_schema_version == "1.0"
+    assert (
+        VectorVueConfig(base_url=URL, gateway_schema_version="2.0").gateway_schema_version == "2.0"
+    )
+    assert (
+        len(VectorVueConfig(base_url=URL, gateway_schema_version="v" * 32).gateway_schema_version)
+        == 32
+    )
+
+
+def test_lists_become_tuples_and_the_config_is_hashable() -> None:
+    """A list given in code (or by TOML) is stored as a tuple: the config stays frozen."""
+    config = VectorVueConfig(base_url=URL, pinned_cert_sha256=[PIN], credential_sources=["env"])  # type: ignore[arg-type]
+    assert config.pinned_cert_sha256 == (PIN,)
+    assert config.credential_sources == ("env",)
+    assert hash(config) == hash(VectorVueConfig(base_url=URL, pinned_cert_sha256=(PIN,)))
+
+
+def test_replace_validates_again() -> None:
+    """msgspec.structs.replace builds a new config through the same rules."""
+    config = VectorVueConfig(base_url=URL)
+    assert msgspec.structs.replace(config, batch_size=10).batch_size == 10
+    with pytest.raises(VectorVueConfigError) as caught:
+        msgspec.structs.replace(config, base_url="http://downgrade.example")
+    assert caught.value.field == "base_url"
+
+
+def test_resolve_layers_flags_over_env_over_toml_over_default(tmp_path: Path) -> None:
+    """Each value from its highest layer, and where it came from."""
+    path = tmp_path / "vv.toml"
+    path.write_text(f'base_url = "{URL}"\nbatch_size = 100\nmax_retries = 7\npool_size = 3\n')
+    env = {"VECTORVUE_MAX_RETRIES": "5", "VECTORVUE_POOL_SIZE": "4"}
+    resolved = resolve(toml_path=path, environ=env, flags={"pool_size": "5"})
+    config, sources = resolved.config, resolved.sources
+    assert (config.batch_size, config.max_retries, config.pool_size) == (100, 5, 5)
+    assert sources["batch_size"] == f"toml:{path}"
+    assert sources["max_retries"] == "env:VECTORVUE_MAX_RETRIES"
+    assert sources["pool_size"] == "flag"
+    assert sources["timeout_seconds"] == "default"
+    assert set(sources) == set(VectorVueConfig.__struct_fields__)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field", "words"),
+    [
+        ({"flags": {"batch_sise": "3"}}, "batch_sise", "did you mean batch_size?"),
+        ({"flags": {"verify_tls": "maybe"}}, "verify_tls", "(from flag)"),
+        (
+            {"environ": {"VECTORVUE_BATCH_SIZE": "0"}},
+            "batch_size",
+            "(from env:VECTORVUE_BATCH_SIZE)",
+        ),
+    ],
+)
+def test_resolve_errors_name_the_field_and_where_it_came_from(
+    kwargs: dict[str, Any], field: str, words: str
+) -> None:
+    """A bad flag or variable names the field, the rule, and its source."""
+    kwargs = {"environ": {}, **kwargs}
+    kwargs["environ"] = {"VECTORVUE_BASE_URL": URL, **kwargs["environ"]}
+    with pytest.raises(VectorVueConfigError) as caught:
+        resolve(**kwargs)
+    assert caught.value.field == field
+    assert words in caught.value.rule
+
+
+def test_a_misspelt_toml_key_is_refused_with_a_suggestion(tmp_path: Path) -> None:
+    """A typo in the file is an error naming the key and the setting it resembles."""
+    path = tmp_path / "vv.toml"
+    path.write_text(f'base_url = "{URL}"\npinned_cert_sha = ["{PIN}"]\n')
+    with pytest.raises(VectorVueConfigError) as caught:
+        VectorVueConfig.from_toml(path)
+    assert caught.value.field == "pinned_cert_sha"
+    assert "pinned_cert_sha256" in caught.value.rule
+
+
+def test_a_bad_variable_value_is_never_quoted() -> None:
+    """A secret pasted into the wrong variable does not reach the message."""
+    env = {"VECTORVUE_BASE_URL": URL, "VECTORVUE_TIMEOUT_SECONDS": "hunter2-secret"}
+    with pytest.raises(VectorVueConfigError) as caught:
+        VectorVueConfig.from_env(environ=env)
+    assert caught.value.field == "timeout_seconds"
+    assert "hunter2-secret" not in str(caught.value)
+
+
+def test_the_settings_that_name_secrets_are_the_variable_names() -> None:
+    """config check reports these as set/unset, and their variables are not misspellings;
+    proxy_from_env ends in _env but is a switch, not a variable's name."""
+    assert set(SECRET_VARIABLE_SETTINGS) == {
+        "api_key_env",
+        "login_password_env",
+        "signing_secret_env",
+        "signing_key_env",
+        "vault_token_env",
+        "vault_role_id_env",
+        "vault_secret_id_env",
+    }

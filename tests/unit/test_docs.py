@@ -1,7 +1,7 @@
 """The docs cannot fall behind the code.
 
 - docs/configuration.md is exactly what `reference_markdown()` renders from VectorVueConfig;
-- FIELD_DOCS describes every field of VectorVueConfig, and no field that is gone;
+- every field of VectorVueConfig carries its section and description in its Meta;
 - every example of docs/embedding.md marked `<!-- example: runnable -->` runs as a program,
   and every one marked `<!-- example: pytest -->` passes as a test module (with the
   conftest.py of the `<!-- example: conftest -->` block before it), each in a subprocess
@@ -14,15 +14,16 @@ import os
 import re
 import subprocess
 import sys
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Annotated, Final
 
+import msgspec
 import pytest
 
-from vectorvue_client import config_docs
+from vectorvue_client import config, config_docs
 from vectorvue_client.config import VectorVueConfig
-from vectorvue_client.config_docs import FIELD_DOCS, REGENERATE, reference_markdown
+from vectorvue_client.config_docs import REGENERATE, reference_markdown
 
 DOCS: Final = Path(__file__).resolve().parents[2] / "docs"
 EXAMPLE_TIMEOUT_SECONDS: Final = 120
@@ -92,38 +93,51 @@ def _run(command: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
 def test_configuration_md_is_the_rendered_reference() -> None:
     committed = (DOCS / "configuration.md").read_text(encoding="utf-8")
     assert committed == reference_markdown(), (
-        f"docs/configuration.md is out of date with VectorVueConfig or FIELD_DOCS: "
+        f"docs/configuration.md is out of date with VectorVueConfig: "
         f"regenerate it with `{REGENERATE}` (from the repository root)"
     )
 
 
-def test_every_field_has_a_description_and_none_is_stale() -> None:
-    names = {f.name for f in fields(VectorVueConfig)}
-    missing = sorted(names - set(FIELD_DOCS))
-    stale = sorted(set(FIELD_DOCS) - names)
-    assert not missing, f"add these fields to FIELD_DOCS in config_docs.py: {missing}"
-    assert not stale, f"remove these entries from FIELD_DOCS in config_docs.py: {stale}"
-    assert all(text.strip() for text in FIELD_DOCS.values())
+def test_every_field_carries_a_section_and_a_description() -> None:
+    for field in msgspec.structs.fields(VectorVueConfig):
+        section, description = config_docs.described(field.type)
+        assert section, f"{field.name} has no section in its Meta"
+        assert description.strip(), f"{field.name} has no description in its Meta"
 
 
-def test_a_missing_description_makes_rendering_fail(monkeypatch: pytest.MonkeyPatch) -> None:
-    incomplete = {k: v for k, v in FIELD_DOCS.items() if k != "pinned_cert_sha256"}
-    monkeypatch.setattr(config_docs, "FIELD_DOCS", incomplete)
+class _Undescribed(msgspec.Struct, kw_only=True):
+    described: Annotated[int, config.TRANSPORT("A field with its description.")] = 1
+    pinned_cert_sha256: tuple[str, ...] = ()
+
+
+def test_a_missing_description_makes_rendering_fail() -> None:
     with pytest.raises(config_docs.FieldDocsError, match="pinned_cert_sha256"):
-        reference_markdown()
+        reference_markdown(_Undescribed)
 
 
-def test_a_stale_description_makes_rendering_fail(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(config_docs, "FIELD_DOCS", {**FIELD_DOCS, "api_key": "gone"})
-    with pytest.raises(config_docs.FieldDocsError, match="api_key"):
-        reference_markdown()
+class _Scattered(msgspec.Struct, kw_only=True):
+    first: Annotated[int, config.TRANSPORT("In the transport section.")] = 1
+    second: Annotated[int, config.AUDIT("In the audit section.")] = 2
+    third: Annotated[int, config.TRANSPORT("Back in the transport section.")] = 3
+
+
+def test_a_section_split_in_two_makes_rendering_fail() -> None:
+    with pytest.raises(config_docs.FieldDocsError, match="third"):
+        reference_markdown(_Scattered)
+
+
+def test_the_misspelt_variable_rule_is_documented() -> None:
+    """The reference says what the resolver does: a misspelt VECTORVUE_* is refused."""
+    text = reference_markdown()
+    assert "is refused, with the nearest setting's" in text
+    assert "name no field are ignored" not in text
 
 
 def test_every_field_is_in_the_reference_in_definition_order() -> None:
     text = reference_markdown()
-    positions = [text.index(f"\n### `{f.name}`\n") for f in fields(VectorVueConfig)]
+    positions = [text.index(f"\n### `{f.name}`\n") for f in msgspec.structs.fields(VectorVueConfig)]
     assert positions == sorted(positions)
-    for field in fields(VectorVueConfig):
+    for field in msgspec.structs.fields(VectorVueConfig):
         assert f"`VECTORVUE_{field.name.upper()}`" in text
 
 

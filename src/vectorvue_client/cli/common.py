@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final, TextIO
 
 from vectorvue_client.client import VectorVueClient
-from vectorvue_client.config_sources import Resolved, resolve
+from vectorvue_client.config import Resolved, resolve
 from vectorvue_client.domain.errors import VectorVueConfigError
 from vectorvue_client.domain.redaction import mask_known
 

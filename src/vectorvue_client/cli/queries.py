@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict, fields
+import os
+from dataclasses import asdict
+
+import msgspec
 
 from vectorvue_client.cli.common import (
     EXIT_OK,
@@ -14,8 +17,7 @@ from vectorvue_client.cli.common import (
     settings,
     table,
 )
-from vectorvue_client.config import VectorVueConfig
-from vectorvue_client.config_sources import secret_presence
+from vectorvue_client.config import SECRET_VARIABLE_SETTINGS, VectorVueConfig
 from vectorvue_client.domain.errors import VectorVueAPIError
 
 
@@ -61,10 +63,15 @@ def config_check(args: argparse.Namespace) -> int:
     never shown, only whether the variable that should hold one is set."""
     resolved = settings(args)
     config = resolved.config
-    present = secret_presence(config)
+    # Whether each variable that should hold a secret is set; never its value.
+    present = {
+        name: "set" if os.environ.get(variable) else "unset"
+        for name in SECRET_VARIABLE_SETTINGS
+        if (variable := getattr(config, name)) is not None
+    }
     rows = []
     data: dict[str, object] = {}
-    for field in fields(VectorVueConfig):
+    for field in msgspec.structs.fields(VectorVueConfig):
         value = getattr(config, field.name)
         shown = repr(value)
         if field.name in present:
