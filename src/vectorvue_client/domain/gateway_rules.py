@@ -116,14 +116,17 @@ def nul_paths(value: Any, path: str) -> Iterator[str]:
 
 
 def nul_problems(request: Mapping[str, Any]) -> list[Problem]:
-    """Every field of the request (as builtins) that holds a NUL character."""
+    """Every field of the request (as builtins) that holds a NUL character; signed_metadata
+    is a copy of the top-level fields, whose problems name them."""
     return [
         Problem(
-            path.removeprefix("$."),
+            path,
             "holds a NUL character (U+0000), which the gateway accepts but cannot store: "
             "the event would be silently lost",
         )
-        for path in nul_paths(request, "$")
+        for name, value in request.items()
+        if name != "signed_metadata"
+        for path in nul_paths(value, name)
     ]
 
 
