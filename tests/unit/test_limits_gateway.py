@@ -8,13 +8,18 @@ finding is a lost finding), no looser (a 413, a 422 or a silent loss after sendi
 from __future__ import annotations
 
 import json
+import re
+import sys
 from typing import Any
 
 import msgspec
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from vectorvue_client.domain.canonical import CanonicalEvent
 from vectorvue_client.domain.errors import VectorVueSerializationError
+from vectorvue_client.domain.gateway_rules import SQL_LIKE, may_be_sql
 from vectorvue_client.domain.models import GatewayRequest
 from vectorvue_client.domain.profiles import GatewayContext, to_gateway
 from vectorvue_client.domain.spectrastrike import SpectraStrikeOptions, parse_output
@@ -132,6 +137,34 @@ def test_sql_is_searched_in_description_and_attribute_values_only() -> None:
     assert key.payload.attributes["union select"] == "v"
     operator = sent(canonical(operator_id="or 1=1", campaign_id="drop table"))
     assert (operator.operator_id, operator.campaign_id) == ("or 1=1", "drop table")
+
+
+SQL_ALPHABET = st.sampled_from(
+    [*"unionselectdroptabdefrmiswpaORUNIONSELECT1= _-\t\n\u00a0\u2028", *"\u0130\u0131\u017f\u212a"]
+)
+
+
+@example(["un\u0130on", " select"])
+@example(["union ", "\u017felect"])
+@example(["\u0131nsert into"])
+@example([" OR 1 =1"])
+@given(st.lists(st.one_of(SQL_ALPHABET, st.sampled_from(["union", "select", "update", "or 1"]))))
+def test_the_cheap_sql_test_never_hides_a_match(pieces: list[str]) -> None:
+    """Python's case-insensitive regex is slow, so text is first tested with str methods:
+    whatever the six patterns match, that test lets through to the regex."""
+    text = "".join(pieces)
+    assert may_be_sql(text) or SQL_LIKE.search(text) is None
+    assert not may_be_sql("192.0.2.10 up: 22/tcp ssh, 80/tcp http for a scan of ports")
+
+
+def test_only_four_non_ascii_letters_fold_to_ascii_ones() -> None:
+    """What the cheap test rests on: under IGNORECASE exactly four non-ASCII characters
+    match an ASCII letter, and str.lower() turns no other into one."""
+    non_ascii = "".join(map(chr, range(0x80, sys.maxunicode + 1)))
+    twins = [chr(0x130), chr(0x131), chr(0x17F), chr(0x212A)]
+    assert re.findall("[a-z]", non_ascii, re.IGNORECASE) == twins
+    others = non_ascii.translate(dict.fromkeys(map(ord, twins)))
+    assert re.search("[a-z]", others.lower()) is None
 
 
 # -- payload fields ------------------------------------------------------------------------
