@@ -54,19 +54,28 @@ def may_be_sql(text: str) -> bool:
     return any(word in lowered for word in _KEYWORDS) or ("or" in lowered and "=" in text)
 
 
+def strings(value: Any, path: str, *, keys: bool = False) -> Iterator[tuple[str, str]]:
+    """(path, text) of every string value inside `value`, nested objects and arrays
+    included; object keys too when `keys`."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if keys:
+                yield f"{path} (a key)", key
+            yield from strings(item, f"{path}.{key}", keys=keys)
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            yield from strings(item, f"{path}[{i}]", keys=keys)
+
+
 def sql_like_strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
     """(path, fragment) for every string VALUE inside `value` (nested objects and arrays
     included, keys not) that the gateway would refuse as SQL-looking."""
-    if isinstance(value, str):
-        match = SQL_LIKE.search(value) if may_be_sql(value) else None
+    for where, text in strings(value, path):
+        match = SQL_LIKE.search(text) if may_be_sql(text) else None
         if match is not None:
-            yield path, match.group(0)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from sql_like_strings(item, f"{path}.{key}")
-    elif isinstance(value, (list, tuple)):
-        for i, item in enumerate(value):
-            yield from sql_like_strings(item, f"{path}[{i}]")
+            yield where, match.group(0)
 
 
 def sql_problems(description: str, attributes: Mapping[str, Any]) -> list[Problem]:
@@ -131,34 +140,19 @@ def has_encoded_nul(data: bytes) -> bool:
     return _ESCAPED_NUL(data) is not None and _ENCODED_NUL.search(data) is not None
 
 
-def nul_paths(value: Any, path: str) -> Iterator[str]:
-    """The path of every string (object keys included) inside `value` holding U+0000."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            yield path
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            if "\x00" in key:
-                key = key.replace("\x00", "\\u0000")  # printable in the error
-                yield f"{path} (the key {key!r})"
-            yield from nul_paths(item, f"{path}.{key}")
-    elif isinstance(value, (list, tuple)):
-        for i, item in enumerate(value):
-            yield from nul_paths(item, f"{path}[{i}]")
-
-
 def nul_problems(request: Mapping[str, Any]) -> list[Problem]:
     """Every field of the request (as builtins) that holds a NUL character; signed_metadata
     is a copy of the top-level fields, whose problems name them."""
     return [
         Problem(
-            path,
+            path.replace("\x00", "\\u0000"),  # a key on the path may hold one too
             "holds a NUL character (U+0000), which the gateway accepts but cannot store: "
             "the event would be silently lost",
         )
         for name, value in request.items()
         if name != "signed_metadata"
-        for path in nul_paths(value, name)
+        for path, text in strings(value, name, keys=True)
+        if "\x00" in text
     ]
 
 

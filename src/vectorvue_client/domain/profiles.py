@@ -1,13 +1,18 @@
 """Shaping a CanonicalEvent for each VectorVue profile, with every rule checked locally.
 
 - integration API: an IntegrationEvent (normalize_event checks every field rule).
-- telemetry gateway: GatewayParts (the body but the attempt's timestamp and nonce), after
-  every rule of the gateway's contract, including its refusal of SQL-looking strings.
+- telemetry gateway: GatewayParts (the body encoded once, the attempt's timestamp and
+  nonce spliced in later), after every rule of the gateway's contract: the Structs'
+  constraints (msgspec.convert) and the rules no constraint can say (gateway_rules).
 
 MITRE ids: the event's own when it has any; else the defaults of its tool (the table below);
 else, for the gateway (which requires at least one technique), an error: a technique is
 never guessed. Context (tenant, campaign, operator, attestation) comes from the event or,
-failing that, from configuration; it is never invented.
+failing that, from configuration; it is never invented. attributes.schema_version likewise:
+the event's own (its producer knows which contract it wrote, e.g. a 2.x with contract_v2),
+else the configured one; the gateway's allowed list is its own configuration, so only what
+it refuses whatever that list holds (an empty version, a 2.x without contract_v2) is
+refused here.
 """
 
 from __future__ import annotations
@@ -45,7 +50,8 @@ FINDING_EVENT_TYPE: Final = "spectrastrike.finding"
 
 @dataclass(frozen=True, slots=True)
 class GatewayContext:
-    """Configured defaults for what an event may not carry itself."""
+    """Configured defaults for what an event may not carry itself; `schema_version` is
+    sent as attributes.schema_version when the event has none."""
 
     operator_id: str | None = None
     campaign_id: str | None = None
