@@ -146,9 +146,9 @@ def to_gateway(event: CanonicalEvent, context: GatewayContext) -> GatewayParts:
     problems = [*sql_problems(description, attributes), *attribute_problems(attributes)]
     try:
         request = msgspec.convert(fields, m.GatewayRequest)
-    except msgspec.ValidationError:
-        problems[:0] = _field_problems(event, fields)
-        raise VectorVueSerializationError([*problems, *nul_problems(fields)]) from None
+    except msgspec.ValidationError as exc:
+        found = _field_problems(event, fields) or [Problem("(event)", str(exc))]
+        raise VectorVueSerializationError([*found, *problems, *nul_problems(fields)]) from None
     body = GatewayBody.of(request)
     if has_encoded_nul(body.head) or has_encoded_nul(body.tail):
         problems.extend(nul_problems(fields))
