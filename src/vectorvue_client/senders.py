@@ -31,7 +31,7 @@ from vectorvue_client.domain.errors import (
     VectorVueAPIError,
     VectorVueSerializationError,
 )
-from vectorvue_client.domain.gateway import GatewayBody, GatewayParts
+from vectorvue_client.domain.gateway import GatewayParts
 from vectorvue_client.domain.identity import idempotency_key
 from vectorvue_client.domain.profiles import GatewayContext, to_gateway
 
@@ -238,7 +238,7 @@ class GatewaySender:
             started,
             item_ids=(parts.payload.event_id,),
             indices=(index,),
-            template=GatewayBody.of(parts),
+            template=parts.body,
             pace_key=parts.operator_id,
         )
 

@@ -23,7 +23,6 @@ import pytest
 from vectorvue_client.domain.canonical import CanonicalEvent
 from vectorvue_client.domain.encoding import encode
 from vectorvue_client.domain.errors import VectorVueSerializationError
-from vectorvue_client.domain.gateway import GatewayBody
 from vectorvue_client.domain.models import IntegrationFinding
 from vectorvue_client.domain.profiles import (
     GatewayContext,
@@ -110,7 +109,7 @@ def gateway_line(item: CanonicalEvent | IntegrationFinding) -> str:
         parts = to_gateway(event, CONTEXT)
     except VectorVueSerializationError as exc:
         return refusal(exc)
-    return GatewayBody.of(parts).render(TIMESTAMP, NONCE).decode()
+    return parts.body.render(TIMESTAMP, NONCE).decode()
 
 
 @pytest.mark.parametrize("profile", ["integration-api", "telemetry-gateway"])

@@ -6,6 +6,8 @@ windows and token lifetimes are exact and the tests do not wait in real time."""
 
 from __future__ import annotations
 
+import copy
+import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,7 +28,7 @@ from vectorvue_client.container import Container
 from vectorvue_client.testing import FakeClock, LocalVectorVue
 from vectorvue_client.testing.pytest_plugin import LocalVectorVueFactory
 
-from .mixed import mixed_outputs, sample_documents
+from .mixed import ENVELOPES, mixed_outputs, sample_documents
 
 TENANT = "10000000-0000-0000-0000-000000000001"
 IDENTITY = "spectrastrike-producer"
@@ -164,6 +166,52 @@ def test_gateway_refusals_are_local_and_name_the_field(gw: Gateway) -> None:
     assert problem.index == 3
     assert problem.field == "payload.description"
     assert gw.receiver.requests == []
+
+
+def test_what_the_gateway_accepts_is_sent_even_if_it_quotes_sql(gw: Gateway) -> None:
+    """Text near the gateway's six SQL patterns but matching none ("union all select",
+    "update my-table set", "or 1=10"), a lower-case technique and a padded severity are
+    accepted by the gateway: the client sends them (normalized where the gateway
+    normalizes) instead of losing the finding."""
+    envelope = copy.deepcopy(ENVELOPES[0])
+    envelope["attributes"].update(
+        {
+            "severity": " HIGH ",
+            "mitre_techniques": ["t1190"],
+            "query": "' union all select name from users; update my-table set x=1 or 1=10",
+        }
+    )
+    assert gw.client.send_outputs([envelope]).success
+    ((_, request),) = [(r.path, r) for r in gw.receiver.requests if r.method == "POST"]
+    payload = json.loads(request.body)["payload"]
+    assert payload["attributes"]["query"] == envelope["attributes"]["query"]
+    assert payload["mitre_techniques"] == ["T1190"]
+    assert payload["severity"] == "high"
+
+
+def test_gateway_bodies_are_plain_json_with_the_attempts_timestamp_and_nonce(
+    local_vectorvue_factory: LocalVectorVueFactory, clock: FakeClock, tmp_path: Path
+) -> None:
+    """Server: Content-Type must contain application/json (415); "Nothing decompresses
+    request bodies ... Never send Content-Encoding: gzip"; "the body's values must equal
+    the headers' (401 otherwise); the body nonce is 8-128 characters". Even with
+    gzip_requests on and a large body."""
+    setup = gateway(local_vectorvue_factory, clock, tmp_path, gzip_requests=True)
+    big = copy.deepcopy(ENVELOPES[0])
+    big["attributes"]["output"] = "open port " * 10_000
+    with setup.client:
+        envelope = setup.client.send_outputs([big, *mixed_outputs(4)])
+    assert envelope.success
+    posts = [r for r in setup.receiver.requests if r.method == "POST"]
+    assert len(posts) == len(envelope.items) > 1
+    assert len(posts[0].body) > 100_000
+    for post in posts:
+        assert "application/json" in post.headers["content-type"]
+        assert "content-encoding" not in post.headers
+        body = json.loads(post.body.decode("utf-8"))
+        assert str(body["timestamp"]) == post.headers["x-telemetry-timestamp"]
+        assert body["nonce"] == post.headers["x-telemetry-nonce"]
+        assert 8 <= len(body["nonce"]) <= 128
 
 
 @pytest.fixture

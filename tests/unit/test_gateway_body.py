@@ -8,8 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from vectorvue_client.domain.encoding import encode
-from vectorvue_client.domain.gateway import GatewayBody, GatewayParts
-from vectorvue_client.domain.models import GatewayPayload, GatewayRequest
+from vectorvue_client.domain.gateway import GatewayBody
+from vectorvue_client.domain.models import GatewayPayload, GatewayRequest, SignedMetadata
 
 TEXT = st.text(max_size=40)  # any characters: quotes, escapes, placeholder look-alikes
 NONCE = st.text(
@@ -18,7 +18,7 @@ NONCE = st.text(
 
 
 @st.composite
-def parts(draw: st.DrawFn) -> GatewayParts:
+def requests(draw: st.DrawFn) -> GatewayRequest:
     tricky = st.one_of(TEXT, st.just('"timestamp":-7777777777,"nonce":'), st.just("-7777777777"))
     payload = GatewayPayload(
         event_id=draw(st.from_regex(r"[A-Za-z0-9._:-]{1,20}", fullmatch=True)),
@@ -31,27 +31,37 @@ def parts(draw: st.DrawFn) -> GatewayParts:
         description=draw(st.one_of(st.none(), tricky)),
         attributes=draw(st.dictionaries(st.text(max_size=8), tricky, max_size=4)),
     )
-    return GatewayParts(
-        operator_id=draw(tricky.filter(bool)),
-        campaign_id=draw(tricky.filter(bool)),
-        tenant_id="10000000-0000-0000-0000-000000000001",
+    operator, campaign = draw(tricky.filter(bool)), draw(tricky.filter(bool))
+    tenant = "10000000-0000-0000-0000-000000000001"
+    return GatewayRequest(
+        operator_id=operator,
+        campaign_id=campaign,
+        tenant_id=tenant,
         execution_hash="ab" * 32,
+        timestamp=draw(st.integers(0, 10**10)),
+        nonce=draw(NONCE),
+        signed_metadata=SignedMetadata(
+            tenant_id=tenant, operator_id=operator, campaign_id=campaign
+        ),
         payload=payload,
     )
 
 
-@given(parts(), st.integers(0, 10**10), NONCE)
+@given(requests(), st.integers(0, 10**10), NONCE)
 def test_a_rendered_body_is_the_encoding_of_the_whole_request(
-    gateway: GatewayParts, timestamp: int, nonce: str
+    request: GatewayRequest, timestamp: int, nonce: str
 ) -> None:
-    """render(ts, nonce) == encode(request(ts, nonce)), whatever the strings hold."""
-    body = GatewayBody.of(gateway)
-    assert body.render(timestamp, nonce) == encode(gateway.request(timestamp, nonce))
+    """render(ts, nonce) is the encoding of the request with that timestamp and nonce,
+    whatever the strings hold; no rendering is larger than `largest_size`."""
+    body = GatewayBody.of(request)
+    whole = msgspec.structs.replace(request, timestamp=timestamp, nonce=nonce)
+    assert body.render(timestamp, nonce) == encode(whole)
+    assert len(body.render(9_999_999_999, "n" * 128)) == body.largest_size
 
 
-@given(parts(), st.integers(0, 10**10), NONCE, st.integers(0, 10**10), NONCE)
+@given(requests(), st.integers(0, 10**10), NONCE, st.integers(0, 10**10), NONCE)
 def test_attempts_differ_only_in_timestamp_and_nonce(
-    gateway: GatewayParts, ts1: int, n1: str, ts2: int, n2: str
+    gateway: GatewayRequest, ts1: int, n1: str, ts2: int, n2: str
 ) -> None:
     """Two attempts decode to the same request but for the timestamp and nonce, which
     match what each attempt was given (so they can match its headers)."""

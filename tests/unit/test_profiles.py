@@ -11,7 +11,6 @@ import pytest
 from vectorvue_client.domain.canonical import CanonicalEvent
 from vectorvue_client.domain.encoding import encode
 from vectorvue_client.domain.errors import VectorVueSerializationError
-from vectorvue_client.domain.gateway import GatewayBody
 from vectorvue_client.domain.models import GatewayRequest, IntegrationFinding
 from vectorvue_client.domain.profiles import (
     TOOL_MITRE_DEFAULTS,
@@ -52,11 +51,16 @@ def problems(event: CanonicalEvent, context: GatewayContext = CONTEXT) -> dict[s
     return {p.field: p.rule for p in caught.value.problems}
 
 
+def sent(event: CanonicalEvent, context: GatewayContext = CONTEXT) -> GatewayRequest:
+    """The request the gateway would decode from an attempt's body."""
+    body = to_gateway(event, context).body.render(1, "nonce-123")
+    return msgspec.json.decode(body, type=GatewayRequest)
+
+
 def test_a_complete_event_becomes_a_valid_gateway_request() -> None:
     """The request decodes under the gateway's schema; tool defaults fill MITRE ids; the
     execution hash is the document's; the attestation comes from the context."""
-    parts = to_gateway(canonical(), CONTEXT)
-    request = msgspec.json.decode(GatewayBody.of(parts).render(1, "nonce-123"), type=GatewayRequest)
+    request = sent(canonical())
     assert request.payload.mitre_techniques == ["T1595"]
     assert request.payload.mitre_tactics == ["TA0043"]
     assert request.execution_hash == "ab" * 32
@@ -85,8 +89,9 @@ def test_missing_context_is_named_and_configured_context_fills_it() -> None:
     bare = canonical(tenant_id=None, campaign_id=None, operator_id=None)
     assert {"tenant_id", "campaign_id", "operator_id"} <= set(problems(bare))
     filled = GatewayContext("op-9", "cmp-9", TENANT, ATTESTATION)
-    parts = to_gateway(bare, filled)
-    assert (parts.operator_id, parts.campaign_id, parts.tenant_id) == ("op-9", "cmp-9", TENANT)
+    request = sent(bare, filled)
+    assert (request.operator_id, request.campaign_id) == ("op-9", "cmp-9")
+    assert (request.tenant_id, request.signed_metadata.campaign_id) == (TENANT, "cmp-9")
     assert "UUID" in problems(canonical(tenant_id="unknown-tenant"))["tenant_id"]
 
 

@@ -12,39 +12,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+import msgspec
+
 from vectorvue_client.domain.encoding import encode
-from vectorvue_client.domain.models import GatewayPayload, GatewayRequest, SignedMetadata
+from vectorvue_client.domain.models import NONCE_LEN, GatewayPayload, GatewayRequest
 
 _NONCE_MARK: Final = "\x00nonce-placeholder\x00"
 _TIMESTAMP_MARK: Final = -7_777_777_777
-
-
-@dataclass(frozen=True, slots=True)
-class GatewayParts:
-    """Everything of one gateway request but the attempt's timestamp and nonce."""
-
-    operator_id: str
-    campaign_id: str
-    tenant_id: str
-    execution_hash: str
-    payload: GatewayPayload
-
-    def request(self, timestamp: int, nonce: str) -> GatewayRequest:
-        """The whole request Struct for one attempt."""
-        return GatewayRequest(
-            operator_id=self.operator_id,
-            campaign_id=self.campaign_id,
-            tenant_id=self.tenant_id,
-            execution_hash=self.execution_hash,
-            timestamp=timestamp,
-            nonce=nonce,
-            signed_metadata=SignedMetadata(
-                tenant_id=self.tenant_id,
-                operator_id=self.operator_id,
-                campaign_id=self.campaign_id,
-            ),
-            payload=self.payload,
-        )
+# The largest an attempt splices in: unix seconds of 10 digits (until the year 2286), and
+# a nonce of the most characters the gateway takes, URL-safe (ports.Entropy), so unescaped.
+_LARGEST_SPLICE: Final = len("9999999999") + len(encode("n" * NONCE_LEN[1]))
+# Anchored on both keys and both marks: a string value that happens to contain the
+# placeholder digits cannot be mistaken for the field (its quotes would be escaped).
+_ANCHOR: Final = b'"timestamp":%d,"nonce":%s' % (_TIMESTAMP_MARK, encode(_NONCE_MARK))
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,17 +36,30 @@ class GatewayBody:
     tail: bytes  # ,"signed_metadata": ... }
 
     @classmethod
-    def of(cls, parts: GatewayParts) -> GatewayBody:
-        """Encode `parts` once, around placeholder timestamp and nonce."""
-        whole = encode(parts.request(_TIMESTAMP_MARK, _NONCE_MARK))
-        # Anchored on both keys and both marks: a string value that happens to contain the
-        # placeholder digits cannot be mistaken for the field.
-        anchor = b'"timestamp":%d,"nonce":%s' % (_TIMESTAMP_MARK, encode(_NONCE_MARK))
-        if whole.count(anchor) != 1:
+    def of(cls, request: GatewayRequest) -> GatewayBody:
+        """Encode `request` once, around placeholders for its timestamp and nonce."""
+        marked = msgspec.structs.replace(request, timestamp=_TIMESTAMP_MARK, nonce=_NONCE_MARK)
+        whole = encode(marked)
+        if whole.count(_ANCHOR) != 1:
             raise AssertionError("the gateway body's timestamp and nonce were not found once")
-        before, after = whole.split(anchor)
+        before, after = whole.split(_ANCHOR)
         return cls(head=before + b'"timestamp":', middle=b',"nonce":', tail=after)
 
     def render(self, timestamp: int, nonce: str) -> bytes:
         """The exact body of one attempt."""
         return self.head + str(timestamp).encode() + self.middle + encode(nonce) + self.tail
+
+    @property
+    def largest_size(self) -> int:
+        """The size in bytes of the largest body an attempt can render."""
+        return len(self.head) + len(self.middle) + len(self.tail) + _LARGEST_SPLICE
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayParts:
+    """One event ready for the gateway: its operator (the gateway's burst limit and so the
+    client's pacing are per operator), its payload, and its body encoded once."""
+
+    operator_id: str
+    payload: GatewayPayload
+    body: GatewayBody

@@ -43,7 +43,8 @@ GATEWAY_PARTY_LEN: Final = (1, 128)  # operator_id, campaign_id
 NONCE_LEN: Final = (8, 128)
 MITRE_TECHNIQUES_COUNT: Final = (1, 32)
 MITRE_TACTICS_COUNT: Final = (0, 32)
-GATEWAY_SCHEMA_VERSION: Final = "1.0"
+GATEWAY_SCHEMA_VERSION: Final = "1.0"  # sent when an event carries none of its own
+GATEWAY_MAX_BODY: Final = 1_048_576  # bytes; exactly 1 MiB passes, one more is a 413
 
 Id = Annotated[str, Meta(min_length=ID_LEN[0], max_length=ID_LEN[1], pattern=ID_PATTERN)]
 Name = Annotated[str, Meta(min_length=NAME_LEN[0], max_length=NAME_LEN[1], pattern=ID_PATTERN)]
@@ -105,7 +106,7 @@ class GatewayPayload(
         Meta(max_length=MITRE_TACTICS_COUNT[1]),
     ]
     description: Annotated[str, Meta(max_length=GATEWAY_DESCRIPTION_LEN[1])] | None = None
-    # Must hold attestation_measurement_hash (64 hex) and schema_version "1.0".
+    # Must hold attestation_measurement_hash (64 hex) and schema_version (gateway_rules).
     attributes: JsonObject
 
 
@@ -128,6 +129,7 @@ class GatewayRequest(Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     operator_id: Party
     campaign_id: Party
     tenant_id: TenantId
+    # The gateway checks only the length (64); the client sends hex (a SHA-256).
     execution_hash: Annotated[str, Meta(pattern=HEX64_PATTERN)]
     timestamp: int
     nonce: Annotated[str, Meta(min_length=NONCE_LEN[0], max_length=NONCE_LEN[1])]

@@ -1,31 +1,42 @@
 """Shaping a CanonicalEvent for each VectorVue profile, with every rule checked locally.
 
 - integration API: an IntegrationEvent (normalize_event checks every field rule).
-- telemetry gateway: GatewayParts (the body but the attempt's timestamp and nonce), after
-  every rule of the gateway's contract, including its refusal of SQL-looking strings.
+- telemetry gateway: GatewayParts (the body encoded once, the attempt's timestamp and
+  nonce spliced in later), after every rule of the gateway's contract: the Structs'
+  constraints (msgspec.convert) and the rules no constraint can say (gateway_rules).
 
 MITRE ids: the event's own when it has any; else the defaults of its tool (the table below);
 else, for the gateway (which requires at least one technique), an error: a technique is
 never guessed. Context (tenant, campaign, operator, attestation) comes from the event or,
-failing that, from configuration; it is never invented.
+failing that, from configuration; it is never invented. attributes.schema_version likewise:
+the event's own (its producer knows which contract it wrote, e.g. a 2.x with contract_v2),
+else the configured one; the gateway's allowed list is its own configuration, so only what
+it refuses whatever that list holds (an empty version, a 2.x without contract_v2) is
+refused here.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, get_args
+
+import msgspec
 
 from vectorvue_client.domain import models as m
 from vectorvue_client.domain.canonical import CanonicalEvent
 from vectorvue_client.domain.encoding import encode
 from vectorvue_client.domain.errors import Problem, VectorVueSerializationError
-from vectorvue_client.domain.gateway import GatewayParts
-from vectorvue_client.domain.gateway_rules import sql_like_strings
+from vectorvue_client.domain.gateway import GatewayBody, GatewayParts
+from vectorvue_client.domain.gateway_rules import (
+    attribute_problems,
+    has_encoded_nul,
+    nul_problems,
+    size_problem,
+    sql_problems,
+)
 from vectorvue_client.domain.normalize import normalize_event
-from vectorvue_client.domain.redaction import excerpt
 
 # Technique and tactic a tool's events stand for when they name none themselves:
 # nmap scans are Active Scanning (T1595) in Reconnaissance (TA0043); metasploit runs are
@@ -35,18 +46,18 @@ TOOL_MITRE_DEFAULTS: Final[Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]]
     "metasploit": (("T1059",), ("TA0002",)),
 }
 FINDING_EVENT_TYPE: Final = "spectrastrike.finding"
-_UUID: Final = re.compile(m.UUID_PATTERN)
-_HEX64: Final = re.compile(m.HEX64_PATTERN)
 
 
 @dataclass(frozen=True, slots=True)
 class GatewayContext:
-    """Configured defaults for what an event may not carry itself."""
+    """Configured defaults for what an event may not carry itself; `schema_version` is
+    sent as attributes.schema_version when the event has none."""
 
     operator_id: str | None = None
     campaign_id: str | None = None
     tenant_id: str | None = None
     attestation_measurement_hash: str | None = None
+    schema_version: str = m.GATEWAY_SCHEMA_VERSION
 
 
 def mitre_ids(event: CanonicalEvent) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -96,105 +107,136 @@ def to_integration_event(event: CanonicalEvent) -> m.IntegrationEvent:
 
 
 def to_gateway(event: CanonicalEvent, context: GatewayContext) -> GatewayParts:
-    """The gateway request of `event` but its timestamp and nonce; every problem is
-    reported at once, each naming the field (as the gateway body names it) and the rule."""
-    problems: list[Problem] = []
-
-    def need(field: str, value: str | None, what: str) -> str:
-        if value is None or not value:
-            problems.append(Problem(field, f"is required: {what}"))
-            return ""
-        return value
-
-    operator = need(
-        "operator_id",
-        event.operator_id or context.operator_id,
-        "the event has no actor and no operator_id is configured",
-    )
-    campaign = need(
-        "campaign_id",
-        event.campaign_id or context.campaign_id,
-        "the event has no campaign_id and none is configured",
-    )
-    tenant = need(
-        "tenant_id",
-        event.tenant_id or context.tenant_id,
-        "the event has no tenant_id and none is configured",
-    )
-    for field, value in (("operator_id", operator), ("campaign_id", campaign)):
-        if len(value) > m.GATEWAY_PARTY_LEN[1]:
-            problems.append(Problem(field, f"must be at most {m.GATEWAY_PARTY_LEN[1]} characters"))
-    if tenant and not _UUID.match(tenant):
-        problems.append(Problem("tenant_id", "must be a UUID (36 characters, hex and dashes)"))
-    execution_hash = event.execution_hash or event.document_sha256
-    if not _HEX64.match(execution_hash):
-        problems.append(Problem("execution_hash", "must be 64 hexadecimal characters"))
-
+    """The gateway request of `event`, encoded once (each attempt splices in its timestamp
+    and nonce). The Structs' constraints are checked by msgspec.convert; the gateway's other
+    rules by gateway_rules. Every problem is reported at once, each naming the field (as the
+    gateway body names it) and the rule; they are collected only when something is wrong."""
+    operator = event.operator_id or context.operator_id
+    campaign = event.campaign_id or context.campaign_id
+    tenant = event.tenant_id or context.tenant_id
     techniques, tactics = mitre_ids(event)
-    if not techniques:
-        problems.append(
-            Problem(
-                "payload.mitre_techniques",
-                f"the event names no MITRE technique and its tool ({event.tool or 'unknown'}) has "
-                "no default; the gateway requires one and it is never guessed",
-            )
-        )
-    if len(techniques) > m.MITRE_TECHNIQUES_COUNT[1]:
-        problems.append(Problem("payload.mitre_techniques", "at most 32 ids"))
-    if len(tactics) > m.MITRE_TACTICS_COUNT[1]:
-        problems.append(Problem("payload.mitre_tactics", "at most 32 ids"))
-
     description = event.description if event.description is not None else event.message
-    if len(description) > m.GATEWAY_DESCRIPTION_LEN[1]:
-        problems.append(
-            Problem(
-                "payload.description",
-                f"must be at most {m.GATEWAY_DESCRIPTION_LEN[1]} characters "
-                f"(got {len(description)})",
-            )
-        )
-
     attributes: dict[str, Any] = dict(event.attributes)
     if event.asset_ref is not None:
         attributes.setdefault("asset_ref", event.asset_ref)
-    attestation = (
-        attributes.get("attestation_measurement_hash") or context.attestation_measurement_hash
-    )
-    if not isinstance(attestation, str) or not _HEX64.match(attestation):
-        problems.append(
-            Problem(
-                "payload.attributes.attestation_measurement_hash",
-                "is required, 64 hexadecimal characters: from the event, or configured",
-            )
-        )
-    else:
-        attributes["attestation_measurement_hash"] = attestation
-    attributes["schema_version"] = m.GATEWAY_SCHEMA_VERSION
-
-    for path, fragment in sql_like_strings(
-        {"description": description, "attributes": attributes}, "payload"
-    ):
-        problems.append(
-            Problem(
-                path,
-                f"looks like a SQL statement ({excerpt(fragment, 40)!r}), which the gateway "
-                "refuses (422); reword it or send this event through the integration API",
-            )
-        )
+    if not attributes.get("attestation_measurement_hash"):
+        attributes["attestation_measurement_hash"] = context.attestation_measurement_hash
+    if attributes.get("schema_version") is None:  # the event's own version wins
+        attributes["schema_version"] = context.schema_version
+    fields: dict[str, Any] = {
+        "operator_id": operator,
+        "campaign_id": campaign,
+        "tenant_id": tenant,
+        "execution_hash": event.execution_hash or event.document_sha256,
+        "timestamp": 0,  # each attempt's own timestamp and nonce are spliced in later
+        "nonce": "unsigned",
+        "signed_metadata": {"tenant_id": tenant, "operator_id": operator, "campaign_id": campaign},
+        "payload": {
+            "event_id": event.event_id,
+            "event_type": event.event_type,
+            "source_system": event.source_system,
+            "severity": _folded(event.severity, str.lower),
+            "observed_at": event.occurred_at,
+            "mitre_techniques": [_folded(i, str.upper) for i in techniques],
+            "mitre_tactics": [_folded(i, str.upper) for i in tactics],
+            "description": description,
+            "attributes": attributes,
+        },
+    }
+    problems = [*sql_problems(description, attributes), *attribute_problems(attributes)]
+    try:
+        request = msgspec.convert(fields, m.GatewayRequest)
+    except msgspec.ValidationError as exc:
+        found = _field_problems(event, fields) or [Problem("(event)", str(exc))]
+        raise VectorVueSerializationError([*found, *problems, *nul_problems(fields)]) from None
+    body = GatewayBody.of(request)
+    if has_encoded_nul(body.head) or has_encoded_nul(body.tail):
+        problems.extend(nul_problems(fields))
+    if body.largest_size > m.GATEWAY_MAX_BODY:
+        problems.append(size_problem(body.largest_size, fields["payload"]))
     if problems:
         raise VectorVueSerializationError(problems)
-    payload = m.GatewayPayload(
-        event_id=event.event_id,
-        event_type=event.event_type,
-        source_system=event.source_system,
-        severity=event.severity,
-        observed_at=event.occurred_at,
-        mitre_techniques=list(techniques),
-        mitre_tactics=list(tactics),
-        description=description,
-        attributes=attributes,
-    )
-    return GatewayParts(operator, campaign, tenant, execution_hash, payload)
+    return GatewayParts(request.operator_id, request.payload, body)
+
+
+def _folded(value: Any, case: Callable[[str], str]) -> Any:
+    """A severity or MITRE id as the gateway reads it: trimmed, then lower- or upper-cased
+    (" HIGH " is high, t1595 is T1595); anything but a string is left to be refused."""
+    return case(value.strip()) if isinstance(value, str) else value
+
+
+def _field_problems(event: CanonicalEvent, fields: dict[str, Any]) -> list[Problem]:
+    """Every field of `fields` its Struct refuses (the error path of to_gateway)."""
+    problems = [
+        Problem(name, f"is required: {why}")
+        for name, why in (
+            ("operator_id", "the event has no actor and no operator_id is configured"),
+            ("campaign_id", "the event has no campaign_id and none is configured"),
+            ("tenant_id", "the event has no tenant_id and none is configured"),
+        )
+        if not fields[name]
+    ]
+    if not fields["payload"]["mitre_techniques"]:
+        problems.append(
+            Problem(
+                "payload.mitre_techniques",
+                f"the event names no MITRE technique and its tool ({event.tool or 'unknown'}) "
+                "has no default; the gateway requires one and it is never guessed",
+            )
+        )
+    named = {p.field for p in problems}
+    found = _struct_problems(fields, m.GatewayRequest, "")
+    return problems + [p for p in found if p.field not in named]
+
+
+def _struct_problems(values: Any, struct: type, prefix: str) -> list[Problem]:
+    problems = []
+    for info in msgspec.structs.fields(struct):
+        value = values.get(info.name)
+        if info.name == "signed_metadata":  # a copy of the top level: same problems
+            continue
+        if isinstance(info.type, type) and issubclass(info.type, msgspec.Struct):
+            problems += _struct_problems(value, info.type, f"{prefix}{info.name}.")
+            continue
+        problem = _convert_problem(value, info.type, f"{prefix}{info.name}")
+        if problem is not None and isinstance(value, list) and problem.field.endswith("]"):
+            # Each bad id, not just the first: one-item lists fit both lists' lengths.
+            found = (_convert_problem([item], info.type, "") for item in value)
+            problems += [
+                Problem(f"{prefix}{info.name}[{i}]", p.rule)
+                for i, p in enumerate(found)
+                if p is not None
+            ]
+        elif problem is not None:
+            problems.append(problem)
+    return problems
+
+
+def _convert_problem(value: Any, kind: Any, field: str) -> Problem | None:
+    """What msgspec refuses in `value` as a `kind`, named and worded for the user."""
+    try:
+        msgspec.convert(value, kind)
+    except msgspec.ValidationError as exc:
+        rule, _, where = str(exc).partition(" - at `$")
+        for pattern, shape in _SHAPES.items():
+            if f"matching regex {pattern!r}" in rule:
+                rule = f"must be {shape}"
+        if rule.startswith("Invalid enum value"):  # severity, the only Literal
+            rule = f"must be one of {', '.join(get_args(m.Severity))} ({rule[19:]})"
+        if not where and isinstance(value, (str, list)) and "length" in rule:
+            rule += f" (got {len(value)})"
+        return Problem(field + where.rstrip("`"), rule)
+    return None
+
+
+# What each pattern of the Structs means, for error messages.
+_SHAPES: Final = {
+    m.ID_PATTERN: "letters, digits and . _ : - only",
+    m.UUID_PATTERN: "a UUID (36 characters, hex and dashes)",
+    m.HEX64_PATTERN: "64 hexadecimal characters",
+    m.MITRE_TECHNIQUE_PATTERN: "a MITRE technique id, T#### or T####.###",
+    m.MITRE_TACTIC_PATTERN: "a MITRE tactic id, TA####",
+}
 
 
 def finding_to_canonical(finding: m.IntegrationFinding, source_system: str) -> CanonicalEvent:
