@@ -6,7 +6,6 @@ The public API is exactly what is re-exported here.
 import logging
 
 from vectorvue_client.audit import verify_audit_chain
-from vectorvue_client.client import VectorVueClient
 from vectorvue_client.config import VectorVueConfig
 from vectorvue_client.domain.audit_chain import ChainReport
 from vectorvue_client.domain.envelope import ErrorDetail, ItemOutcome, ResponseEnvelope
@@ -23,6 +22,7 @@ from vectorvue_client.domain.errors import (
 from vectorvue_client.domain.models import IntegrationEvent, IntegrationFinding
 from vectorvue_client.domain.redaction import Secret
 from vectorvue_client.log_scrub import scrub_logger
+from vectorvue_client.service.client import VectorVueClient
 from vectorvue_client.version import __version__
 
 # A library does not print: without a handler configured by the application, audit

@@ -44,10 +44,8 @@ from vectorvue_client.adapters.signer_none import UnsignedSigner
 from vectorvue_client.adapters.transport_requests import RequestsTransport
 from vectorvue_client.adapters.transport_sockets import TlsSetupError
 from vectorvue_client.adapters.transport_urllib3 import Urllib3Transport
-from vectorvue_client.client import VectorVueClient
 from vectorvue_client.config import VectorVueConfig, default_outbox_path, proxy_from_environment
 from vectorvue_client.domain.errors import VectorVueConfigError
-from vectorvue_client.outbox_view import OutboxView
 from vectorvue_client.ports import (
     AuditSink,
     Clock,
@@ -57,6 +55,8 @@ from vectorvue_client.ports import (
     Signer,
     Transport,
 )
+from vectorvue_client.service.client import VectorVueClient
+from vectorvue_client.service.outbox_view import OutboxView
 from vectorvue_client.version import USER_AGENT
 
 

@@ -22,13 +22,6 @@ from vectorvue_client import (
     VectorVueTransportError,
 )
 from vectorvue_client.adapters.audit_logging import LoggingAuditSink
-from vectorvue_client.client import (
-    EVENTS_BATCH_PATH,
-    EVENTS_PATH,
-    FINDINGS_PATH,
-    HEALTH_PATH,
-    VectorVueClient,
-)
 from vectorvue_client.domain.audit import AuditRecord
 from vectorvue_client.domain.http import (
     HttpRequest,
@@ -36,6 +29,13 @@ from vectorvue_client.domain.http import (
     HttpResult,
     Timeouts,
     TransportFailure,
+)
+from vectorvue_client.service.client import (
+    EVENTS_BATCH_PATH,
+    EVENTS_PATH,
+    FINDINGS_PATH,
+    HEALTH_PATH,
+    VectorVueClient,
 )
 from vectorvue_client.testing import (
     TEST_BASE_URL,

@@ -8,10 +8,10 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, Final, TextIO
 
-from vectorvue_client.client import VectorVueClient
 from vectorvue_client.config_sources import Resolved, resolve
 from vectorvue_client.domain.errors import VectorVueConfigError
 from vectorvue_client.domain.redaction import mask_known
+from vectorvue_client.service.client import VectorVueClient
 
 EXIT_OK: Final = 0  # everything delivered (or the command did what it was asked)
 EXIT_REJECTED: Final = 1  # some items rejected, refused or dead-lettered

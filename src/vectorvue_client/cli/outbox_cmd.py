@@ -16,8 +16,8 @@ from vectorvue_client.cli.common import (
     settings,
     table,
 )
-from vectorvue_client.client import VectorVueClient
-from vectorvue_client.outbox_view import OutboxView
+from vectorvue_client.service.client import VectorVueClient
+from vectorvue_client.service.outbox_view import OutboxView
 
 
 def _inspect(args: argparse.Namespace) -> OutboxView:

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 
 from vectorvue_client.log_scrub import scrub_logger
-from vectorvue_client.outbox_service import DrainReport
+from vectorvue_client.service.outbox import DrainReport
 
 _LOGGER = scrub_logger(logging.getLogger("vectorvue_client.worker"))
 

@@ -17,9 +17,7 @@ from urllib.parse import quote
 
 import msgspec
 
-from vectorvue_client.client_outbox import OutboxMethods
 from vectorvue_client.config import VectorVueConfig
-from vectorvue_client.delivery import BASE_HEADERS, Delivery, Send, summary
 from vectorvue_client.domain import models
 from vectorvue_client.domain.canonical import CanonicalEvent
 from vectorvue_client.domain.envelope import ResponseEnvelope, merge_batches
@@ -38,7 +36,6 @@ from vectorvue_client.domain.profiles import (
     to_integration_event,
 )
 from vectorvue_client.domain.spectrastrike import SpectraStrikeOptions, parse_output
-from vectorvue_client.outbox_service import OutboxService
 from vectorvue_client.ports import (
     AuditSink,
     Clock,
@@ -48,8 +45,11 @@ from vectorvue_client.ports import (
     Signer,
     Transport,
 )
-from vectorvue_client.senders import Encoded, GatewaySender, IntegrationSender, convert_all
-from vectorvue_client.worker import DeliveryWorker
+from vectorvue_client.service.client_outbox import OutboxMethods
+from vectorvue_client.service.delivery import BASE_HEADERS, Delivery, Send, summary
+from vectorvue_client.service.outbox import OutboxService
+from vectorvue_client.service.senders import Encoded, GatewaySender, IntegrationSender, convert_all
+from vectorvue_client.service.worker import DeliveryWorker
 
 _BASE: Final = "/api/v1/integrations/spectrastrike"
 EVENTS_PATH: Final = f"{_BASE}/events"

@@ -23,7 +23,6 @@ from typing import Any
 
 import msgspec
 
-from vectorvue_client.delivery import Delivery
 from vectorvue_client.domain import models
 from vectorvue_client.domain.canonical import CanonicalEvent
 from vectorvue_client.domain.encoding import encode_json_data
@@ -50,7 +49,8 @@ from vectorvue_client.domain.outbox import (
 from vectorvue_client.domain.profiles import finding_to_canonical, to_integration_event
 from vectorvue_client.domain.spectrastrike import SpectraStrikeOptions, parse_output
 from vectorvue_client.ports import Outbox
-from vectorvue_client.senders import (
+from vectorvue_client.service.delivery import Delivery
+from vectorvue_client.service.senders import (
     Encoded,
     GatewaySender,
     IntegrationSender,

@@ -14,7 +14,6 @@ from typing import Final
 
 import msgspec
 
-from vectorvue_client.delivery import Delivery, Send
 from vectorvue_client.domain import models
 from vectorvue_client.domain.batching import plan_batches
 from vectorvue_client.domain.canonical import CanonicalEvent
@@ -34,6 +33,7 @@ from vectorvue_client.domain.errors import (
 from vectorvue_client.domain.gateway import GatewayBody, GatewayParts
 from vectorvue_client.domain.identity import idempotency_key
 from vectorvue_client.domain.profiles import GatewayContext, to_gateway
+from vectorvue_client.service.delivery import Delivery, Send
 
 TELEMETRY_PATH: Final = "/internal/v1/telemetry"
 

@@ -7,14 +7,14 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from vectorvue_client.config import VectorVueConfig
-from vectorvue_client.delivery import Delivery
 from vectorvue_client.domain.errors import VectorVueConfigError
 from vectorvue_client.domain.spectrastrike import SpectraStrikeOptions
-from vectorvue_client.outbox_service import DrainReport, OutboxService
-from vectorvue_client.outbox_view import OutboxView
 from vectorvue_client.ports import Outbox
-from vectorvue_client.senders import GatewaySender, IntegrationSender
-from vectorvue_client.worker import DeliveryWorker
+from vectorvue_client.service.delivery import Delivery
+from vectorvue_client.service.outbox import DrainReport, OutboxService
+from vectorvue_client.service.outbox_view import OutboxView
+from vectorvue_client.service.senders import GatewaySender, IntegrationSender
+from vectorvue_client.service.worker import DeliveryWorker
 
 
 class OutboxMethods:
