@@ -30,13 +30,8 @@ from vectorvue_client.domain.http import (
     Timeouts,
     TransportFailure,
 )
-from vectorvue_client.service.client import (
-    EVENTS_BATCH_PATH,
-    EVENTS_PATH,
-    FINDINGS_PATH,
-    HEALTH_PATH,
-    VectorVueClient,
-)
+from vectorvue_client.service.client import HEALTH_PATH, VectorVueClient
+from vectorvue_client.service.senders import EVENTS_BATCH_PATH, EVENTS_PATH, FINDINGS_PATH
 from vectorvue_client.testing import (
     TEST_BASE_URL,
     FakeCredentialSource,

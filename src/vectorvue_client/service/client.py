@@ -2,18 +2,26 @@
 
 It validates and normalizes what it is given and hands the payloads to the sender of the
 configured profile (senders.py), which encodes each once and sends it through Delivery
-(delivery.py: the attempt loop). Every decision (normalization, encoding, batching,
-retries, envelopes) is the domain's.
+(delivery.py: the attempt loop); the outbox side (enqueue, drain) is the OutboxService's
+(outbox.py), run in the background by a DeliveryWorker (worker.py). Every decision
+(normalization, encoding, batching, retries, envelopes) is the domain's.
+
+Every public call that may send has a cancel token of its own (a threading.Event), so
+that stopping one thing stops nothing else: stop_worker cancels the worker's token only;
+close() cancels the worker's and those of the sends and drains still in progress on other
+threads, whose transport it is about to close (a backoff they sleep in ends at once, and
+they start no other attempt).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable, Mapping, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, Final, Self
-from urllib.parse import quote
 
 import msgspec
 
@@ -28,7 +36,6 @@ from vectorvue_client.domain.errors import (
 )
 from vectorvue_client.domain.gateway import GatewayParts
 from vectorvue_client.domain.health import HealthReport, health_report
-from vectorvue_client.domain.http import HttpRequest
 from vectorvue_client.domain.normalize import normalize_event, normalize_finding
 from vectorvue_client.domain.profiles import (
     GatewayContext,
@@ -45,18 +52,22 @@ from vectorvue_client.ports import (
     Signer,
     Transport,
 )
-from vectorvue_client.service.client_outbox import OutboxMethods
-from vectorvue_client.service.delivery import BASE_HEADERS, Delivery, Send, summary
-from vectorvue_client.service.outbox import OutboxService
-from vectorvue_client.service.senders import Encoded, GatewaySender, IntegrationSender, convert_all
+from vectorvue_client.service.delivery import Delivery, Send
+from vectorvue_client.service.outbox import DrainReport, OutboxService
+from vectorvue_client.service.outbox_view import OutboxView
+from vectorvue_client.service.senders import (
+    EVENTS_BATCH_PATH,
+    EVENTS_PATH,
+    FINDINGS_BATCH_PATH,
+    FINDINGS_PATH,
+    STATUS_PATH,
+    Encoded,
+    GatewaySender,
+    IntegrationSender,
+    convert_all,
+)
 from vectorvue_client.service.worker import DeliveryWorker
 
-_BASE: Final = "/api/v1/integrations/spectrastrike"
-EVENTS_PATH: Final = f"{_BASE}/events"
-EVENTS_BATCH_PATH: Final = f"{_BASE}/events/batch"
-FINDINGS_PATH: Final = f"{_BASE}/findings"
-FINDINGS_BATCH_PATH: Final = f"{_BASE}/findings/batch"
-STATUS_PATH: Final = f"{_BASE}/ingest/status/"
 HEALTH_PATH: Final = "/healthz"
 
 Item = Mapping[str, Any] | msgspec.Struct
@@ -78,11 +89,12 @@ class PlannedItem:
 Output = CanonicalEvent | models.IntegrationFinding
 
 
-class VectorVueClient(OutboxMethods):
+class VectorVueClient:
     """Delivers events and findings to VectorVue, in the configured profile.
 
-    Build it with `VectorVueClient.from_config(config)` for the default adapters, or hand the
-    constructor your own implementations of the ports (see vectorvue_client.ports).
+    Build it with `vectorvue_client.container.build_client(config)` for the default
+    adapters, or hand the constructor your own implementations of the ports (see
+    vectorvue_client.ports).
     """
 
     def __init__(
@@ -98,12 +110,9 @@ class VectorVueClient(OutboxMethods):
         outbox: Callable[[], Outbox] | None = None,
         closers: Sequence[Callable[[], None]] = (),
     ) -> None:
+        self._config = config
+        self._clock = clock
         self._closers = tuple(closers)
-        self._open_outbox = outbox
-        self._outbox_service: OutboxService | None = None
-        self._worker: DeliveryWorker | None = None
-        self._outbox_lock = threading.Lock()
-        self._entropy_random = entropy.random
         self._delivery = Delivery(
             config=config,
             transport=transport,
@@ -114,7 +123,7 @@ class VectorVueClient(OutboxMethods):
             entropy=entropy,
         )
         self._gateway = config.profile == "telemetry-gateway"
-        self._integration_sender = IntegrationSender(self._delivery)
+        self._integration_sender = IntegrationSender(self._delivery, config)
         self._gateway_sender = GatewaySender(
             self._delivery,
             GatewayContext(
@@ -127,35 +136,49 @@ class VectorVueClient(OutboxMethods):
         self._options = SpectraStrikeOptions(
             source_system=config.source_system, session_output_cap=config.session_output_cap
         )
+        self._outbox = OutboxService(
+            outbox,
+            config=config,
+            clock=clock,
+            delivery=self._delivery,
+            integration=self._integration_sender,
+            gateway=self._gateway_sender,
+            options=self._options,
+            jitter=entropy.random,
+        )
+        self._worker: DeliveryWorker | None = None
+        self._worker_lock = threading.Lock()
+        self._calls: set[threading.Event] = set()  # the tokens of the calls in progress
+        self._calls_lock = threading.Lock()
         self._closed = False
-
-    @classmethod
-    def from_config(cls, config: VectorVueConfig) -> VectorVueClient:
-        """A client wired with the default adapters by the dependency-injector container."""
-        from vectorvue_client.container import build_client  # the container imports us
-
-        return build_client(config)
 
     @property
     def config(self) -> VectorVueConfig:
         """The configuration this client was built with."""
-        return self._delivery.config
+        return self._config
 
     # -- health and status ------------------------------------------------------------------
     def health(self) -> HealthReport:
-        """What /healthz says (status, version, checks). One attempt, no credentials sent;
-        a failure is a report with `healthy` False and the reason in `error`, audited."""
-        self._ensure_open()
-        clock, config = self._delivery.clock, self._delivery.config
-        send = Send("health_check", HEALTH_PATH, b"", "", clock.monotonic(), method="GET")
-        request = HttpRequest("GET", HEALTH_PATH, BASE_HEADERS)
-        timeouts = self._delivery.timeouts(config.deadline_seconds)
-        result = self._delivery.transport.send(request, timeouts)
-        report = health_report(result)
+        """What /healthz says (status, version, checks). One attempt, no credentials sent,
+        within the timeouts and deadline of any send; a failure is a report with `healthy`
+        False and the reason in `error`, audited."""
+        with self._call() as (started, cancel):
+            send = Send(
+                "health_check",
+                HEALTH_PATH,
+                b"",
+                "",
+                started,
+                method="GET",
+                authenticated=False,
+                once=True,
+            )
+            done = self._delivery.exchange(send, cancel)
+        report = health_report(done.result)
         self._delivery.record(
             send,
             "success" if report.healthy else "unhealthy",
-            attempts=(summary(result, None),),
+            attempts=done.attempts,
             status_code=report.status_code,
             error=report.error,
         )
@@ -167,49 +190,57 @@ class VectorVueClient(OutboxMethods):
 
     def ingest_status(self, request_id: str) -> ResponseEnvelope:
         """The integration API's record of an earlier request: `data` holds its status,
-        counts and failed items. An unknown id is a VectorVueAPIError with status 404."""
-        started = self._start("ingest_status")
-        if self._gateway:
-            raise VectorVueConfigError("profile", "the telemetry gateway has no ingest status")
-        problem = _request_id_problem(request_id)
-        if problem:
-            error = VectorVueSerializationError.single("request_id", problem)
-            self._refused("ingest_status", STATUS_PATH, started, error, 1)
-            raise error
-        path = STATUS_PATH + quote(request_id, safe="")
-        return self._delivery.post(Send("ingest_status", path, b"", "", started, method="GET"))
+        counts and failed items. An unknown id is a VectorVueAPIError with status 404. An
+        id that is not a UUID is refused here (VectorVueSerializationError naming
+        `request_id`): VectorVue's ids are UUIDs, and it answers any other with a 500."""
+        with self._call() as (started, cancel):
+            if self._gateway:
+                raise VectorVueConfigError("profile", "the telemetry gateway has no ingest status")
+            try:
+                # Sent in canonical form (lowercase, hyphenated), whatever form it came in.
+                canonical = str(uuid.UUID(request_id))
+            except (TypeError, ValueError, AttributeError):
+                error = VectorVueSerializationError.single(
+                    "request_id", "must be a UUID, as VectorVue's request ids are"
+                )
+                self._refused("ingest_status", STATUS_PATH, started, error, 1)
+                raise error from None
+            send = Send("ingest_status", STATUS_PATH + canonical, b"", "", started, method="GET")
+            return self._delivery.post(send, cancel)
 
     # -- sending ----------------------------------------------------------------------------
     def send_event(self, event: Item, *, idempotency_key: str | None = None) -> ResponseEnvelope:
         """Validate and deliver one event (an integration-API event dict; for the gateway
         also any SpectraStrike output that yields exactly one event). The Idempotency-Key
         is derived from the body unless given, and is the same on every attempt."""
-        started = self._start("send_event")
-        if self._gateway:
-            parts = self._refusing(
-                "send_event", started, lambda: _single(self._gateway_parts([event]))
+        with self._call() as (started, cancel):
+            if self._gateway:
+                parts = self._refusing(
+                    "send_event", started, lambda: _single(self._gateway_parts([event]))
+                )
+                return self._gateway_sender.one("send_event", parts, started, cancel)
+            payload = self._refusing("send_event", started, lambda: normalize_event(event))
+            return self._integration_sender.one(
+                "send_event", EVENTS_PATH, payload, idempotency_key, started, cancel
             )
-            return self._gateway_sender.one("send_event", parts, started)
-        payload = self._refusing("send_event", started, lambda: normalize_event(event))
-        return self._integration_sender.one(
-            "send_event", EVENTS_PATH, payload, idempotency_key, started
-        )
 
     def send_finding(
         self, finding: Item, *, idempotency_key: str | None = None
     ) -> ResponseEnvelope:
         """Validate and deliver one finding (for the gateway: as an event)."""
-        started = self._start("send_finding")
-        payload = self._refusing("send_finding", started, lambda: normalize_finding(finding))
-        if self._gateway:
-            canonical = finding_to_canonical(payload, self._options.source_system)
-            parts = self._refusing(
-                "send_finding", started, lambda: _single(self._gateway_sender.prepare([canonical]))
+        with self._call() as (started, cancel):
+            payload = self._refusing("send_finding", started, lambda: normalize_finding(finding))
+            if self._gateway:
+                canonical = finding_to_canonical(payload, self._options.source_system)
+                parts = self._refusing(
+                    "send_finding",
+                    started,
+                    lambda: _single(self._gateway_sender.prepare([canonical])),
+                )
+                return self._gateway_sender.one("send_finding", parts, started, cancel)
+            return self._integration_sender.one(
+                "send_finding", FINDINGS_PATH, payload, idempotency_key, started, cancel
             )
-            return self._gateway_sender.one("send_finding", parts, started)
-        return self._integration_sender.one(
-            "send_finding", FINDINGS_PATH, payload, idempotency_key, started
-        )
 
     def send_batch(self, events: Sequence[Item]) -> ResponseEnvelope:
         """Deliver events: integration API in as few requests as `batch_size` and
@@ -218,36 +249,36 @@ class VectorVueClient(OutboxMethods):
         Every item is validated first: one bad item raises a VectorVueSerializationError
         listing every problem (index, field, rule), and nothing goes out.
         """
-        started = self._start("send_batch")
-        if self._gateway:
-            parts = self._refusing("send_batch", started, lambda: self._gateway_parts(events))
-            return self._gateway_sender.many("send_batch", parts, started)
-        sender = self._integration_sender
-        items = self._refusing(
-            "send_batch",
-            started,
-            lambda: convert_all(events, lambda e: sender.encoded(normalize_event(e))),
-        )
-        return sender.many("send_batch", EVENTS_BATCH_PATH, items, started)
+        with self._call() as (started, cancel):
+            if self._gateway:
+                parts = self._refusing("send_batch", started, lambda: self._gateway_parts(events))
+                return self._gateway_sender.many("send_batch", parts, started, cancel)
+            sender = self._integration_sender
+            items = self._refusing(
+                "send_batch",
+                started,
+                lambda: convert_all(events, lambda e: sender.encoded(normalize_event(e))),
+            )
+            return sender.many("send_batch", EVENTS_BATCH_PATH, items, started, cancel)
 
     def send_findings(self, findings: Sequence[Item]) -> ResponseEnvelope:
         """Deliver findings in batches, like send_batch (for the gateway: as events)."""
-        started = self._start("send_findings")
-        payloads = self._refusing(
-            "send_findings", started, lambda: convert_all(findings, normalize_finding)
-        )
-        sender = self._integration_sender
-        if self._gateway:
-            source = self._options.source_system
-            canonical = [finding_to_canonical(f, source) for f in payloads]
-            parts = self._refusing(
-                "send_findings", started, lambda: self._gateway_sender.prepare(canonical)
+        with self._call() as (started, cancel):
+            payloads = self._refusing(
+                "send_findings", started, lambda: convert_all(findings, normalize_finding)
             )
-            return self._gateway_sender.many("send_findings", parts, started)
-        items = self._refusing(
-            "send_findings", started, lambda: convert_all(payloads, sender.encoded)
-        )
-        return sender.many("send_findings", FINDINGS_BATCH_PATH, items, started)
+            sender = self._integration_sender
+            if self._gateway:
+                source = self._options.source_system
+                canonical = [finding_to_canonical(f, source) for f in payloads]
+                parts = self._refusing(
+                    "send_findings", started, lambda: self._gateway_sender.prepare(canonical)
+                )
+                return self._gateway_sender.many("send_findings", parts, started, cancel)
+            items = self._refusing(
+                "send_findings", started, lambda: convert_all(payloads, sender.encoded)
+            )
+            return sender.many("send_findings", FINDINGS_BATCH_PATH, items, started, cancel)
 
     def send_outputs(self, documents: Sequence[Mapping[str, Any]]) -> ResponseEnvelope:
         """Deliver what SpectraStrike emits, whatever the shape (broker envelopes, internal
@@ -256,43 +287,45 @@ class VectorVueClient(OutboxMethods):
         and everything is validated before anything is sent; a problem names its
         document's index. `items` cover every event and then every finding (integration
         API), or every event in document order (gateway)."""
-        started = self._start("send_outputs")
-        if self._gateway:
-            source = self._options.source_system
+        with self._call() as (started, cancel):
+            if self._gateway:
+                source = self._options.source_system
 
-            def to_canonical(output: Output) -> CanonicalEvent:
+                def to_canonical(output: Output) -> CanonicalEvent:
+                    if isinstance(output, CanonicalEvent):
+                        return output
+                    return finding_to_canonical(output, source)
+
+                parts = self._refusing(
+                    "send_outputs",
+                    started,
+                    lambda: self._per_document(
+                        documents,
+                        lambda o: self._gateway_sender.prepare([to_canonical(o)])[0],
+                    ),
+                )
+                return self._gateway_sender.many("send_outputs", parts, started, cancel)
+            sender = self._integration_sender
+
+            def encoded(output: Output) -> Encoded:
                 if isinstance(output, CanonicalEvent):
-                    return output
-                return finding_to_canonical(output, source)
+                    return sender.encoded(to_integration_event(output))
+                return sender.encoded(output)
 
-            parts = self._refusing(
-                "send_outputs",
-                started,
-                lambda: self._per_document(
-                    documents,
-                    lambda o: self._gateway_sender.prepare([to_canonical(o)])[0],
-                ),
+            items = self._refusing(
+                "send_outputs", started, lambda: self._per_document(documents, encoded)
             )
-            return self._gateway_sender.many("send_outputs", parts, started)
-        sender = self._integration_sender
-
-        def encoded(output: Output) -> Encoded:
-            if isinstance(output, CanonicalEvent):
-                return sender.encoded(to_integration_event(output))
-            return sender.encoded(output)
-
-        items = self._refusing(
-            "send_outputs", started, lambda: self._per_document(documents, encoded)
-        )
-        events = [i for i in items if isinstance(i.payload, models.IntegrationEvent)]
-        findings = [i for i in items if isinstance(i.payload, models.IntegrationFinding)]
-        envelopes: list[ResponseEnvelope] = []
-        if events:
-            envelopes.append(sender.many("send_outputs", EVENTS_BATCH_PATH, events, started))
-        if findings:
-            sent = sender.many("send_outputs", FINDINGS_BATCH_PATH, findings, started)
-            envelopes.append(_shift_items(sent, len(events)))
-        return merge_batches(envelopes, len(items))
+            events = [i for i in items if isinstance(i.payload, models.IntegrationEvent)]
+            findings = [i for i in items if isinstance(i.payload, models.IntegrationFinding)]
+            envelopes: list[ResponseEnvelope] = []
+            if events:
+                envelopes.append(
+                    sender.many("send_outputs", EVENTS_BATCH_PATH, events, started, cancel)
+                )
+            if findings:
+                sent = sender.many("send_outputs", FINDINGS_BATCH_PATH, findings, started, cancel)
+                envelopes.append(_shift_items(sent, len(events)))
+            return merge_batches(envelopes, len(items))
 
     def check_outputs(self, documents: Sequence[Mapping[str, Any]]) -> list[PlannedItem]:
         """What send_outputs would send, without sending: every document recognised,
@@ -321,10 +354,62 @@ class VectorVueClient(OutboxMethods):
 
         return self._per_document(documents, plan)
 
+    # -- the outbox -------------------------------------------------------------------------
+    def enqueue(self, document: Mapping[str, Any]) -> list[str]:
+        """Store what one SpectraStrike output yields (any shape send_outputs takes) in the
+        outbox; returns the items' keys once they are durable. Bad input raises at once and
+        nothing is stored; the network is never touched (a worker or `drain` delivers)."""
+        return self.enqueue_many([document])
+
+    def enqueue_many(self, documents: Sequence[Mapping[str, Any]]) -> list[str]:
+        """`enqueue` for many documents in one durable write (the fast path)."""
+        self._ensure_open()
+        keys = self._outbox.enqueue(documents)
+        if self._worker is not None:
+            self._worker.wake()
+        return keys
+
+    def drain(self, deadline_seconds: float | None = None) -> DrainReport:
+        """Deliver due outbox items until none is due, `deadline_seconds` pass (default:
+        the configured deadline_seconds), or VectorVue is unreachable."""
+        with self._call() as (_, cancel):
+            if deadline_seconds is None:
+                deadline_seconds = self._config.deadline_seconds
+            return self._outbox.drain(deadline_seconds, cancel)
+
+    @property
+    def outbox(self) -> OutboxView:
+        """Inspect and manage the outbox: stats, dead letters, retries, purges. The client
+        owns the outbox from its first use until close()."""
+        self._ensure_open()
+        return OutboxView(self._outbox.outbox(), self._clock)
+
+    def start_worker(self) -> None:
+        """Deliver the outbox from a background thread until `stop_worker` or `close`."""
+        self._ensure_open()
+        self._outbox.outbox()  # a client without an outbox says so here, not in the thread
+        with self._worker_lock:
+            if self._worker is None:
+                self._worker = DeliveryWorker(
+                    self._outbox.drain,
+                    self._outbox.next_due_in,
+                    self._config.worker_interval_seconds,
+                )
+            self._worker.start()
+
+    def stop_worker(self, timeout: float = 10.0) -> bool:
+        """Stop the background worker (its current request finishes, a retry it sleeps on
+        is not waited for); True when it has stopped within `timeout`. Other sends, on
+        other threads, go on."""
+        worker = self._worker
+        return True if worker is None else worker.stop(timeout)
+
     def close(self, timeout: float = 0.0) -> None:
         """Stop the worker, interrupting a retry it sleeps on; deliver what the outbox holds
-        for up to `timeout` seconds; leave the rest durable; release the transport, the
-        outbox and whatever else the wiring opened (`closers`). Idempotent.
+        for up to `timeout` seconds; cancel the sends and drains still in progress on other
+        threads (they end after their current attempt); leave the rest durable; release
+        the transport, the outbox and whatever else the wiring opened (`closers`).
+        Idempotent.
 
         Returns within `timeout` plus a quarter of a second: a worker still inside a
         request then is not waited for. What it was sending stays in flight in the
@@ -332,26 +417,24 @@ class VectorVueClient(OutboxMethods):
         outbox is next opened."""
         if self._closed:
             return
-        clock = self._delivery.clock
-        ends = clock.monotonic() + max(timeout, 0.0)
+        ends = self._clock.monotonic() + max(timeout, 0.0)
 
         def left() -> float:
-            return max(0.0, ends - clock.monotonic())
+            return max(0.0, ends - self._clock.monotonic())
 
         worker_stopped = True
         try:
             if self._worker is not None:
-                clock.interrupt()
-                worker_stopped = self.stop_worker(left() + _STOP_GRACE_SECONDS)
-            if self._outbox_service is not None and left() > 0 and worker_stopped:
-                self._outbox_service.drain(left())
+                worker_stopped = self._worker.stop(left() + _STOP_GRACE_SECONDS)
+            if self._outbox.opened and left() > 0 and worker_stopped:
+                self.drain(left())
         finally:
             self._closed = True
-            self._delivery.stopping.set()
-            self._delivery.transport.close()
-            if self._outbox_service is not None:
-                self._outbox_service.stopping.set()
-                self._outbox_service.outbox.close()
+            with self._calls_lock:
+                for cancel in self._calls:
+                    cancel.set()
+            self._delivery.close()
+            self._outbox.close()
             for close in self._closers:
                 close()
 
@@ -367,6 +450,21 @@ class VectorVueClient(OutboxMethods):
         self.close()
 
     # -- helpers ----------------------------------------------------------------------------
+    @contextmanager
+    def _call(self) -> Iterator[tuple[float, threading.Event]]:
+        """One public call: when it started (its deadline counts from then) and its own
+        cancel token, known to close() for as long as the call runs."""
+        self._ensure_open()
+        started = self._clock.monotonic()
+        cancel = threading.Event()
+        with self._calls_lock:
+            self._calls.add(cancel)
+        try:
+            yield started, cancel
+        finally:
+            with self._calls_lock:
+                self._calls.discard(cancel)
+
     def _per_document[R](
         self, documents: Sequence[Mapping[str, Any]], prepare: Callable[[Output], R]
     ) -> list[R]:
@@ -406,10 +504,6 @@ class VectorVueClient(OutboxMethods):
             self._refused(operation, "(local validation)", started, exc, len(exc.problems))
             raise
 
-    def _start(self, operation: str) -> float:
-        self._ensure_open()
-        return self._delivery.clock.monotonic()
-
     def _ensure_open(self) -> None:
         if self._closed:
             raise VectorVueError("the client is closed")
@@ -433,11 +527,3 @@ def _single(parts: list[GatewayParts]) -> GatewayParts:
             f"yields {len(parts)} events, not one: send it with send_outputs or send_batch",
         )
     return parts[0]
-
-
-def _request_id_problem(request_id: object) -> str | None:
-    if not isinstance(request_id, str) or not 1 <= len(request_id) <= 128:
-        return "must be a request id of 1-128 characters"
-    if not all(c.isascii() and (c.isalnum() or c in "._:-") for c in request_id):
-        return "has characters outside [A-Za-z0-9._:-]"
-    return None
