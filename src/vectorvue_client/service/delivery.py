@@ -336,7 +336,6 @@ class Delivery:
         send: Send,
         outcome: str,
         *,
-        method: str | None = None,
         attempts: tuple[AttemptSummary, ...] = (),
         status_code: int | None = None,
         error: str | None = None,
@@ -349,7 +348,7 @@ class Delivery:
             AuditRecord(
                 time=to_rfc3339(self._clock.time(), "time"),
                 action=send.operation,
-                method=method or send.method,
+                method=send.method,
                 endpoint=send.path,
                 outcome=outcome,
                 status_code=status_code,

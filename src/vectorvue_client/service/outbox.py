@@ -37,6 +37,7 @@ from vectorvue_client.domain.errors import (
 from vectorvue_client.domain.gateway import GatewayParts
 from vectorvue_client.domain.outbox import (
     PERMANENT_STATUSES,
+    UNREADABLE,
     Batch,
     Burial,
     Claimed,
@@ -251,7 +252,7 @@ class OutboxService:
                 # Local validation refused it for this profile: no resend can change that.
                 burials.append(Burial(item.key, f"refused locally: {exc.rules()}"))
             except (msgspec.DecodeError, RecursionError) as exc:  # a body this version cannot read
-                burials.append(Burial(item.key, f"unreadable outbox item: {exc}"))
+                burials.append(Burial(item.key, f"{UNREADABLE}: {exc}"))
         return ready, burials
 
     def _shape(self, item: Claimed) -> Any:
