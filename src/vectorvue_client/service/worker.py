@@ -20,7 +20,8 @@ from collections.abc import Callable
 from vectorvue_client.log_scrub import scrub_logger
 from vectorvue_client.service.outbox import DrainReport
 
-_LOGGER = scrub_logger(logging.getLogger("vectorvue_client.service.worker"))
+# A public name that embedders route, not the module path: it does not move with the code.
+_LOGGER = scrub_logger(logging.getLogger("vectorvue_client.worker"))
 
 
 class DeliveryWorker:
