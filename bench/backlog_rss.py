@@ -14,6 +14,7 @@ import time
 from data import integration_events
 
 from vectorvue_client import VectorVueConfig
+from vectorvue_client.adapters.outbox_sqlite import SqliteOutbox
 from vectorvue_client.container import build_client
 
 
@@ -25,10 +26,11 @@ def main() -> None:
             for start in range(0, items, 10_000):
                 client.enqueue_many(integration_events(min(10_000, items - start), start))
             assert client.outbox.stats().pending == items
-            # Through the backlog, as a drain claims it (delivery itself is measured apart).
-            outbox = client._outbox.outbox()
-            while claimed := outbox.claim(250, time.time() + 1):
-                outbox.delivered([c.key for c in claimed], time.time())
+        # Through the backlog, as a drain claims it (delivery itself is measured apart).
+        outbox = SqliteOutbox(f"{tmp}/o.db")
+        while claimed := outbox.claim(250, time.time() + 1):
+            outbox.delivered([c.key for c in claimed], time.time())
+        outbox.close()
     print(peak_rss_kib() / 1024)
 
 
