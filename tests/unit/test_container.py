@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from pathlib import Path
+from typing import Literal
 
 import pytest
 import trustme
@@ -87,12 +88,14 @@ def test_the_integration_api_signs_with_hmac_only_when_a_secret_is_configured() 
 @pytest.mark.parametrize(
     ("backend", "kind"), [("urllib3", Urllib3Transport), ("requests", RequestsTransport)]
 )
-def test_http_backend_picks_the_transport(backend: str, kind: type[object]) -> None:
-    """The transport is the backend http_backend names, and only that one is built."""
-    container = Container(config=VectorVueConfig(base_url=URL, http_backend=backend))  # type: ignore[arg-type]
-    transport = container.transport()
+def test_http_backend_picks_the_transport(
+    backend: Literal["urllib3", "requests"],
+    kind: type[Urllib3Transport] | type[RequestsTransport],
+) -> None:
+    """The transport is the backend http_backend names."""
+    transport = Container(config=VectorVueConfig(base_url=URL, http_backend=backend)).transport()
     assert isinstance(transport, kind)
-    transport.close()  # type: ignore[attr-defined]
+    transport.close()
 
 
 def test_credential_sources_are_chained_in_their_order(tmp_path: Path) -> None:
