@@ -165,7 +165,7 @@ def test_the_container_lets_a_fake_replace_one_adapter() -> None:
         ({"client_cert": "/nonexistent/c.pem", "client_key": "/nonexistent/c.key"}, "client_cert"),
     ],
 )
-def test_from_config_refuses_what_it_cannot_honour(
+def test_build_client_refuses_what_it_cannot_honour(
     overrides: dict[str, object], field: str
 ) -> None:
     """Missing files are config errors when the client is built, not at the first send."""
