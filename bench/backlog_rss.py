@@ -15,7 +15,8 @@ import tempfile
 from data import integration_events
 from receivers import TOKEN_ENV
 
-from vectorvue_client import VectorVueClient, VectorVueConfig
+from vectorvue_client import VectorVueConfig
+from vectorvue_client.container import build_client
 
 
 def main() -> None:
@@ -27,7 +28,7 @@ def main() -> None:
             api_key_env=TOKEN_ENV,
             outbox_path=f"{tmp}/o.db",
         )
-        with VectorVueClient.from_config(config) as client:
+        with build_client(config) as client:
             for start in range(0, items, 10_000):
                 client.enqueue_many(integration_events(min(10_000, items - start), start))
             assert client.outbox.stats().pending == items

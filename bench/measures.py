@@ -32,7 +32,7 @@ from floors import (
 )
 from receivers import TOKEN, TOKEN_ENV, Receiver
 
-from vectorvue_client import VectorVueClient, VectorVueConfig
+from vectorvue_client import VectorVueClient, VectorVueConfig, build_client
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,7 @@ def client(receiver: Receiver, **settings: Any) -> VectorVueClient:
     config = VectorVueConfig(
         base_url=receiver.url, ca_bundle=receiver.ca_path, api_key_env=TOKEN_ENV, **settings
     )
-    return VectorVueClient.from_config(config)
+    return build_client(config)
 
 
 def normalize_figure(receiver: Receiver, documents: int, repeats: int) -> Figure:

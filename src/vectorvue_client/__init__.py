@@ -1,12 +1,14 @@
 """vectorvue-client: deliver SpectraStrike telemetry and findings to VectorVue.
 
-The public API is exactly what is re-exported here.
+The public API is exactly what is re-exported here. `build_client` and `inspect_outbox`
+come from the composition root (vectorvue_client.container), loaded on first use: importing
+it eagerly would load every adapter and HTTP stack into code that only needs the models.
 """
 
 import logging
+from typing import TYPE_CHECKING, Any
 
 from vectorvue_client.audit import verify_audit_chain
-from vectorvue_client.client import VectorVueClient
 from vectorvue_client.config import VectorVueConfig
 from vectorvue_client.domain.audit_chain import ChainReport
 from vectorvue_client.domain.envelope import ErrorDetail, ItemOutcome, ResponseEnvelope
@@ -23,7 +25,20 @@ from vectorvue_client.domain.errors import (
 from vectorvue_client.domain.models import IntegrationEvent, IntegrationFinding
 from vectorvue_client.domain.redaction import Secret
 from vectorvue_client.log_scrub import scrub_logger
+from vectorvue_client.service.client import VectorVueClient
 from vectorvue_client.version import __version__
+
+if TYPE_CHECKING:
+    from vectorvue_client.container import build_client, inspect_outbox
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("build_client", "inspect_outbox"):
+        from vectorvue_client import container
+
+        return getattr(container, name)
+    raise AttributeError(f"module 'vectorvue_client' has no attribute {name!r}")
+
 
 # A library does not print: without a handler configured by the application, audit
 # warnings would reach stderr through logging's last-resort handler.
@@ -48,5 +63,7 @@ __all__ = [
     "VectorVueSerializationError",
     "VectorVueTransportError",
     "__version__",
+    "build_client",
+    "inspect_outbox",
     "verify_audit_chain",
 ]

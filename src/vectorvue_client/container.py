@@ -1,12 +1,14 @@
-"""The dependency-injector container: the only place that knows which adapter fills
-which port. Tests and embedders override a provider to swap one:
+"""The composition root: the only place that knows which adapter fills which port, and
+nothing imports it back. `build_client(config)` is a client with the default adapters;
+tests and embedders override a provider to swap one:
 
     container = Container(config=config)
     container.transport.override(FakeTransport(...))
     client = container.client()
 
-Each provider calls a factory annotated with the port it fills, so mypy --strict checks
-here that every default adapter fits its Protocol.
+Selectors pick the HTTP backend, the signer and each credential source from the
+configuration; each provider calls a factory annotated with the port it fills, so mypy
+--strict checks here that every default adapter fits its Protocol.
 """
 
 from __future__ import annotations
@@ -44,10 +46,8 @@ from vectorvue_client.adapters.signer_none import UnsignedSigner
 from vectorvue_client.adapters.transport_requests import RequestsTransport
 from vectorvue_client.adapters.transport_sockets import TlsSetupError
 from vectorvue_client.adapters.transport_urllib3 import Urllib3Transport
-from vectorvue_client.client import VectorVueClient
 from vectorvue_client.config import VectorVueConfig, default_outbox_path, proxy_from_environment
 from vectorvue_client.domain.errors import VectorVueConfigError
-from vectorvue_client.outbox_view import OutboxView
 from vectorvue_client.ports import (
     AuditSink,
     Clock,
@@ -57,15 +57,21 @@ from vectorvue_client.ports import (
     Signer,
     Transport,
 )
+from vectorvue_client.service.client import VectorVueClient
+from vectorvue_client.service.outbox_view import OutboxView
 from vectorvue_client.version import USER_AGENT
 
 
-def make_transport(config: VectorVueConfig, environ: Mapping[str, str]) -> Transport:
-    """The HTTP backend that http_backend names (urllib3, or requests: the same rules),
-    verifying against `ca_bundle`, else certifi's bundle (what requests uses for
-    verify=True), or, only when verify_tls is explicitly false, nothing; pins checked in
-    the handshake; a proxy only when configured (or, with proxy_from_env, when the
-    environment names one); no pooled connection reused after pool_max_idle_seconds."""
+def make_transport(
+    backend: type[Urllib3Transport] | type[RequestsTransport],
+    config: VectorVueConfig,
+    environ: Mapping[str, str],
+) -> Transport:
+    """An HTTP backend (urllib3, or requests: the same rules), verifying against
+    `ca_bundle`, else certifi's bundle (what requests uses for verify=True), or, only when
+    verify_tls is explicitly false, nothing; pins checked in the handshake; a proxy only
+    when configured (or, with proxy_from_env, when the environment names one); no pooled
+    connection reused after pool_max_idle_seconds."""
     verify: bool | str = config.verify_tls
     if config.ca_bundle is not None:
         _require_file("ca_bundle", config.ca_bundle)
@@ -78,7 +84,6 @@ def make_transport(config: VectorVueConfig, environ: Mapping[str, str]) -> Trans
     proxy = config.proxy_url
     if config.proxy_from_env:
         proxy = proxy_from_environment(environ, config.base_url)
-    backend = Urllib3Transport if config.http_backend == "urllib3" else RequestsTransport
     try:
         return backend(
             config.base_url,
@@ -96,11 +101,9 @@ def make_transport(config: VectorVueConfig, environ: Mapping[str, str]) -> Trans
         raise VectorVueConfigError(field, exc.rule) from None
 
 
-def make_vault(config: VectorVueConfig, environ: Mapping[str, str]) -> VaultCredentialSource | None:
-    """The Vault KV v2 source, when credential_sources names vault; its token, or its
-    AppRole role_id and secret_id, come from environment variables."""
-    if "vault" not in config.credential_sources:
-        return None
+def make_vault(config: VectorVueConfig, environ: Mapping[str, str]) -> VaultCredentialSource:
+    """The Vault KV v2 source; its token, or its AppRole role_id and secret_id, come from
+    environment variables."""
     assert config.vault_url is not None and config.vault_path is not None
 
     def env(name: str, field: str) -> CredentialSource:
@@ -129,76 +132,87 @@ def make_vault(config: VectorVueConfig, environ: Mapping[str, str]) -> VaultCred
     )
 
 
-def make_credentials(
-    config: VectorVueConfig,
-    environ: Mapping[str, str],
-    clock: Clock,
-    vault: VaultCredentialSource | None,
-    transport: Transport,
+def make_login(
+    config: VectorVueConfig, environ: Mapping[str, str], clock: Clock, transport: Transport
 ) -> CredentialSource:
-    """The bearer credential: with auth "login", a JWT from the login endpoint (through the
-    same transport, so the same TLS, CA and pins); else the API key from the configured
-    sources, first that has it wins, cached for credential_ttl_seconds."""
-    if config.auth == "login":
-        assert config.login_username is not None and config.login_tenant_id is not None
-        return LoginCredentialSource(
-            transport,
-            username=config.login_username,
-            password=known_now(
-                EnvCredentialSource(environ, config.login_password_env, field="login_password_env")
-            ),
-            tenant_id=config.login_tenant_id,
-            clock=clock,
-            timeout_seconds=config.timeout_seconds,
-            field="login_username",
-        )
-    sources: list[CredentialSource] = []
-    for kind in config.credential_sources:
-        if kind == "env":
-            sources.append(
-                known_now(EnvCredentialSource(environ, config.api_key_env, field="api_key_env"))
-            )
-        elif kind == "file":
-            assert config.api_key_file is not None
-            sources.append(
-                known_now(FileCredentialSource(config.api_key_file, field="api_key_file"))
-            )
-        else:
-            assert vault is not None
-            sources.append(vault)
+    """A JWT from the login endpoint (auth "login"), through the same transport, so the
+    same TLS, CA and pins."""
+    assert config.login_username is not None and config.login_tenant_id is not None
+    return LoginCredentialSource(
+        transport,
+        username=config.login_username,
+        password=known_now(
+            EnvCredentialSource(environ, config.login_password_env, field="login_password_env")
+        ),
+        tenant_id=config.login_tenant_id,
+        clock=clock,
+        timeout_seconds=config.timeout_seconds,
+        field="login_username",
+    )
+
+
+def make_env_key(config: VectorVueConfig, environ: Mapping[str, str]) -> CredentialSource:
+    """The API key from the environment variable api_key_env."""
+    return known_now(EnvCredentialSource(environ, config.api_key_env, field="api_key_env"))
+
+
+def make_file_key(config: VectorVueConfig) -> CredentialSource:
+    """The API key from the file api_key_file."""
+    assert config.api_key_file is not None
+    return known_now(FileCredentialSource(config.api_key_file, field="api_key_file"))
+
+
+def make_api_key(
+    config: VectorVueConfig, clock: Clock, sources: Mapping[str, Callable[[], CredentialSource]]
+) -> CredentialSource:
+    """The API key from the sources credential_sources names, in its order (first that has
+    it wins), cached for credential_ttl_seconds. `sources` builds each kind on demand."""
+    chosen = [sources[kind]() for kind in config.credential_sources]
     source = (
-        sources[0]
-        if len(sources) == 1
-        else ChainCredentialSource(sources, field="credential_sources")
+        chosen[0] if len(chosen) == 1 else ChainCredentialSource(chosen, field="credential_sources")
     )
     return CachedCredentialSource(source, ttl_seconds=config.credential_ttl_seconds, clock=clock)
 
 
-def make_signer(config: VectorVueConfig, environ: Mapping[str, str]) -> Signer:
-    """The telemetry gateway: Ed25519 as the configured service identity. The integration
-    API: HMAC-SHA256 when `signing_secret_env` is set, else no signature."""
+def signer_kind(config: VectorVueConfig) -> str:
+    """The telemetry gateway signs with Ed25519 as the configured service identity; the
+    integration API with HMAC-SHA256 when `signing_secret_env` is set, else not at all."""
     if config.profile == "telemetry-gateway":
-        assert config.client_cert is not None and config.service_identity is not None
-        if config.signing_key_file is not None:
-            _require_file("signing_key_file", config.signing_key_file)
-            key = load_ed25519_key_file(config.signing_key_file)
-        else:
-            assert config.signing_key_env is not None
-            source = EnvCredentialSource(environ, config.signing_key_env, field="signing_key_env")
-            key = load_ed25519_key_secret(source.get())
-        _require_file("client_cert", config.client_cert)
-        return Ed25519Signer(
-            key,
-            service_identity=config.service_identity,
-            client_cert_sha256=certificate_sha256(config.client_cert),
-        )
-    if config.signing_secret_env is None:
-        return UnsignedSigner()
+        return "ed25519"
+    return "none" if config.signing_secret_env is None else "hmac"
+
+
+def make_ed25519_signer(config: VectorVueConfig, environ: Mapping[str, str]) -> Signer:
+    """Ed25519 with the key of signing_key_file or signing_key_env, bound to client_cert."""
+    assert config.client_cert is not None and config.service_identity is not None
+    if config.signing_key_file is not None:
+        _require_file("signing_key_file", config.signing_key_file)
+        key = load_ed25519_key_file(config.signing_key_file)
+    else:
+        assert config.signing_key_env is not None
+        source = EnvCredentialSource(environ, config.signing_key_env, field="signing_key_env")
+        key = load_ed25519_key_secret(source.get())
+    _require_file("client_cert", config.client_cert)
+    return Ed25519Signer(
+        key,
+        service_identity=config.service_identity,
+        client_cert_sha256=certificate_sha256(config.client_cert),
+    )
+
+
+def make_hmac_signer(config: VectorVueConfig, environ: Mapping[str, str]) -> Signer:
+    """HMAC-SHA256 with the secret of signing_secret_env."""
+    assert config.signing_secret_env is not None
     return HmacSigner(
         known_now(
             EnvCredentialSource(environ, config.signing_secret_env, field="signing_secret_env")
         )
     )
+
+
+def make_unsigned() -> Signer:
+    """No signature."""
+    return UnsignedSigner()
 
 
 def known_now(source: CredentialSource) -> CredentialSource:
@@ -245,10 +259,14 @@ def make_outbox_reader(config: VectorVueConfig, environ: Mapping[str, str]) -> O
 
 
 def make_closers(
-    vault: VaultCredentialSource | None, audit_file: JsonlAuditSink | None
+    config: VectorVueConfig,
+    vault: Callable[[], VaultCredentialSource],
+    audit_file: JsonlAuditSink | None,
 ) -> list[Callable[[], None]]:
-    """What the client closes with itself, besides the transport."""
-    return [resource.close for resource in (vault, audit_file) if resource is not None]
+    """What the client closes with itself, besides the transport: the Vault client (when
+    a credential source is Vault) and the audit file."""
+    closers = [vault().close] if "vault" in config.credential_sources else []
+    return closers + ([audit_file.close] if audit_file is not None else [])
 
 
 def make_clock() -> Clock:
@@ -277,17 +295,36 @@ class Container(containers.DeclarativeContainer):
     entropy = providers.Singleton(make_entropy)
     audit_file = providers.Singleton(make_audit_file, config=config)
     audit = providers.Singleton(make_audit, audit_file=audit_file)
-    transport = providers.Singleton(make_transport, config=config, environ=environ)
-    vault = providers.Singleton(make_vault, config=config, environ=environ)
-    credentials = providers.Singleton(
-        make_credentials,
-        config=config,
-        environ=environ,
-        clock=clock,
-        vault=vault,
-        transport=transport,
+    transport = providers.Selector(
+        config.provided.http_backend,
+        urllib3=providers.Singleton(make_transport, Urllib3Transport, config, environ),
+        requests=providers.Singleton(make_transport, RequestsTransport, config, environ),
     )
-    signer = providers.Singleton(make_signer, config=config, environ=environ)
+    vault = providers.Singleton(make_vault, config=config, environ=environ)
+    # One provider per kind of API key source: only those credential_sources names are built.
+    key_sources = providers.Dict(
+        env=providers.Singleton(make_env_key, config=config, environ=environ).provider,
+        file=providers.Singleton(make_file_key, config=config).provider,
+        vault=vault.provider,
+    )
+    credentials = providers.Selector(
+        config.provided.auth,
+        login=providers.Singleton(
+            make_login, config=config, environ=environ, clock=clock, transport=transport
+        ),
+        token=providers.Singleton(
+            make_api_key,
+            config=config,
+            clock=clock,
+            sources=key_sources,
+        ),
+    )
+    signer = providers.Selector(
+        providers.Callable(signer_kind, config),
+        ed25519=providers.Singleton(make_ed25519_signer, config=config, environ=environ),
+        hmac=providers.Singleton(make_hmac_signer, config=config, environ=environ),
+        none=providers.Singleton(make_unsigned),
+    )
     outbox_reader = providers.Factory(make_outbox_reader, config=config, environ=environ)
     client = providers.Factory(
         VectorVueClient,
@@ -299,7 +336,9 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         entropy=entropy,
         outbox=providers.Callable(make_outbox_opener, config=config, environ=environ),
-        closers=providers.Callable(make_closers, vault=vault, audit_file=audit_file),
+        closers=providers.Callable(
+            make_closers, config=config, vault=vault.provider, audit_file=audit_file
+        ),
     )
 
 
@@ -309,7 +348,9 @@ def build_client(config: VectorVueConfig) -> VectorVueClient:
     return client
 
 
-def build_outbox_reader(config: VectorVueConfig) -> OutboxView:
-    """The configured outbox, read-only (see make_outbox_reader), on the system clock."""
+def inspect_outbox(config: VectorVueConfig) -> OutboxView:
+    """The configured outbox, opened read-only and without taking it from the process
+    that owns it (a running service): stats and dead letters; retries and purges raise
+    VectorVueOutboxError (only the owner changes it). Close it with `close()`."""
     container = Container(config=config)
     return OutboxView(container.outbox_reader(), container.clock())

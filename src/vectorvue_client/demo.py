@@ -25,11 +25,11 @@ from typing import Any, TextIO
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from vectorvue_client.client import VectorVueClient
 from vectorvue_client.config import VectorVueConfig
 from vectorvue_client.container import Container
 from vectorvue_client.domain.errors import VectorVueSerializationError
 from vectorvue_client.samples import sample_path
+from vectorvue_client.service.client import VectorVueClient
 
 TENANT = "10000000-0000-0000-0000-000000000001"
 IDENTITY = "spectrastrike-producer"

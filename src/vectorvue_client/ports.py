@@ -6,6 +6,7 @@ proves it where the container wires them) and inherit from nothing of ours.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
@@ -90,12 +91,9 @@ class Clock(Protocol):
         """Unix time in seconds: for signature timestamps and HTTP dates."""
         ...
 
-    def sleep(self, seconds: float) -> None:
-        """Wait `seconds` (a backoff), or less once interrupted."""
-        ...
-
-    def interrupt(self) -> None:
-        """End the current sleep and every later one at once (the client is closing)."""
+    def sleep(self, seconds: float, cancel: threading.Event) -> None:
+        """Wait `seconds` (a backoff), or less: not at all once `cancel` is set (the send
+        that waits is cancelled: its worker stops, its client closes)."""
         ...
 
 

@@ -5,6 +5,8 @@ test_audit_contract.py."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from vectorvue_client.adapters.clock_system import SystemClock
@@ -25,11 +27,20 @@ def clock(request: pytest.FixtureRequest) -> Clock:
 def test_a_clock_moves_forward_by_at_least_a_sleep(clock: Clock) -> None:
     """monotonic never goes back; after sleep(s) at least s has passed on it; time() is Unix."""
     before = clock.monotonic()
-    clock.sleep(0.02)
+    clock.sleep(0.02, threading.Event())
     after = clock.monotonic()
     assert after - before >= 0.02 - 1e-6
     assert clock.time() > 1_600_000_000  # after 2020: seconds, not milliseconds
     assert clock.time() < 10_000_000_000
+
+
+def test_a_cancelled_sleep_does_not_wait(clock: Clock) -> None:
+    """A sleep whose token is set returns at once: a cancelled send waits for nothing."""
+    cancel = threading.Event()
+    cancel.set()
+    before = clock.monotonic()
+    clock.sleep(3600.0, cancel)
+    assert clock.monotonic() - before < 60.0
 
 
 @pytest.fixture(params=["system", "fake"])

@@ -27,6 +27,7 @@ from vectorvue_client import (
     VectorVueClient,
     VectorVueTransportError,
 )
+from vectorvue_client.container import inspect_outbox
 from vectorvue_client.samples import sample_path
 
 from .clients import events, wired_client
@@ -139,7 +140,7 @@ def test_close_ends_by_its_timeout_with_a_worker_inside_a_request(
     started = time.monotonic()
     client.close(0.5)
     assert time.monotonic() - started < 0.5 + 0.25 + MARGIN
-    reader = VectorVueClient.inspect_outbox(client.config)
+    reader = inspect_outbox(client.config)
     try:
         assert reader.stats().delivered == 0
     finally:

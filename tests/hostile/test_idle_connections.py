@@ -21,10 +21,11 @@ import threading
 
 import pytest
 
-from vectorvue_client import VectorVueClient, VectorVueConfig
+from vectorvue_client import VectorVueConfig
 from vectorvue_client.adapters.transport_requests import RequestsTransport
 from vectorvue_client.adapters.transport_urllib3 import Urllib3Transport
 from vectorvue_client.config import HttpBackend
+from vectorvue_client.container import build_client
 from vectorvue_client.domain.http import HttpRequest, HttpResponse, HttpResult, Timeouts
 
 from .hostile_peers import FOR_EVER_SECONDS, HostilePeer, abort, read_request, respond
@@ -105,7 +106,7 @@ def test_pool_max_idle_seconds_reaches_the_transport(
             max_retries=0,
             pool_max_idle_seconds=CLIENT_IDLE,
         )
-        with VectorVueClient.from_config(config) as client:
+        with build_client(config) as client:
             before = client.send_finding(FINDING)
             assert closer.gave_up.wait(FOR_EVER_SECONDS)
             after = client.send_finding(FINDING)

@@ -22,10 +22,11 @@ from collections.abc import Iterator
 import pytest
 import trustme
 
-from vectorvue_client import VectorVueClient, VectorVueConfig, VectorVueTransportError
+from vectorvue_client import VectorVueConfig, VectorVueTransportError
 from vectorvue_client.adapters.transport_requests import RequestsTransport
 from vectorvue_client.adapters.transport_urllib3 import Urllib3Transport
 from vectorvue_client.config import HttpBackend
+from vectorvue_client.container import build_client
 from vectorvue_client.domain.http import HttpRequest, Timeouts, TransportFailure
 
 from .hostile_peers import HostilePeer, PeerCertificates, PeerProcess, abort
@@ -106,7 +107,7 @@ def test_the_client_reports_a_refusal_after_one_attempt_not_after_retries(
         backoff_base_seconds=0.01,
         backoff_max_seconds=0.01,
     )
-    with VectorVueClient.from_config(config) as client:
+    with build_client(config) as client:
         for _ in range(REPEATS):
             with pytest.raises(VectorVueTransportError) as refused:
                 client.send_finding(FINDING)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import sys
 
-from vectorvue_client import VectorVueClient, VectorVueConfig
+from vectorvue_client import VectorVueConfig
+from vectorvue_client.container import build_client
 
 
 def main() -> None:
@@ -35,7 +36,7 @@ def main() -> None:
         }
         for n in range(first, first + count)
     ]
-    with VectorVueClient.from_config(config) as client:
+    with build_client(config) as client:
         client.enqueue_many(findings)  # content seen before is stored once
         print("enqueued", flush=True)
         while client.outbox.stats().pending:

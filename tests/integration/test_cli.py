@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from vectorvue_client.container import build_client
 from vectorvue_client.samples import sample_path
 from vectorvue_client.testing import LocalVectorVue
 
@@ -144,7 +145,7 @@ def test_health_and_status(local_vectorvue: LocalVectorVue, env: dict[str, str])
     assert cli("health", env=env).returncode == 0
     local_vectorvue.fail_next(1, 503, include_health=True)
     assert cli("health", env=env).returncode == 3
-    from vectorvue_client import VectorVueClient, VectorVueConfig
+    from vectorvue_client import VectorVueConfig
 
     os.environ["VV_TEST_KEY"] = local_vectorvue.api_token
     try:
@@ -153,7 +154,7 @@ def test_health_and_status(local_vectorvue: LocalVectorVue, env: dict[str, str])
             ca_bundle=local_vectorvue.ca_pem_path,
             api_key_env="VV_TEST_KEY",
         )
-        with VectorVueClient.from_config(config) as client:
+        with build_client(config) as client:
             request_id = client.send_outputs(
                 [json.loads(sample_path("cloudevent.json").read_text())]
             ).request_id

@@ -14,7 +14,7 @@ from vectorvue_client import (
     VectorVueConfigError,
     VectorVueTransportError,
 )
-from vectorvue_client.container import Container
+from vectorvue_client.container import Container, build_client
 from vectorvue_client.testing import FakeTransport, json_response
 from vectorvue_client.testing.receiver import LocalVectorVue
 
@@ -40,7 +40,7 @@ def signed_vectorvue() -> Iterator[LocalVectorVue]:
 def client(
     signed_vectorvue: LocalVectorVue, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[VectorVueClient]:
-    """VectorVueClient.from_config, with the key and signing secret in the environment."""
+    """build_client, with the key and signing secret in the environment."""
     monkeypatch.setenv("VECTORVUE_API_KEY", TOKEN)
     monkeypatch.setenv("VECTORVUE_SIGNING_SECRET", SIGNING)
     config = VectorVueConfig(
@@ -52,7 +52,7 @@ def client(
         deadline_seconds=10.0,
         timeout_seconds=2.0,
     )
-    with VectorVueClient.from_config(config) as c:
+    with build_client(config) as c:
         yield c
 
 
@@ -118,7 +118,7 @@ def test_a_wrong_signing_secret_is_a_401_that_is_not_retried(
         ca_bundle=signed_vectorvue.ca_pem_path,
         signing_secret_env="WRONG_SECRET",
     )
-    with VectorVueClient.from_config(config) as client, pytest.raises(VectorVueAPIError) as caught:
+    with build_client(config) as client, pytest.raises(VectorVueAPIError) as caught:
         client.send_finding(FINDING)
     assert caught.value.status_code == 401
     assert len(signed_vectorvue.requests) == 1
@@ -133,7 +133,7 @@ def test_an_untrusted_server_is_a_tls_error_even_with_requests_ca_bundle_set(
     monkeypatch.setenv("VECTORVUE_API_KEY", TOKEN)
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", signed_vectorvue.ca_pem_path)
     monkeypatch.setenv("CURL_CA_BUNDLE", signed_vectorvue.ca_pem_path)
-    with VectorVueClient.from_config(VectorVueConfig(base_url=signed_vectorvue.url)) as client:
+    with build_client(VectorVueConfig(base_url=signed_vectorvue.url)) as client:
         with pytest.raises(VectorVueTransportError) as caught:
             client.send_finding(FINDING)
         assert caught.value.kind == "tls"
@@ -165,11 +165,11 @@ def test_the_container_lets_a_fake_replace_one_adapter() -> None:
         ({"client_cert": "/nonexistent/c.pem", "client_key": "/nonexistent/c.key"}, "client_cert"),
     ],
 )
-def test_from_config_refuses_what_it_cannot_honour(
+def test_build_client_refuses_what_it_cannot_honour(
     overrides: dict[str, object], field: str
 ) -> None:
     """Missing files are config errors when the client is built, not at the first send."""
     config = VectorVueConfig(base_url="https://vectorvue.test", **overrides)  # type: ignore[arg-type]
     with pytest.raises(VectorVueConfigError) as caught:
-        VectorVueClient.from_config(config)
+        build_client(config)
     assert caught.value.field == field

@@ -13,7 +13,6 @@ from cryptography.hazmat.primitives import serialization
 
 from vectorvue_client import (
     TransportErrorKind,
-    VectorVueClient,
     VectorVueConfig,
     VectorVueConfigError,
     verify_audit_chain,
@@ -22,6 +21,7 @@ from vectorvue_client.adapters.signer_ed25519 import certificate_sha256
 from vectorvue_client.adapters.transport_requests import RequestsTransport
 from vectorvue_client.adapters.transport_urllib3 import Urllib3Transport
 from vectorvue_client.config import HttpBackend
+from vectorvue_client.container import build_client
 from vectorvue_client.domain.http import HttpRequest, HttpResponse, Timeouts, TransportFailure
 from vectorvue_client.testing import LocalVectorVue
 from vectorvue_client.testing.pytest_plugin import LocalVectorVueFactory
@@ -140,7 +140,7 @@ def test_a_tls_file_that_cannot_be_loaded_is_refused_before_anything_is_sent(
         http_backend=http_backend,
     )
     with pytest.raises(VectorVueConfigError) as refused:
-        VectorVueClient.from_config(config)
+        build_client(config)
     assert refused.value.field == broken
     assert vv.requests == []
 
@@ -168,7 +168,7 @@ def test_gzip_bodies_are_accepted_with_the_signature_over_the_sent_bytes(
         gzip_requests=True,
         http_backend=http_backend,
     )
-    with VectorVueClient.from_config(config) as client:
+    with build_client(config) as client:
         assert client.send_finding(FINDING).success
     (request,) = signed.requests
     assert request.headers["content-encoding"] == "gzip"
@@ -191,7 +191,7 @@ def test_the_audit_file_records_every_send_and_reveals_tampering(
         http_backend=http_backend,
     )
     signed.fail_next(1, 503)
-    with VectorVueClient.from_config(config) as client:
+    with build_client(config) as client:
         client.send_finding(FINDING)
         client.health_check()
         client.send_finding({**FINDING, "title": "Second finding"})
@@ -235,7 +235,7 @@ def test_the_api_key_can_come_from_vault_through_a_chain(
             vault_ca_bundle=vault.ca_pem_path,
             http_backend=http_backend,
         )
-        with VectorVueClient.from_config(config) as client:
+        with build_client(config) as client:
             assert client.send_finding(FINDING).success
             assert client.send_finding({**FINDING, "title": "Another finding"}).success
         assert vault.logins == 1

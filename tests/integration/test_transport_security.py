@@ -16,13 +16,13 @@ import trustme
 
 from vectorvue_client import (
     TransportErrorKind,
-    VectorVueClient,
     VectorVueConfig,
     VectorVueTransportError,
 )
 from vectorvue_client.adapters.transport_requests import RequestsTransport
 from vectorvue_client.adapters.transport_urllib3 import Urllib3Transport
 from vectorvue_client.config import HttpBackend
+from vectorvue_client.container import build_client
 from vectorvue_client.domain.http import HttpRequest, HttpResponse, Timeouts, TransportFailure
 from vectorvue_client.testing.receiver import LocalVectorVue
 
@@ -117,7 +117,7 @@ def test_the_client_never_retries_a_pin_mismatch(
         http_backend=http_backend,
     )
     with (
-        VectorVueClient.from_config(config) as client,
+        build_client(config) as client,
         pytest.raises(VectorVueTransportError) as caught,
     ):
         client.send_finding(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import logging
+import threading
 from typing import Any
 
 import msgspec
@@ -13,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vectorvue_client import (
+    ResponseEnvelope,
     TransportErrorKind,
     VectorVueAPIError,
     VectorVueConfig,
@@ -22,13 +24,6 @@ from vectorvue_client import (
     VectorVueTransportError,
 )
 from vectorvue_client.adapters.audit_logging import LoggingAuditSink
-from vectorvue_client.client import (
-    EVENTS_BATCH_PATH,
-    EVENTS_PATH,
-    FINDINGS_PATH,
-    HEALTH_PATH,
-    VectorVueClient,
-)
 from vectorvue_client.domain.audit import AuditRecord
 from vectorvue_client.domain.http import (
     HttpRequest,
@@ -37,8 +32,11 @@ from vectorvue_client.domain.http import (
     Timeouts,
     TransportFailure,
 )
+from vectorvue_client.service.client import HEALTH_PATH, VectorVueClient
+from vectorvue_client.service.senders import EVENTS_BATCH_PATH, EVENTS_PATH, FINDINGS_PATH
 from vectorvue_client.testing import (
     TEST_BASE_URL,
+    FakeClock,
     FakeCredentialSource,
     FakeEntropy,
     FakePorts,
@@ -794,3 +792,157 @@ def test_a_409_is_final_on_the_integration_api_but_retried_on_the_gateway() -> N
     )
     assert gateway.client(config(**GATEWAY_CONFIG)).send_event(BROKER_EVENT).success
     assert len(gateway.transport.requests) == 2
+
+
+# -- ingest status ----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "request_id", ["not-a-uuid", "", "r-1", "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f"]
+)
+def test_an_ingest_status_id_that_is_not_a_uuid_is_refused_before_sending(
+    request_id: str,
+) -> None:
+    """VectorVue stores request ids in a UUID column and answers any other id with a plain
+    500 (which would be retried): refused here, naming request_id and the rule."""
+    ports = FakePorts()
+    with pytest.raises(VectorVueSerializationError) as caught:
+        ports.client().ingest_status(request_id)
+    assert caught.value.field == "request_id"
+    assert "UUID" in str(caught.value)
+    assert ports.transport.requests == []
+    assert ports.audit.records[-1].outcome == "invalid"
+
+
+def test_an_ingest_status_id_is_sent_in_canonical_lowercase() -> None:
+    """An upper-case or brace-wrapped UUID is the same id: it is sent canonical."""
+    status = json_response(
+        200, b'{"request_id":"r","status":"completed","data":{},"errors":[],"signature":null}'
+    )
+    ports = FakePorts(transport=FakeTransport([status]))
+    ports.client().ingest_status("{0F1E2D3C-4B5A-6978-8796-A5B4C3D2E1F0}")
+    (request,) = ports.transport.requests
+    assert request.path.endswith("/ingest/status/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0")
+
+
+# -- health through the delivery path ---------------------------------------------------------
+def test_health_has_the_timeouts_and_the_audit_of_every_send() -> None:
+    """/healthz is asked once (a 503 is reported, not retried), within deadline_seconds,
+    and audited like any send."""
+    ports = FakePorts(transport=FakeTransport([json_response(503, b'{"detail":"down"}')]))
+    report = ports.client(config(timeout_seconds=2.0, deadline_seconds=5.0)).health()
+    assert not report.healthy and report.status_code == 503
+    (sent,) = ports.transport.sent
+    assert sent.timeouts.read == 2.0 and sent.timeouts.total == 5.0
+    assert ports.clock.sleeps == []
+    record = ports.audit.records[-1]
+    assert (record.action, record.outcome, record.attempts) == ("health_check", "unhealthy", 1)
+
+
+# -- cancel tokens ------------------------------------------------------------------------------
+class HeldClock(FakeClock):
+    """A FakeClock whose first backoff holds the sleeping thread until the test lets it
+    go (or its send is cancelled), so that the test acts while a send waits in it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sleeping = threading.Event()
+        self.release = threading.Event()
+
+    def sleep(self, seconds: float, cancel: threading.Event) -> None:
+        if not self.sleeping.is_set():
+            self.sleeping.set()
+            self.release.wait(30.0)  # a bound for a broken test, not a wait on time
+        super().sleep(seconds, cancel)
+
+
+class HeldTransport:
+    """A Transport whose batch requests (the worker's) hang until `go` is set, while the
+    single sends are answered from `answers`."""
+
+    def __init__(self, answers: list[HttpResult]) -> None:
+        self.answers = answers
+        self.in_batch = threading.Event()
+        self.go = threading.Event()
+        self.paths: list[str] = []
+
+    def send(self, request: HttpRequest, timeouts: Timeouts) -> HttpResult:
+        self.paths.append(request.path)
+        if request.path.endswith("/batch"):
+            self.in_batch.set()
+            self.go.wait(30.0)
+            return batch_ok(request)
+        return self.answers.pop(0)
+
+    def close(self) -> None:
+        pass
+
+
+def test_stopping_the_worker_does_not_stop_a_send_on_another_thread() -> None:
+    """The worker is stopped (too late to wait for: it is inside a request) while a
+    send_event on another thread waits in a retry backoff: the send goes on and delivers,
+    and the worker's own request ends its run."""
+    clock = HeldClock()
+    transport = HeldTransport([json_response(503, b'{"detail":"busy"}'), ACCEPTED])
+    ports = FakePorts(clock=clock)
+    client = VectorVueClient(
+        config=config(worker_interval_seconds=0.01),
+        transport=transport,
+        credentials=ports.credentials,
+        signer=ports.signer,
+        audit=ports.audit,
+        clock=clock,
+        entropy=ports.entropy,
+        outbox=lambda: ports.outbox,
+    )
+    outcome: list[ResponseEnvelope | BaseException] = []
+
+    def send() -> None:
+        try:
+            outcome.append(client.send_event(event()))
+        except BaseException as exc:  # noqa: BLE001 - reported to the test thread
+            outcome.append(exc)
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    assert clock.sleeping.wait(30.0)  # the send got its 503 and sleeps in the backoff
+    client.enqueue(event(event_id="queued-1"))
+    client.start_worker()
+    assert transport.in_batch.wait(30.0)  # the worker is inside its request
+    assert client.stop_worker(0.0) is False  # cancelled, still inside the request
+    clock.release.set()
+    sender.join(30.0)
+    assert not sender.is_alive()
+    (envelope,) = outcome
+    assert isinstance(envelope, ResponseEnvelope) and envelope.success
+    assert envelope.attempts == 2
+    transport.go.set()
+    assert client.stop_worker(30.0)
+    client.close()
+
+
+def test_close_cancels_a_send_in_progress_on_another_thread() -> None:
+    """close() while a send on another thread waits in a retry backoff: the send starts no
+    other attempt (its transport is closed) and raises the last answer."""
+    clock = HeldClock()
+    ports = FakePorts(
+        transport=FakeTransport([json_response(503, b'{"detail":"busy"}'), ACCEPTED]),
+        clock=clock,
+    )
+    client = ports.client()
+    outcome: list[ResponseEnvelope | BaseException] = []
+
+    def send() -> None:
+        try:
+            outcome.append(client.send_event(event()))
+        except BaseException as exc:  # noqa: BLE001 - reported to the test thread
+            outcome.append(exc)
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    assert clock.sleeping.wait(30.0)
+    client.close()
+    clock.release.set()
+    sender.join(30.0)
+    (raised,) = outcome
+    assert isinstance(raised, VectorVueAPIError) and raised.status_code == 503
+    assert len(ports.transport.requests) == 1
+    assert clock.monotonic() == 0.0  # the cancelled backoff did not wait

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from pathlib import Path
+from typing import Literal
 
 import pytest
 import trustme
@@ -13,6 +14,8 @@ from vectorvue_client import VectorVueConfig, VectorVueConfigError
 from vectorvue_client.adapters.signer_ed25519 import Ed25519Signer, certificate_sha256
 from vectorvue_client.adapters.signer_hmac import HmacSigner
 from vectorvue_client.adapters.signer_none import UnsignedSigner
+from vectorvue_client.adapters.transport_requests import RequestsTransport
+from vectorvue_client.adapters.transport_urllib3 import Urllib3Transport
 from vectorvue_client.container import Container
 
 SEED = bytes(range(32))
@@ -80,3 +83,33 @@ def test_the_integration_api_signs_with_hmac_only_when_a_secret_is_configured() 
     unsigned = Container(config=VectorVueConfig(base_url=URL))
     assert isinstance(unsigned.signer(), UnsignedSigner)
     assert unsigned.signer().sign(b"{}", timestamp=1, nonce="n" * 8) == ()
+
+
+@pytest.mark.parametrize(
+    ("backend", "kind"), [("urllib3", Urllib3Transport), ("requests", RequestsTransport)]
+)
+def test_http_backend_picks_the_transport(
+    backend: Literal["urllib3", "requests"],
+    kind: type[Urllib3Transport] | type[RequestsTransport],
+) -> None:
+    """The transport is the backend http_backend names."""
+    transport = Container(config=VectorVueConfig(base_url=URL, http_backend=backend)).transport()
+    assert isinstance(transport, kind)
+    transport.close()
+
+
+def test_credential_sources_are_chained_in_their_order(tmp_path: Path) -> None:
+    """file then env: the file's key wins while it has one; only the named kinds are built
+    (no Vault is configured, and none is asked for)."""
+    key_file = tmp_path / "key"
+    key_file.write_text("from-the-file")
+    key_file.chmod(0o600)
+    config = VectorVueConfig(
+        base_url=URL, credential_sources=("file", "env"), api_key_file=str(key_file)
+    )
+    container = Container(config=config)
+    container.environ.override({"VECTORVUE_API_KEY": "from-the-environment"})
+    assert container.credentials().get().reveal() == "from-the-file"
+    only_env = Container(config=VectorVueConfig(base_url=URL))
+    only_env.environ.override({"VECTORVUE_API_KEY": "from-the-environment"})
+    assert only_env.credentials().get().reveal() == "from-the-environment"

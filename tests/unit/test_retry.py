@@ -110,7 +110,7 @@ def run(
     jitter: float = 0.5,
     now: float = NOW,
 ) -> Retry | Stop:
-    """decide() with roomy defaults."""
+    """decide() with roomy defaults, given the answer's Retry-After read at `now`."""
     return decide(
         policy,
         attempt=attempt,
@@ -118,8 +118,15 @@ def run(
         elapsed=elapsed,
         deadline=deadline,
         jitter=jitter,
-        now=now,
+        retry_after=retry_after_of(outcome, now),
     )
+
+
+def retry_after_of(outcome: HttpResult, now: float) -> float | None:
+    """What the Delivery reads once from an answer: its Retry-After, in seconds."""
+    if isinstance(outcome, HttpResponse):
+        return parse_retry_after(outcome.header("retry-after"), now)
+    return None
 
 
 ROOMY = RetryPolicy(max_retries=5)
@@ -153,7 +160,7 @@ def test_a_retry_is_always_allowed_and_fits_the_deadline(
         elapsed=elapsed,
         deadline=deadline,
         jitter=jitter,
-        now=now,
+        retry_after=retry_after_of(outcome, now),
     )
     if isinstance(decision, Retry):
         assert is_retryable(outcome)

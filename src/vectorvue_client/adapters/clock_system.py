@@ -7,11 +7,8 @@ import time
 
 
 class SystemClock:
-    """The real clock. `sleep` waits on an Event so that `interrupt()` (close, shutdown)
-    ends a backoff at once instead of after it."""
-
-    def __init__(self) -> None:
-        self._wake = threading.Event()
+    """The real clock. `sleep` waits on the sleeper's cancel token, so that cancelling a
+    send (a worker stopped, a client closed) ends its backoff at once instead of after it."""
 
     def monotonic(self) -> float:
         """time.monotonic()."""
@@ -21,11 +18,7 @@ class SystemClock:
         """time.time()."""
         return time.time()
 
-    def sleep(self, seconds: float) -> None:
-        """Wait `seconds`, or less if interrupted."""
+    def sleep(self, seconds: float, cancel: threading.Event) -> None:
+        """Wait `seconds`, or less once `cancel` is set."""
         if seconds > 0:
-            self._wake.wait(seconds)
-
-    def interrupt(self) -> None:
-        """End every current and future sleep at once (used on close)."""
-        self._wake.set()
+            cancel.wait(seconds)

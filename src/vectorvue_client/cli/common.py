@@ -6,12 +6,14 @@ import argparse
 import json
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any, Final, TextIO
+from typing import TYPE_CHECKING, Any, Final, TextIO
 
-from vectorvue_client.client import VectorVueClient
 from vectorvue_client.config import Resolved, resolve
 from vectorvue_client.domain.errors import VectorVueConfigError
 from vectorvue_client.domain.redaction import mask_known
+
+if TYPE_CHECKING:
+    from vectorvue_client.service.client import VectorVueClient
 
 EXIT_OK: Final = 0  # everything delivered (or the command did what it was asked)
 EXIT_REJECTED: Final = 1  # some items rejected, refused or dead-lettered
@@ -36,7 +38,10 @@ def settings(args: argparse.Namespace) -> Resolved:
 
 def open_client(args: argparse.Namespace) -> VectorVueClient:
     """A client with the default adapters for the resolved configuration."""
-    return VectorVueClient.from_config(settings(args).config)
+    # Imported here: the adapters load only for the commands that talk to VectorVue.
+    from vectorvue_client.container import build_client
+
+    return build_client(settings(args).config)
 
 
 def emit(args: argparse.Namespace, data: Mapping[str, Any], human: str) -> None:

@@ -16,13 +16,13 @@ from vectorvue_client.cli.common import (
     settings,
     table,
 )
-from vectorvue_client.client import VectorVueClient
-from vectorvue_client.outbox_view import OutboxView
+from vectorvue_client.container import inspect_outbox
+from vectorvue_client.service.outbox_view import OutboxView
 
 
 def _inspect(args: argparse.Namespace) -> OutboxView:
     # Read-only, without the owner lock: a running service keeps its outbox and its claims.
-    return VectorVueClient.inspect_outbox(settings(args).config)
+    return inspect_outbox(settings(args).config)
 
 
 def stats(args: argparse.Namespace) -> int:

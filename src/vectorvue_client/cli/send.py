@@ -27,8 +27,8 @@ from vectorvue_client.cli.common import (
 )
 from vectorvue_client.cli.inputs import Document, InputFile, Unreadable, printable
 from vectorvue_client.cli.progress import Progress
-from vectorvue_client.client import PlannedItem, VectorVueClient
 from vectorvue_client.domain.errors import VectorVueSerializationError
+from vectorvue_client.service.client import PlannedItem, VectorVueClient
 
 CHUNK: Final = 200  # documents per send_outputs call: progress granularity
 ENQUEUE_CHUNK: Final = 5000  # documents per durable outbox write (each one is a commit)

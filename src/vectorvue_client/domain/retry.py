@@ -1,8 +1,9 @@
 """The retry policy: the only place that decides whether and when to try again.
 
-`decide` is a pure function of (attempt, outcome, elapsed, deadline) plus the two inputs
-a pure function cannot make itself: a jitter draw in [0, 1) and the current Unix time
-(to read a Retry-After given as an HTTP date). The client supplies both from its ports.
+`decide` is a pure function of (attempt, outcome, elapsed, deadline) plus a jitter draw
+in [0, 1), which a pure function cannot make itself, and the answer's Retry-After, read
+once per answer by `parse_retry_after` (an HTTP date needs the current time, which the
+caller has from its Clock port).
 """
 
 from __future__ import annotations
@@ -88,28 +89,28 @@ def decide(
     elapsed: float,
     deadline: float,
     jitter: float,
-    now: float,
+    retry_after: float | None,
 ) -> Decision:
     """Decide what follows attempt number `attempt` (1 = the first) that ended in `outcome`,
-    `elapsed` seconds into a send whose whole budget is `deadline` seconds."""
+    `elapsed` seconds into a send whose whole budget is `deadline` seconds. `retry_after`:
+    the seconds the answer's Retry-After asks for (parse_retry_after), None without one."""
     if attempt < 1:
         raise ValueError("attempt counts from 1")
     if not 0.0 <= jitter < 1.0:
         raise ValueError("jitter must be in [0, 1)")
 
-    retry_after: float | None = None
     if isinstance(outcome, HttpResponse):
         if 200 <= outcome.status < 300:
             return Stop(StopReason.SUCCEEDED, f"HTTP {outcome.status}")
         if outcome.status not in policy.retryable_statuses:
             return Stop(StopReason.NOT_RETRYABLE, f"HTTP {outcome.status} is not retryable")
         what = f"HTTP {outcome.status}"
-        retry_after = parse_retry_after(outcome.header("retry-after"), now)
     else:
         assert isinstance(outcome, TransportFailure)
         if outcome.kind not in RETRYABLE_FAILURES:
             return Stop(StopReason.NOT_RETRYABLE, f"{outcome.kind.value} is not retryable")
         what = outcome.kind.value
+        retry_after = None  # only an answer can ask for a wait
 
     if attempt > policy.max_retries:
         return Stop(

@@ -201,7 +201,6 @@ class FakeClock:
         self._now = start
         self._mono = 0.0
         self.sleeps: list[float] = []
-        self.interrupted = False
 
     def monotonic(self) -> float:
         """Seconds since the fake clock was made."""
@@ -211,17 +210,13 @@ class FakeClock:
         """The fake Unix time."""
         return self._now
 
-    def sleep(self, seconds: float) -> None:
-        """Record the sleep and advance by it, at once."""
+    def sleep(self, seconds: float, cancel: threading.Event) -> None:
+        """Record the sleep and advance by it, at once (not at all once `cancel` is set)."""
         if seconds < 0:
             raise ValueError("cannot sleep a negative time")
         self.sleeps.append(seconds)
-        if not self.interrupted:
+        if not cancel.is_set():
             self.advance(seconds)
-
-    def interrupt(self) -> None:
-        """Record the interruption; later sleeps return without advancing time."""
-        self.interrupted = True
 
     def advance(self, seconds: float) -> None:
         """Move time forward, as a slow exchange would."""

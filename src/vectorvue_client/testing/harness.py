@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from vectorvue_client.client import VectorVueClient
 from vectorvue_client.config import VectorVueConfig
+from vectorvue_client.service.client import VectorVueClient
 from vectorvue_client.testing.fakes import (
     FakeClock,
     FakeCredentialSource,

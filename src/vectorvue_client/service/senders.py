@@ -8,13 +8,14 @@ Both return one ResponseEnvelope whose `items` give every item's outcome.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
 import msgspec
 
-from vectorvue_client.delivery import Delivery, Send
+from vectorvue_client.config import VectorVueConfig
 from vectorvue_client.domain import models
 from vectorvue_client.domain.batching import plan_batches
 from vectorvue_client.domain.canonical import CanonicalEvent
@@ -34,7 +35,14 @@ from vectorvue_client.domain.errors import (
 from vectorvue_client.domain.gateway import GatewayParts
 from vectorvue_client.domain.identity import idempotency_key
 from vectorvue_client.domain.profiles import GatewayContext, to_gateway
+from vectorvue_client.service.delivery import Delivery, Send
 
+_BASE: Final = "/api/v1/integrations/spectrastrike"
+EVENTS_PATH: Final = f"{_BASE}/events"
+EVENTS_BATCH_PATH: Final = f"{_BASE}/events/batch"
+FINDINGS_PATH: Final = f"{_BASE}/findings"
+FINDINGS_BATCH_PATH: Final = f"{_BASE}/findings/batch"
+STATUS_PATH: Final = f"{_BASE}/ingest/status/"
 TELEMETRY_PATH: Final = "/internal/v1/telemetry"
 
 
@@ -89,14 +97,15 @@ class PlannedBatch:
 class IntegrationSender:
     """Delivers integration-API payloads (events or findings) as single POSTs or batches."""
 
-    def __init__(self, delivery: Delivery) -> None:
+    def __init__(self, delivery: Delivery, config: VectorVueConfig) -> None:
         self._delivery = delivery
+        self._config = config
 
     def encoded(self, payload: Payload) -> Encoded:
         """`payload` encoded once; an item that could not fit in any batch on its own is an
         error for that item (field "(item)"), never a crash and never a silent drop."""
         body = encode(payload)
-        limit = self._delivery.config.max_batch_bytes
+        limit = self._config.max_batch_bytes
         if array_size(len(body), 1) > limit:
             raise VectorVueSerializationError.single(
                 "(item)", f"encodes to {len(body)} bytes, more than max_batch_bytes ({limit})"
@@ -104,16 +113,23 @@ class IntegrationSender:
         return Encoded(payload, body)
 
     def one(
-        self, operation: str, path: str, payload: msgspec.Struct, key: str | None, started: float
+        self,
+        operation: str,
+        path: str,
+        payload: msgspec.Struct,
+        key: str | None,
+        started: float,
+        cancel: threading.Event,
     ) -> ResponseEnvelope:
         """POST one payload; the Idempotency-Key is derived from its JSON unless given."""
-        return self._delivery.post(self._send(operation, path, encode(payload), key, started))
+        send = self._send(operation, path, encode(payload), key, started)
+        return self._delivery.post(send, cancel)
 
     def plan(self, items: Sequence[Encoded]) -> list[PlannedBatch]:
         """The requests `items` (from `encoded`) go out in: as few batches as `batch_size`
         and `max_batch_bytes` allow, in order, each body the items' bytes joined as they
         are and its Idempotency-Key derived from that body."""
-        config = self._delivery.config
+        config = self._config
         plan = plan_batches(
             [len(i.body) for i in items],
             max_count=config.batch_size,
@@ -134,6 +150,7 @@ class IntegrationSender:
         path: str,
         batch: PlannedBatch,
         started: float,
+        cancel: threading.Event,
         *,
         deadline: float | None = None,
     ) -> ResponseEnvelope:
@@ -144,13 +161,19 @@ class IntegrationSender:
         )
         if deadline is not None:
             send = msgspec.structs.replace(send, deadline=deadline)
-        return self._delivery.post(send)
+        return self._delivery.post(send, cancel)
 
     def many(
-        self, operation: str, path: str, items: Sequence[Encoded], started: float
+        self,
+        operation: str,
+        path: str,
+        items: Sequence[Encoded],
+        started: float,
+        cancel: threading.Event,
     ) -> ResponseEnvelope:
         """POST items (from `encoded`) in as few batches as `plan` makes."""
-        parts = [self.post(operation, path, batch, started) for batch in self.plan(items)]
+        planned = self.plan(items)
+        parts = [self.post(operation, path, batch, started, cancel) for batch in planned]
         return merge_batches(parts, len(items))
 
     def _send(
@@ -167,7 +190,7 @@ class IntegrationSender:
         # compression happens once, here, and the signature covers the compressed bytes
         # that are actually sent.
         key = key or idempotency_key(body)
-        gzipped = self._delivery.config.gzip_requests and len(body) >= GZIP_MIN_BYTES
+        gzipped = self._config.gzip_requests and len(body) >= GZIP_MIN_BYTES
         wire = gzip_body(body) if gzipped else body
         items = max(len(item_ids), 1)
         return Send(operation, path, wire, key, started, item_ids, indices, items, gzipped)
@@ -188,24 +211,27 @@ class GatewaySender:
         self,
         operation: str,
         parts: GatewayParts,
-        started: float | None = None,
+        started: float,
+        cancel: threading.Event,
         *,
         deadline: float | None = None,
         paced: bool = False,
     ) -> ResponseEnvelope:
         """Send one event; a refusal raises (VectorVueAPIError). Its deadline counts from
-        `started` (default: once its operator's budget has room); `paced`: the caller has
-        already waited for that budget (see Delivery.pace)."""
-        waited = 0.0 if paced else self._delivery.pace(parts.operator_id)
-        clock = self._delivery.clock
-        start = clock.monotonic() if started is None else started + (waited or 0.0)
-        send = self._send(operation, parts, 0, start)
+        `started`, plus the wait for its operator's budget; `paced`: the caller has already
+        waited for that budget (see Delivery.pace)."""
+        waited = 0.0 if paced else self._delivery.pace(parts.operator_id, cancel)
+        send = self._send(operation, parts, 0, started + (waited or 0.0))
         if deadline is not None:
             send = msgspec.structs.replace(send, deadline=deadline)
-        return self._delivery.post(send)
+        return self._delivery.post(send, cancel)
 
     def many(
-        self, operation: str, parts: Sequence[GatewayParts], started: float
+        self,
+        operation: str,
+        parts: Sequence[GatewayParts],
+        started: float,
+        cancel: threading.Event,
     ) -> ResponseEnvelope:
         """Send each event in order, paced per operator, all within one deadline counted
         from `started`; the waits for an operator's budget are not counted in it (they
@@ -217,9 +243,10 @@ class GatewaySender:
         paced = 0.0
         for index, item in enumerate(parts):
             event_id = item.payload.event_id
-            paced += self._delivery.pace(item.operator_id) or 0.0
+            paced += self._delivery.pace(item.operator_id, cancel) or 0.0
+            send = self._send(operation, item, index, started + paced)
             try:
-                envelope = self._delivery.post(self._send(operation, item, index, started + paced))
+                envelope = self._delivery.post(send, cancel)
             except VectorVueAPIError as exc:
                 envelope = _refused_item(exc, index, event_id)
             else:

@@ -23,19 +23,21 @@ from typing import Any
 
 import msgspec
 
-from vectorvue_client.delivery import Delivery
+from vectorvue_client.config import VectorVueConfig
 from vectorvue_client.domain import models
 from vectorvue_client.domain.canonical import CanonicalEvent
 from vectorvue_client.domain.encoding import encode_json_data
 from vectorvue_client.domain.envelope import ResponseEnvelope
 from vectorvue_client.domain.errors import (
     VectorVueAPIError,
+    VectorVueConfigError,
     VectorVueSerializationError,
     VectorVueTransportError,
 )
 from vectorvue_client.domain.gateway import GatewayParts
 from vectorvue_client.domain.outbox import (
     PERMANENT_STATUSES,
+    UNREADABLE,
     Batch,
     Burial,
     Claimed,
@@ -49,17 +51,17 @@ from vectorvue_client.domain.outbox import (
 )
 from vectorvue_client.domain.profiles import finding_to_canonical, to_integration_event
 from vectorvue_client.domain.spectrastrike import SpectraStrikeOptions, parse_output
-from vectorvue_client.ports import Outbox
-from vectorvue_client.senders import (
+from vectorvue_client.ports import Clock, Outbox
+from vectorvue_client.service.delivery import Delivery
+from vectorvue_client.service.senders import (
+    EVENTS_BATCH_PATH,
+    FINDINGS_BATCH_PATH,
     Encoded,
     GatewaySender,
     IntegrationSender,
     PlannedBatch,
     convert_all,
 )
-
-EVENTS_BATCH_PATH = "/api/v1/integrations/spectrastrike/events/batch"
-FINDINGS_BATCH_PATH = "/api/v1/integrations/spectrastrike/findings/batch"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +73,7 @@ class DrainReport:
     dead: int
     pending: int
     seconds: float
-    stopped_by: str  # "empty" (nothing due), "deadline", "unreachable", "stopping"
+    stopped_by: str  # "empty" (nothing due), "deadline", "unreachable", "stopping" (cancelled)
 
 
 @dataclass
@@ -91,30 +93,64 @@ class _Stop(Exception):  # noqa: N818 - a signal inside drain, never raised out 
 
 
 class OutboxService:
-    """Enqueue and drain over an Outbox, with the client's delivery machinery."""
+    """Enqueue and drain over an Outbox, with the client's delivery machinery. The outbox
+    is opened on first use (`open_outbox`; None: this client has none) and closed with
+    `close`."""
 
     def __init__(
         self,
-        outbox: Outbox,
+        open_outbox: Callable[[], Outbox] | None,
+        *,
+        config: VectorVueConfig,
+        clock: Clock,
         delivery: Delivery,
         integration: IntegrationSender,
         gateway: GatewaySender,
         options: SpectraStrikeOptions,
         jitter: Callable[[], float],
     ) -> None:
-        self.outbox = outbox
+        self._open_outbox = open_outbox
+        self._outbox: Outbox | None = None
+        self._opening = threading.Lock()
+        self._config = config
+        self._clock = clock
         self._delivery = delivery
         self._integration = integration
         self._gateway = gateway
         self._options = options
         self._jitter = jitter
-        self._is_gateway = delivery.config.profile == "telemetry-gateway"
+        self._is_gateway = config.profile == "telemetry-gateway"
         self._draining = threading.Lock()  # one drain at a time: the worker or a caller
         # Set when a drain ended before settling what it claimed (a write the disk refused,
         # an interruption): the next drain first puts that back in line, in this process,
         # once the outbox can be written again.
         self._stranded = False
-        self.stopping = threading.Event()
+
+    def outbox(self) -> Outbox:
+        """The outbox, opened on first use: a client that never uses it creates no file."""
+        with self._opening:
+            if self._outbox is None:
+                if self._open_outbox is None:
+                    raise VectorVueConfigError(
+                        "outbox_path", "this client was built without an outbox"
+                    )
+                self._outbox = self._open_outbox()
+            return self._outbox
+
+    @property
+    def opened(self) -> bool:
+        """Whether the outbox has been opened (and is to be closed)."""
+        return self._outbox is not None
+
+    def next_due_in(self) -> float | None:
+        """Seconds until the earliest pending item is due (None: nothing is pending)."""
+        due = self.outbox().next_due()
+        return None if due is None else due - self._clock.time()
+
+    def close(self) -> None:
+        """Close the outbox, if it was opened."""
+        if self._outbox is not None:
+            self._outbox.close()
 
     # -- enqueue ----------------------------------------------------------------------------
     def enqueue(self, documents: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -126,83 +162,84 @@ class OutboxService:
             field="documents",
         )
         records = [_record(item) for group in items for item in group]
-        self.outbox.put(records, self._delivery.clock.time())
+        self.outbox().put(records, self._clock.time())
         return [r.key for r in records]
 
     # -- drain ------------------------------------------------------------------------------
-    def drain(self, deadline_seconds: float | None) -> DrainReport:
-        """Deliver due items until none is due, VectorVue is unreachable, the client stops,
-        or `deadline_seconds` pass (None: no bound on the drain; each request then has the
-        configured deadline_seconds, as the worker's do).
+    def drain(self, deadline_seconds: float | None, cancel: threading.Event) -> DrainReport:
+        """Deliver due items until none is due, VectorVue is unreachable, `cancel` is set
+        (a send in progress ends after its current attempt), or `deadline_seconds` pass
+        (None: no bound on the drain; each request then has the configured
+        deadline_seconds, as the worker's do).
 
         With a deadline, the drain never runs past it, and starts a request only while the
         configured timeout_seconds is left of it, except its first request (which has what
         is left): no request is cut short to fit a drain that was long enough for it.
         """
-        clock = self._delivery.clock
+        clock = self._clock
         started = clock.monotonic()
         tally = _Tally()
         stopped_by = "empty"
         with self._draining:
             # The outbox itself buries an item it finds damaged on disk when claiming it:
             # counted from its stats, so that the report says so.
-            dead_before = self.outbox.stats(clock.time()).dead
+            dead_before = self.outbox().stats(clock.time()).dead
             if self._stranded:
-                self.outbox.recover()  # raises again while the disk still refuses writes
+                self.outbox().recover()  # raises again while the disk still refuses writes
                 self._stranded = False
 
             def budget() -> float | None:
                 """The deadline of the next request (None: the configured one); _Stop when
                 the drain must not start another."""
-                if self.stopping.is_set():
+                if cancel.is_set():
                     raise _Stop("stopping")
                 if deadline_seconds is None:
                     return None
                 remaining = deadline_seconds - (clock.monotonic() - started)
-                timeout = self._delivery.config.timeout_seconds
+                timeout = self._config.timeout_seconds
                 if remaining <= 0 or (tally.requests and remaining < timeout):
                     raise _Stop("deadline")
-                return min(remaining, self._delivery.config.deadline_seconds)
+                return min(remaining, self._config.deadline_seconds)
 
             try:
                 while True:
                     budget()  # before claiming anything
-                    if not self._round(budget, tally):
+                    if not self._round(budget, cancel, tally):
                         break
             except _Stop as stop:
                 stopped_by = stop.reason
             except BaseException:
                 self._stranded = True
                 raise
-            after = self.outbox.stats(clock.time())
+            after = self.outbox().stats(clock.time())
         dead = max(tally.dead, after.dead - dead_before)
         seconds = clock.monotonic() - started
         return DrainReport(
             tally.delivered, tally.rescheduled, dead, after.pending, seconds, stopped_by
         )
 
-    def _round(self, budget: _Budget, tally: _Tally) -> bool:
+    def _round(self, budget: _Budget, cancel: threading.Event, tally: _Tally) -> bool:
         """Send what is due next (a sealed batch first, else newly claimed items); False
         when nothing was due."""
-        now = self._delivery.clock.time()
-        batches = self.outbox.claim_batches(1, now)
+        now = self._clock.time()
+        batches = self.outbox().claim_batches(1, now)
         if batches:
             if self._is_gateway:
                 # Sealed by an integration-API run of this outbox: the gateway sends each
                 # event on its own (it upserts on the event id), so the grouping goes.
-                self.outbox.release([c.key for c in batches[0].items])
+                self.outbox().release([c.key for c in batches[0].items])
             else:
-                self._send_batches(batches, budget, tally)
+                self._send_batches(batches, budget, cancel, tally)
             return True
-        claimed = self.outbox.claim(self._delivery.config.batch_size, now)
+        claimed = self.outbox().claim(self._config.batch_size, now)
         if not claimed:
             return False
         ready, burials = self._prepare(claimed)
         self._bury(burials, tally)
         if self._is_gateway:
-            self._deliver_gateway(ready, budget, tally)
+            self._deliver_gateway(ready, budget, cancel, tally)
         else:
-            self._send_batches(self._seal(ready), budget, tally)
+            self._send_batches(self._seal(ready), budget, cancel, tally)
         return True
 
     def _prepare(self, claimed: list[Claimed]) -> tuple[list[tuple[Claimed, Any]], list[Burial]]:
@@ -215,7 +252,7 @@ class OutboxService:
                 # Local validation refused it for this profile: no resend can change that.
                 burials.append(Burial(item.key, f"refused locally: {exc.rules()}"))
             except (msgspec.DecodeError, RecursionError) as exc:  # a body this version cannot read
-                burials.append(Burial(item.key, f"unreadable outbox item: {exc}"))
+                burials.append(Burial(item.key, f"{UNREADABLE}: {exc}"))
         return ready, burials
 
     def _shape(self, item: Claimed) -> Any:
@@ -248,13 +285,19 @@ class OutboxService:
             for planned in self._integration.plan(encoded):
                 items = tuple(group[i][0] for i in planned.indices)
                 sealed.append(ClaimedBatch(planned.key, path, planned.body, 0, items))
-        self.outbox.seal(
+        self.outbox().seal(
             [Batch(b.key, b.path, b.body, tuple(c.key for c in b.items)) for b in sealed],
-            self._delivery.clock.time(),
+            self._clock.time(),
         )
         return sealed
 
-    def _send_batches(self, batches: list[ClaimedBatch], budget: _Budget, tally: _Tally) -> None:
+    def _send_batches(
+        self,
+        batches: list[ClaimedBatch],
+        budget: _Budget,
+        cancel: threading.Event,
+        tally: _Tally,
+    ) -> None:
         """Send sealed batches in order. A transport failure reschedules the batch tried,
         puts the others back as they were (no attempt made), and stops the drain: the next
         requests would fail alike."""
@@ -272,7 +315,8 @@ class OutboxService:
                     "drain",
                     batch.path,
                     planned,
-                    self._delivery.clock.monotonic(),
+                    self._clock.monotonic(),
+                    cancel,
                     deadline=deadline,
                 )
             except VectorVueTransportError as exc:
@@ -315,7 +359,7 @@ class OutboxService:
         """The batch's outcome is unknown: it is resent whole, later, with the same bytes
         and key. Its items share one fate, so when one of them reaches
         outbox_max_attempts all are dead-lettered (the request cannot be resent in part)."""
-        now = self._delivery.clock.time()
+        now = self._clock.time()
         failures = max(c.attempts for c in batch.items) + 1
         if self._spent(failures):
             reason = f"gave up after {failures} attempts: {error}"
@@ -323,40 +367,45 @@ class OutboxService:
             return
         # The backoff follows the batch's own attempts: its items may have had others before.
         due = now + self._backoff(batch.attempts + 1, retry_after)
-        self.outbox.reschedule_batches([Reschedule(batch.key, due, error)], now)
+        self.outbox().reschedule_batches([Reschedule(batch.key, due, error)], now)
         tally.rescheduled += len(batch.items)
 
     def _release_batches(self, batches: list[ClaimedBatch]) -> None:
         if batches:  # not attempted: back in line as they were, still sealed
-            self.outbox.release_batches([b.key for b in batches])
+            self.outbox().release_batches([b.key for b in batches])
 
     # -- the telemetry gateway: one event per request ---------------------------------------
     def _deliver_gateway(
-        self, ready: list[tuple[Claimed, Any]], budget: _Budget, tally: _Tally
+        self,
+        ready: list[tuple[Claimed, Any]],
+        budget: _Budget,
+        cancel: threading.Event,
+        tally: _Tally,
     ) -> None:
         parts: GatewayParts
         for position, (item, parts) in enumerate(ready):
             try:
                 deadline = budget()
             except _Stop:
-                self.outbox.release([c.key for c, _ in ready[position:]])
+                self.outbox().release([c.key for c, _ in ready[position:]])
                 raise
             # The operator's budget is waited for inside the drain's deadline too: a drain
             # never runs past it, so an event that cannot go in time waits for the next.
-            waited = self._delivery.pace(parts.operator_id, deadline)
+            waited = self._delivery.pace(parts.operator_id, cancel, deadline)
             if waited is None:
-                self.outbox.release([c.key for c, _ in ready[position:]])
+                self.outbox().release([c.key for c, _ in ready[position:]])
                 raise _Stop("deadline")
             if deadline is not None:
                 deadline -= waited
             tally.requests += 1
             try:
-                self._gateway.one("drain", parts, deadline=deadline, paced=True)
+                started = self._clock.monotonic()
+                self._gateway.one("drain", parts, started, cancel, deadline=deadline, paced=True)
             except VectorVueTransportError as exc:
                 self._reschedule([item], str(exc), None, tally)
                 untried = [c.key for c, _ in ready[position + 1 :]]
                 if untried:  # not attempted: back in line as they were
-                    self.outbox.release(untried)
+                    self.outbox().release(untried)
                 raise _Stop("unreachable") from None
             except VectorVueAPIError as exc:
                 if exc.status_code in PERMANENT_STATUSES:
@@ -370,12 +419,12 @@ class OutboxService:
     # -- recording fates --------------------------------------------------------------------
     def _delivered(self, keys: list[str], tally: _Tally) -> None:
         if keys:
-            self.outbox.delivered(keys, self._delivery.clock.time())
+            self.outbox().delivered(keys, self._clock.time())
             tally.delivered += len(keys)
 
     def _bury(self, burials: list[Burial], tally: _Tally) -> None:
         if burials:
-            self.outbox.bury(burials, self._delivery.clock.time())
+            self.outbox().bury(burials, self._clock.time())
             tally.dead += len(burials)
 
     def _reschedule(
@@ -383,7 +432,7 @@ class OutboxService:
     ) -> None:
         if not items:
             return
-        now = self._delivery.clock.time()
+        now = self._clock.time()
         retries, burials = [], []
         for item in items:
             failures = item.attempts + 1
@@ -393,18 +442,18 @@ class OutboxService:
             due = now + self._backoff(failures, retry_after)
             retries.append(Reschedule(item.key, due, error))
         if retries:
-            self.outbox.reschedule(retries, now)
+            self.outbox().reschedule(retries, now)
             tally.rescheduled += len(retries)
         self._bury(burials, tally)
 
     def _spent(self, failures: int) -> bool:
         """Whether `failures` failed attempts reach outbox_max_attempts (None: never)."""
-        limit = self._delivery.config.outbox_max_attempts
+        limit = self._config.outbox_max_attempts
         return limit is not None and failures >= limit
 
     def _backoff(self, failures: int, retry_after: float | None) -> float:
         """Seconds before the next attempt after `failures` failures (domain.outbox)."""
-        config = self._delivery.config
+        config = self._config
         return next_attempt_delay(
             failures,
             base=config.outbox_backoff_base_seconds,

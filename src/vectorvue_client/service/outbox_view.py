@@ -36,6 +36,6 @@ class OutboxView:
         return self._outbox.purge_delivered(self._clock.time() - seconds)
 
     def close(self) -> None:
-        """Close an outbox opened for inspection (VectorVueClient.inspect_outbox). A client's
-        own view is closed with the client."""
+        """Close an outbox opened for inspection (container.inspect_outbox). A client's own
+        view is closed with the client."""
         self._outbox.close()

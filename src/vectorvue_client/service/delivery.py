@@ -1,16 +1,19 @@
 """The attempt loop of the application service: one logical send, from encoded bytes to an
 envelope and an audit record.
 
-Together with client.py this is the only code that loops, sleeps (through the Clock port)
-and calls the ports, always in this order: credentials -> signature over exactly the
-encoded bytes -> transport -> retry decision -> envelope -> audit record. Each decision is
-the domain's; this module only carries them out.
+This is the only code that sleeps (through the Clock port) and calls the transport,
+credential and signer ports, always in this order: credentials -> signature over exactly
+the encoded bytes -> transport -> retry decision -> envelope -> audit record. Each decision
+is the domain's; this module only carries them out. Every send has a cancel token of its
+own (a threading.Event): once it is set, a backoff in progress ends at once and no other
+attempt starts.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import msgspec
 
@@ -78,6 +81,20 @@ class Send(msgspec.Struct, frozen=True):
     pace_key: str | None = None
     method: str = "POST"
     deadline: float | None = None  # seconds from `started`; default: deadline_seconds
+    authenticated: bool = True  # False: no credential is fetched or sent (a health probe)
+    once: bool = False  # one attempt whatever the answer (a health probe reports, never retries)
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """What the attempts of one send came to: the last result, the audit trail of every
+    attempt, the credentials sent (masked from every text kept), and the last answer's
+    Retry-After in seconds (parsed once, when the answer arrived)."""
+
+    result: HttpResult
+    attempts: tuple[AttemptSummary, ...]
+    tokens: tuple[Secret, ...]
+    retry_after: float | None
 
 
 class Delivery:
@@ -94,10 +111,10 @@ class Delivery:
         clock: Clock,
         entropy: Entropy,
     ) -> None:
-        self.config = config
-        self.transport = transport
-        self.clock = clock
-        self.credentials = credentials
+        self._config = config
+        self._transport = transport
+        self._clock = clock
+        self._credentials = credentials
         self._signer = signer
         self._audit = audit
         # Asked before each record is built: most embedders log below INFO, and a success
@@ -113,28 +130,34 @@ class Delivery:
         )
         self._limiters: dict[str, SlidingWindowLimiter] = {}
         self._pacing = threading.Lock()
-        # Set while the client stops: a retry in progress ends after its current attempt
-        # instead of starting another (the item stays in the outbox for later).
-        self.stopping = threading.Event()
 
-    def post(self, send: Send) -> ResponseEnvelope:
-        """Send (a POST, or a GET for queries) until the retry policy stops; the envelope of
-        a 2xx, else raise VectorVueAPIError or VectorVueTransportError. Audited either way.
+    def post(self, send: Send, cancel: threading.Event) -> ResponseEnvelope:
+        """Send (a POST, or a GET for queries) until the retry policy stops or `cancel` is
+        set; the envelope of a 2xx, else raise VectorVueAPIError or
+        VectorVueTransportError. Audited either way."""
+        done = self.exchange(send, cancel)
+        return self._conclude(send, done)
 
-        Returns or raises within the send's deadline (counted from `send.started`) plus
-        the time a retry of a gateway send waits for its operator's budget, which never
-        makes it start past the deadline."""
+    def exchange(self, send: Send, cancel: threading.Event) -> Exchange:
+        """The attempts of `send`, until the retry policy stops or `cancel` is set (a
+        backoff in progress then ends at once, and the last answer stands). Raises only
+        VectorVueConfigError (a credential that cannot be had), audited.
+
+        Ends within the send's deadline (counted from `send.started`) plus the time a
+        retry of a gateway send waits for its operator's budget, which never makes it
+        start past the deadline."""
         deadline = self._deadline(send)
         attempts: list[AttemptSummary] = []
         tokens: list[Secret] = []
         refused: Secret | None = None  # a credential VectorVue answered 401 to
+        retry_after: float | None = None
         result: HttpResult
         while True:
-            remaining = deadline - (self.clock.monotonic() - send.started)
+            remaining = deadline - (self._clock.monotonic() - send.started)
             if send.pace_key is not None and attempts and remaining > 0:
                 # A retry spends the operator's budget too; the first attempt was paced by
                 # the caller before this send's deadline started (see pace()).
-                waited = self.pace(send.pace_key, remaining)
+                waited = self.pace(send.pace_key, cancel, remaining)
                 if waited is None:  # no room before the deadline: the last answer stands
                     break
                 remaining -= waited
@@ -154,37 +177,43 @@ class Delivery:
                 # would only be refused again (a static key that was not rotated).
                 break
             result = attempted
-            if (
-                isinstance(result, HttpResponse)
-                and not self._gateway
-                and refused is None
-                and should_reauthenticate(result)
-            ):
-                # The credential may have expired or been rotated: fetch it anew and try
-                # once more, if it changed. Only once: a second 401 is final, never a loop.
-                refused = tokens[-1] if tokens else None
-                self.credentials.invalidate()
-                attempts.append(summary(result, 0.0))
-                continue
             succeeded = isinstance(result, HttpResponse) and 200 <= result.status < 300
+            retry_after = None
+            if isinstance(result, HttpResponse) and not succeeded:
+                retry_after = parse_retry_after(result.header("retry-after"), self._clock.time())
+                if (
+                    send.authenticated
+                    and not self._gateway
+                    and refused is None
+                    and should_reauthenticate(result)
+                ):
+                    # The credential may have expired or been rotated: fetch it anew and
+                    # try once more, if it changed. Only once: a second 401 is final.
+                    refused = tokens[-1] if tokens else None
+                    self._credentials.invalidate()
+                    attempts.append(summary(result, 0.0))
+                    continue
+            if send.once:
+                attempts.append(summary(result, None))
+                break
             decision = decide(
                 self._policy,
                 attempt=len(attempts) + 1,
                 outcome=result,
-                elapsed=self.clock.monotonic() - send.started,
+                elapsed=self._clock.monotonic() - send.started,
                 deadline=deadline,
                 # A 2xx is never retried: no jitter is drawn for it.
                 jitter=0.0 if succeeded else self._entropy.random(),
-                now=self.clock.time(),
+                retry_after=retry_after,
             )
             delay = decision.delay if isinstance(decision, Retry) else None
             attempts.append(summary(result, delay))
-            if delay is None or self.stopping.is_set():
+            if delay is None or cancel.is_set():
                 break
-            self.clock.sleep(delay)
-            if self.stopping.is_set():
+            self._clock.sleep(delay, cancel)
+            if cancel.is_set():
                 break
-        return self._conclude(send, result, tuple(attempts), tokens)
+        return Exchange(result, tuple(attempts), tuple(tokens), retry_after)
 
     def _attempt(
         self, send: Send, remaining: float, tokens: list[Secret], refused: Secret | None
@@ -198,10 +227,11 @@ class Delivery:
             headers.append(("Content-Type", "application/json"))
         if post and not self._gateway:
             headers.append(("Idempotency-Key", send.key))
-        if not self._gateway:  # the gateway authenticates by mTLS and signature alone
+        # The gateway authenticates by mTLS and signature alone.
+        if send.authenticated and not self._gateway:
             try:
                 with call_deadline.within(remaining):  # a login ends by this deadline
-                    token = self.credentials.get()
+                    token = self._credentials.get()
             except VectorVueTransportError as exc:  # a login that could not reach VectorVue
                 return TransportFailure(exc.kind, exc.detail)
             if refused is not None and token == refused:  # compared in constant time
@@ -209,7 +239,7 @@ class Delivery:
             tokens.append(token)
             headers.append(("Authorization", f"Bearer {token.reveal()}"))
             # A login may have used part of the time left.
-            remaining = send.started + self._deadline(send) - self.clock.monotonic()
+            remaining = send.started + self._deadline(send) - self._clock.monotonic()
             if remaining <= 0:
                 return TransportFailure(
                     TransportErrorKind.DEADLINE, "the deadline was spent fetching credentials"
@@ -218,54 +248,53 @@ class Delivery:
             headers.append(("Content-Encoding", "gzip"))
         body = send.body
         if post:  # VectorVue verifies signatures on POSTs only
-            timestamp, nonce = int(self.clock.time()), self._entropy.nonce()
+            timestamp, nonce = int(self._clock.time()), self._entropy.nonce()
             if send.template is not None:
                 body = send.template.render(timestamp, nonce)
             headers.extend(self._signer.sign(body, timestamp=timestamp, nonce=nonce))
         request = HttpRequest(send.method, send.path, tuple(headers), body)
-        return self.transport.send(request, self.timeouts(remaining))
+        return self._transport.send(request, self._timeouts(remaining))
 
-    def timeouts(self, remaining: float) -> Timeouts:
+    def _timeouts(self, remaining: float) -> Timeouts:
         """The timeouts of an attempt with `remaining` seconds left of its deadline: the
         configured read timeout for each read, the connect timeout cut to what is left, and
         what is left as the wall-clock bound of the whole exchange, whatever the server
         does (a server that trickles its answer a byte at a time included)."""
-        connect = self.config.connect_timeout_seconds or self.config.timeout_seconds
+        connect = self._config.connect_timeout_seconds or self._config.timeout_seconds
         return Timeouts(
             connect=min(connect, remaining),
-            read=min(self.config.timeout_seconds, remaining),
+            read=min(self._config.timeout_seconds, remaining),
             total=remaining,
         )
 
     def _deadline(self, send: Send) -> float:
-        return send.deadline if send.deadline is not None else self.config.deadline_seconds
+        return send.deadline if send.deadline is not None else self._config.deadline_seconds
 
-    def pace(self, key: str, at_most: float | None = None) -> float | None:
-        """Wait until `key`'s per-minute budget has room, and count one request; returns how
-        long it waited. When that wait would be longer than `at_most` seconds, it waits
-        nothing, counts nothing and returns None. Every attempt counts: the gateway counts
-        them all. A wait before a send's first attempt is not part of its deadline (the
-        budget, not VectorVue, is what it waits for)."""
+    def pace(self, key: str, cancel: threading.Event, at_most: float | None = None) -> float | None:
+        """Wait until `key`'s per-minute budget has room (or `cancel` is set), and count one
+        request; returns how long it waited. When that wait would be longer than `at_most`
+        seconds, it waits nothing, counts nothing and returns None. Every attempt counts:
+        the gateway counts them all. A wait before a send's first attempt is not part of
+        its deadline (the budget, not VectorVue, is what it waits for)."""
         with self._pacing:
             limiter = self._limiters.get(key)
             if limiter is None:
-                limiter = SlidingWindowLimiter(self.config.gateway_rate_per_minute, 60.0)
+                limiter = SlidingWindowLimiter(self._config.gateway_rate_per_minute, 60.0)
                 self._limiters[key] = limiter
-            wait = limiter.delay(self.clock.monotonic())
+            wait = limiter.delay(self._clock.monotonic())
             if at_most is not None and wait > at_most:
                 return None
             if wait > 0:
-                self.clock.sleep(wait)
-            limiter.record(self.clock.monotonic())
+                self._clock.sleep(wait, cancel)
+            limiter.record(self._clock.monotonic())
         return wait
 
-    def _conclude(
-        self,
-        send: Send,
-        result: HttpResult,
-        attempts: tuple[AttemptSummary, ...],
-        tokens: Sequence[Secret],
-    ) -> ResponseEnvelope:
+    def close(self) -> None:
+        """Release the transport; later sends are an error."""
+        self._transport.close()
+
+    def _conclude(self, send: Send, done: Exchange) -> ResponseEnvelope:
+        result, attempts, tokens = done.result, done.attempts, done.tokens
         if isinstance(result, TransportFailure):
             detail = scrub(result.detail, tokens)
             error = f"{result.kind.value}: {detail}"
@@ -290,8 +319,7 @@ class Delivery:
             request_id=envelope.request_id,
         )
         if not ok:
-            retry_after = parse_retry_after(result.header("retry-after"), self.clock.time())
-            raise api_error(envelope, retry_after)
+            raise api_error(envelope, done.retry_after)
         return envelope
 
     def _sink_keeps(self, outcome: str) -> bool:
@@ -308,7 +336,6 @@ class Delivery:
         send: Send,
         outcome: str,
         *,
-        method: str | None = None,
         attempts: tuple[AttemptSummary, ...] = (),
         status_code: int | None = None,
         error: str | None = None,
@@ -319,15 +346,15 @@ class Delivery:
             return
         self._audit.record(
             AuditRecord(
-                time=to_rfc3339(self.clock.time(), "time"),
+                time=to_rfc3339(self._clock.time(), "time"),
                 action=send.operation,
-                method=method or send.method,
+                method=send.method,
                 endpoint=send.path,
                 outcome=outcome,
                 status_code=status_code,
                 attempts=len(attempts),
                 attempt_log=attempts,
-                duration_seconds=max(0.0, self.clock.monotonic() - send.started),
+                duration_seconds=max(0.0, self._clock.monotonic() - send.started),
                 item_count=send.items,
                 idempotency_key=send.key or None,
                 request_id=request_id,

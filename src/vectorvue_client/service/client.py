@@ -1,0 +1,529 @@
+"""VectorVueClient: the application service's public face.
+
+It validates and normalizes what it is given and hands the payloads to the sender of the
+configured profile (senders.py), which encodes each once and sends it through Delivery
+(delivery.py: the attempt loop); the outbox side (enqueue, drain) is the OutboxService's
+(outbox.py), run in the background by a DeliveryWorker (worker.py). Every decision
+(normalization, encoding, batching, retries, envelopes) is the domain's.
+
+Every public call that may send has a cancel token of its own (a threading.Event), so
+that stopping one thing stops nothing else: stop_worker cancels the worker's token only;
+close() cancels the worker's and those of the sends and drains still in progress on other
+threads, whose transport it is about to close (a backoff they sleep in ends at once, and
+they start no other attempt).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from types import TracebackType
+from typing import Any, Final, Self
+
+import msgspec
+
+from vectorvue_client.config import VectorVueConfig
+from vectorvue_client.domain import models
+from vectorvue_client.domain.canonical import CanonicalEvent
+from vectorvue_client.domain.envelope import ResponseEnvelope, merge_batches
+from vectorvue_client.domain.errors import (
+    VectorVueConfigError,
+    VectorVueError,
+    VectorVueSerializationError,
+)
+from vectorvue_client.domain.gateway import GatewayParts
+from vectorvue_client.domain.health import HealthReport, health_report
+from vectorvue_client.domain.normalize import normalize_event, normalize_finding
+from vectorvue_client.domain.profiles import (
+    GatewayContext,
+    finding_to_canonical,
+    to_integration_event,
+)
+from vectorvue_client.domain.spectrastrike import SpectraStrikeOptions, parse_output
+from vectorvue_client.ports import (
+    AuditSink,
+    Clock,
+    CredentialSource,
+    Entropy,
+    Outbox,
+    Signer,
+    Transport,
+)
+from vectorvue_client.service.delivery import Delivery, Send
+from vectorvue_client.service.outbox import DrainReport, OutboxService
+from vectorvue_client.service.outbox_view import OutboxView
+from vectorvue_client.service.senders import (
+    EVENTS_BATCH_PATH,
+    EVENTS_PATH,
+    FINDINGS_BATCH_PATH,
+    FINDINGS_PATH,
+    STATUS_PATH,
+    Encoded,
+    GatewaySender,
+    IntegrationSender,
+    convert_all,
+)
+from vectorvue_client.service.worker import DeliveryWorker
+
+HEALTH_PATH: Final = "/healthz"
+
+Item = Mapping[str, Any] | msgspec.Struct
+# How long close() waits for a worker to end its current request beyond its timeout.
+_STOP_GRACE_SECONDS: Final = 0.25
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PlannedItem:
+    """One item send_outputs would send: its kind ("event" or "finding"), id, type and
+    asset."""
+
+    kind: str
+    item_id: str
+    item_type: str
+    asset_ref: str | None
+
+
+Output = CanonicalEvent | models.IntegrationFinding
+
+
+class VectorVueClient:
+    """Delivers events and findings to VectorVue, in the configured profile.
+
+    Build it with `vectorvue_client.container.build_client(config)` for the default
+    adapters, or hand the constructor your own implementations of the ports (see
+    vectorvue_client.ports).
+    """
+
+    def __init__(
+        self,
+        *,
+        config: VectorVueConfig,
+        transport: Transport,
+        credentials: CredentialSource,
+        signer: Signer,
+        audit: AuditSink,
+        clock: Clock,
+        entropy: Entropy,
+        outbox: Callable[[], Outbox] | None = None,
+        closers: Sequence[Callable[[], None]] = (),
+    ) -> None:
+        self._config = config
+        self._clock = clock
+        self._closers = tuple(closers)
+        self._delivery = Delivery(
+            config=config,
+            transport=transport,
+            credentials=credentials,
+            signer=signer,
+            audit=audit,
+            clock=clock,
+            entropy=entropy,
+        )
+        self._gateway = config.profile == "telemetry-gateway"
+        self._integration_sender = IntegrationSender(self._delivery, config)
+        self._gateway_sender = GatewaySender(
+            self._delivery,
+            GatewayContext(
+                operator_id=config.operator_id,
+                campaign_id=config.campaign_id,
+                tenant_id=config.tenant_id,
+                attestation_measurement_hash=config.attestation_measurement_hash,
+            ),
+        )
+        self._options = SpectraStrikeOptions(
+            source_system=config.source_system, session_output_cap=config.session_output_cap
+        )
+        self._outbox = OutboxService(
+            outbox,
+            config=config,
+            clock=clock,
+            delivery=self._delivery,
+            integration=self._integration_sender,
+            gateway=self._gateway_sender,
+            options=self._options,
+            jitter=entropy.random,
+        )
+        self._worker: DeliveryWorker | None = None
+        self._worker_lock = threading.Lock()
+        self._calls: set[threading.Event] = set()  # the tokens of the calls in progress
+        self._calls_lock = threading.Lock()
+        self._closed = False
+
+    @property
+    def config(self) -> VectorVueConfig:
+        """The configuration this client was built with."""
+        return self._config
+
+    # -- health and status ------------------------------------------------------------------
+    def health(self) -> HealthReport:
+        """What /healthz says (status, version, checks). One attempt, no credentials sent,
+        within the timeouts and deadline of any send; a failure is a report with `healthy`
+        False and the reason in `error`, audited."""
+        with self._call() as (started, cancel):
+            send = Send(
+                "health_check",
+                HEALTH_PATH,
+                b"",
+                "",
+                started,
+                method="GET",
+                authenticated=False,
+                once=True,
+            )
+            done = self._delivery.exchange(send, cancel)
+        report = health_report(done.result)
+        self._delivery.record(
+            send,
+            "success" if report.healthy else "unhealthy",
+            attempts=done.attempts,
+            status_code=report.status_code,
+            error=report.error,
+        )
+        return report
+
+    def health_check(self) -> bool:
+        """True only when /healthz answers 200 with status "healthy"."""
+        return self.health().healthy
+
+    def ingest_status(self, request_id: str) -> ResponseEnvelope:
+        """The integration API's record of an earlier request: `data` holds its status,
+        counts and failed items. An unknown id is a VectorVueAPIError with status 404. An
+        id that is not a UUID is refused here (VectorVueSerializationError naming
+        `request_id`): VectorVue's ids are UUIDs, and it answers any other with a 500."""
+        with self._call() as (started, cancel):
+            if self._gateway:
+                raise VectorVueConfigError("profile", "the telemetry gateway has no ingest status")
+            try:
+                # Sent in canonical form (lowercase, hyphenated), whatever form it came in.
+                canonical = str(uuid.UUID(request_id))
+            except (TypeError, ValueError, AttributeError):
+                error = VectorVueSerializationError.single(
+                    "request_id", "must be a UUID, as VectorVue's request ids are"
+                )
+                self._refused("ingest_status", STATUS_PATH, started, error, 1)
+                raise error from None
+            send = Send("ingest_status", STATUS_PATH + canonical, b"", "", started, method="GET")
+            return self._delivery.post(send, cancel)
+
+    # -- sending ----------------------------------------------------------------------------
+    def send_event(self, event: Item, *, idempotency_key: str | None = None) -> ResponseEnvelope:
+        """Validate and deliver one event (an integration-API event dict; for the gateway
+        also any SpectraStrike output that yields exactly one event). The Idempotency-Key
+        is derived from the body unless given, and is the same on every attempt."""
+        with self._call() as (started, cancel):
+            if self._gateway:
+                parts = self._refusing(
+                    "send_event", started, lambda: _single(self._gateway_parts([event]))
+                )
+                return self._gateway_sender.one("send_event", parts, started, cancel)
+            payload = self._refusing("send_event", started, lambda: normalize_event(event))
+            return self._integration_sender.one(
+                "send_event", EVENTS_PATH, payload, idempotency_key, started, cancel
+            )
+
+    def send_finding(
+        self, finding: Item, *, idempotency_key: str | None = None
+    ) -> ResponseEnvelope:
+        """Validate and deliver one finding (for the gateway: as an event)."""
+        with self._call() as (started, cancel):
+            payload = self._refusing("send_finding", started, lambda: normalize_finding(finding))
+            if self._gateway:
+                canonical = finding_to_canonical(payload, self._options.source_system)
+                parts = self._refusing(
+                    "send_finding",
+                    started,
+                    lambda: _single(self._gateway_sender.prepare([canonical])),
+                )
+                return self._gateway_sender.one("send_finding", parts, started, cancel)
+            return self._integration_sender.one(
+                "send_finding", FINDINGS_PATH, payload, idempotency_key, started, cancel
+            )
+
+    def send_batch(self, events: Sequence[Item]) -> ResponseEnvelope:
+        """Deliver events: integration API in as few requests as `batch_size` and
+        `max_batch_bytes` allow; the gateway one request each, paced per operator.
+
+        Every item is validated first: one bad item raises a VectorVueSerializationError
+        listing every problem (index, field, rule), and nothing goes out.
+        """
+        with self._call() as (started, cancel):
+            if self._gateway:
+                parts = self._refusing("send_batch", started, lambda: self._gateway_parts(events))
+                return self._gateway_sender.many("send_batch", parts, started, cancel)
+            sender = self._integration_sender
+            items = self._refusing(
+                "send_batch",
+                started,
+                lambda: convert_all(events, lambda e: sender.encoded(normalize_event(e))),
+            )
+            return sender.many("send_batch", EVENTS_BATCH_PATH, items, started, cancel)
+
+    def send_findings(self, findings: Sequence[Item]) -> ResponseEnvelope:
+        """Deliver findings in batches, like send_batch (for the gateway: as events)."""
+        with self._call() as (started, cancel):
+            payloads = self._refusing(
+                "send_findings", started, lambda: convert_all(findings, normalize_finding)
+            )
+            sender = self._integration_sender
+            if self._gateway:
+                source = self._options.source_system
+                canonical = [finding_to_canonical(f, source) for f in payloads]
+                parts = self._refusing(
+                    "send_findings", started, lambda: self._gateway_sender.prepare(canonical)
+                )
+                return self._gateway_sender.many("send_findings", parts, started, cancel)
+            items = self._refusing(
+                "send_findings", started, lambda: convert_all(payloads, sender.encoded)
+            )
+            return sender.many("send_findings", FINDINGS_BATCH_PATH, items, started, cancel)
+
+    def send_outputs(self, documents: Sequence[Mapping[str, Any]]) -> ResponseEnvelope:
+        """Deliver what SpectraStrike emits, whatever the shape (broker envelopes, internal
+        events, CloudEvents, nmap and metasploit results, findings, VectorVue events): each
+        document is recognised and normalized (one nmap result gives one event per host),
+        and everything is validated before anything is sent; a problem names its
+        document's index. `items` cover every event and then every finding (integration
+        API), or every event in document order (gateway)."""
+        with self._call() as (started, cancel):
+            if self._gateway:
+                source = self._options.source_system
+
+                def to_canonical(output: Output) -> CanonicalEvent:
+                    if isinstance(output, CanonicalEvent):
+                        return output
+                    return finding_to_canonical(output, source)
+
+                parts = self._refusing(
+                    "send_outputs",
+                    started,
+                    lambda: self._per_document(
+                        documents,
+                        lambda o: self._gateway_sender.prepare([to_canonical(o)])[0],
+                    ),
+                )
+                return self._gateway_sender.many("send_outputs", parts, started, cancel)
+            sender = self._integration_sender
+
+            def encoded(output: Output) -> Encoded:
+                if isinstance(output, CanonicalEvent):
+                    return sender.encoded(to_integration_event(output))
+                return sender.encoded(output)
+
+            items = self._refusing(
+                "send_outputs", started, lambda: self._per_document(documents, encoded)
+            )
+            events = [i for i in items if isinstance(i.payload, models.IntegrationEvent)]
+            findings = [i for i in items if isinstance(i.payload, models.IntegrationFinding)]
+            envelopes: list[ResponseEnvelope] = []
+            if events:
+                envelopes.append(
+                    sender.many("send_outputs", EVENTS_BATCH_PATH, events, started, cancel)
+                )
+            if findings:
+                sent = sender.many("send_outputs", FINDINGS_BATCH_PATH, findings, started, cancel)
+                envelopes.append(_shift_items(sent, len(events)))
+            return merge_batches(envelopes, len(items))
+
+    def check_outputs(self, documents: Sequence[Mapping[str, Any]]) -> list[PlannedItem]:
+        """What send_outputs would send, without sending: every document recognised,
+        normalized and shaped for the active profile. Raises VectorVueSerializationError
+        (problems carry the document's index) exactly when send_outputs would."""
+        self._ensure_open()
+        source = self._options.source_system
+
+        def plan(output: Output) -> PlannedItem:
+            if self._gateway:
+                event = (
+                    output
+                    if isinstance(output, CanonicalEvent)
+                    else finding_to_canonical(output, source)
+                )
+                parts = self._gateway_sender.prepare([event])[0]
+                return PlannedItem(
+                    "event", parts.payload.event_id, event.event_type, event.asset_ref
+                )
+            if isinstance(output, CanonicalEvent):
+                payload = self._integration_sender.encoded(to_integration_event(output)).payload
+                assert isinstance(payload, models.IntegrationEvent)
+                return PlannedItem("event", payload.event_id, payload.event_type, payload.asset_ref)
+            self._integration_sender.encoded(output)
+            return PlannedItem("finding", output.finding_id, "finding", output.asset_ref)
+
+        return self._per_document(documents, plan)
+
+    # -- the outbox -------------------------------------------------------------------------
+    def enqueue(self, document: Mapping[str, Any]) -> list[str]:
+        """Store what one SpectraStrike output yields (any shape send_outputs takes) in the
+        outbox; returns the items' keys once they are durable. Bad input raises at once and
+        nothing is stored; the network is never touched (a worker or `drain` delivers)."""
+        return self.enqueue_many([document])
+
+    def enqueue_many(self, documents: Sequence[Mapping[str, Any]]) -> list[str]:
+        """`enqueue` for many documents in one durable write (the fast path)."""
+        self._ensure_open()
+        keys = self._outbox.enqueue(documents)
+        if self._worker is not None:
+            self._worker.wake()
+        return keys
+
+    def drain(self, deadline_seconds: float | None = None) -> DrainReport:
+        """Deliver due outbox items until none is due, `deadline_seconds` pass (default:
+        the configured deadline_seconds), or VectorVue is unreachable."""
+        with self._call() as (_, cancel):
+            if deadline_seconds is None:
+                deadline_seconds = self._config.deadline_seconds
+            return self._outbox.drain(deadline_seconds, cancel)
+
+    @property
+    def outbox(self) -> OutboxView:
+        """Inspect and manage the outbox: stats, dead letters, retries, purges. The client
+        owns the outbox from its first use until close()."""
+        self._ensure_open()
+        return OutboxView(self._outbox.outbox(), self._clock)
+
+    def start_worker(self) -> None:
+        """Deliver the outbox from a background thread until `stop_worker` or `close`."""
+        self._ensure_open()
+        self._outbox.outbox()  # a client without an outbox says so here, not in the thread
+        with self._worker_lock:
+            if self._worker is None:
+                self._worker = DeliveryWorker(
+                    self._outbox.drain,
+                    self._outbox.next_due_in,
+                    self._config.worker_interval_seconds,
+                )
+            self._worker.start()
+
+    def stop_worker(self, timeout: float = 10.0) -> bool:
+        """Stop the background worker (its current request finishes, a retry it sleeps on
+        is not waited for); True when it has stopped within `timeout`. Other sends, on
+        other threads, go on."""
+        worker = self._worker
+        return True if worker is None else worker.stop(timeout)
+
+    def close(self, timeout: float = 0.0) -> None:
+        """Stop the worker, interrupting a retry it sleeps on; deliver what the outbox holds
+        for up to `timeout` seconds; cancel the sends and drains still in progress on other
+        threads (they end after their current attempt); leave the rest durable; release
+        the transport, the outbox and whatever else the wiring opened (`closers`).
+        Idempotent.
+
+        Returns within `timeout` plus a quarter of a second: a worker still inside a
+        request then is not waited for. What it was sending stays in flight in the
+        outbox file, and is put back in line (and resent under the same key) when the
+        outbox is next opened."""
+        if self._closed:
+            return
+        ends = self._clock.monotonic() + max(timeout, 0.0)
+
+        def left() -> float:
+            return max(0.0, ends - self._clock.monotonic())
+
+        worker_stopped = True
+        try:
+            if self._worker is not None:
+                worker_stopped = self._worker.stop(left() + _STOP_GRACE_SECONDS)
+            if self._outbox.opened and left() > 0 and worker_stopped:
+                self.drain(left())
+        finally:
+            self._closed = True
+            with self._calls_lock:
+                for cancel in self._calls:
+                    cancel.set()
+            self._delivery.close()
+            self._outbox.close()
+            for close in self._closers:
+                close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- helpers ----------------------------------------------------------------------------
+    @contextmanager
+    def _call(self) -> Iterator[tuple[float, threading.Event]]:
+        """One public call: when it started (its deadline counts from then) and its own
+        cancel token, known to close() for as long as the call runs."""
+        self._ensure_open()
+        started = self._clock.monotonic()
+        cancel = threading.Event()
+        with self._calls_lock:
+            self._calls.add(cancel)
+        try:
+            yield started, cancel
+        finally:
+            with self._calls_lock:
+                self._calls.discard(cancel)
+
+    def _per_document[R](
+        self, documents: Sequence[Mapping[str, Any]], prepare: Callable[[Output], R]
+    ) -> list[R]:
+        """Every output of every document, prepared; problems carry the document's index."""
+
+        def one(document: Mapping[str, Any]) -> list[R]:
+            outputs = parse_output(document, self._options)
+            return convert_all(outputs, prepare) if outputs else []
+
+        nested = convert_all(documents, one, field="documents")
+        return [item for group in nested for item in group]
+
+    def _gateway_parts(self, documents: Sequence[Item]) -> list[GatewayParts]:
+        def canonical(document: Item) -> list[CanonicalEvent]:
+            data = (
+                msgspec.structs.asdict(document)
+                if isinstance(document, msgspec.Struct)
+                else document
+            )
+            found = parse_output(data, self._options)
+            out = []
+            for item in found:
+                if isinstance(item, models.IntegrationFinding):
+                    out.append(finding_to_canonical(item, self._options.source_system))
+                else:
+                    out.append(item)
+            return out
+
+        events = [e for group in convert_all(documents, canonical) for e in group]
+        return self._gateway_sender.prepare(events)
+
+    def _refusing[R](self, operation: str, started: float, work: Callable[[], R]) -> R:
+        """Run `work`; a serialization error is audited as a refusal, then raised."""
+        try:
+            return work()
+        except VectorVueSerializationError as exc:
+            self._refused(operation, "(local validation)", started, exc, len(exc.problems))
+            raise
+
+    def _ensure_open(self) -> None:
+        if self._closed:
+            raise VectorVueError("the client is closed")
+
+    def _refused(
+        self, operation: str, path: str, started: float, exc: VectorVueError, items: int
+    ) -> None:
+        send = Send(operation, path, b"", "", started, items=items)
+        self._delivery.record(send, "invalid", error=str(exc))
+
+
+def _shift_items(envelope: ResponseEnvelope, offset: int) -> ResponseEnvelope:
+    items = tuple(msgspec.structs.replace(i, index=i.index + offset) for i in envelope.items)
+    return msgspec.structs.replace(envelope, items=items)
+
+
+def _single(parts: list[GatewayParts]) -> GatewayParts:
+    if len(parts) != 1:
+        raise VectorVueSerializationError.single(
+            "(document)",
+            f"yields {len(parts)} events, not one: send it with send_outputs or send_batch",
+        )
+    return parts[0]
