@@ -131,6 +131,7 @@ class VectorVueClient:
                 campaign_id=config.campaign_id,
                 tenant_id=config.tenant_id,
                 attestation_measurement_hash=config.attestation_measurement_hash,
+                schema_version=config.gateway_schema_version,
             ),
         )
         self._options = SpectraStrikeOptions(
