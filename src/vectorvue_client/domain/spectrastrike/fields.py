@@ -14,15 +14,13 @@ from typing import Any, Final
 
 from vectorvue_client.domain import models as m
 from vectorvue_client.domain.errors import VectorVueSerializationError
-from vectorvue_client.domain.normalize import Problems, check_length, mitre_ids, normalize_severity
+from vectorvue_client.domain.field_rules import Problems, check_length, mitre_ids
+from vectorvue_client.domain.field_rules import severity as severity_level
 from vectorvue_client.domain.timestamps import to_rfc3339
 
 _ID_RE: Final = re.compile(m.ID_PATTERN)
 _UUID_RE: Final = re.compile(m.UUID_PATTERN)
 _HEX64_RE: Final = re.compile(m.HEX64_PATTERN)
-# The length bounds and the pattern of `name` and `identifier` in one match each.
-_NAME_FULL: Final = re.compile(rf"[A-Za-z0-9._:-]{{{m.NAME_LEN[0]},{m.NAME_LEN[1]}}}\Z")
-_ID_FULL: Final = re.compile(rf"[A-Za-z0-9._:-]{{{m.ID_LEN[0]},{m.ID_LEN[1]}}}\Z")
 
 Source = tuple[str, Mapping[str, Any]]
 """Where lifted fields may be found: (dotted path of the mapping, "" for the top, mapping)."""
@@ -67,16 +65,6 @@ def name(value: Any, path: str) -> str:
     return _patterned(text(value, path, m.NAME_LEN), path)
 
 
-def plain_name(value: Any) -> bool:
-    """True when `value` is a str that `name` returns as it is (a fast path's check)."""
-    return type(value) is str and bool(_NAME_FULL.match(value))
-
-
-def plain_identifier(value: Any) -> bool:
-    """True when `value` is a str that `identifier` returns as it is (a fast path's check)."""
-    return type(value) is str and bool(_ID_FULL.match(value))
-
-
 def fits_identifier(value: str) -> bool:
     """True when `value` may be used as an event id as it is."""
     low, high = m.ID_LEN
@@ -119,8 +107,8 @@ def mitre(value: Any, path: str) -> tuple[str, ...]:
 
 
 def severity(value: Any, path: str) -> m.Severity:
-    """A severity level from a level, an alias or a CVSS score (see normalize_severity)."""
-    return normalize_severity(value, path)
+    """A severity level from a level, an alias or a CVSS score (see field_rules.severity)."""
+    return severity_level(value, path)
 
 
 def timestamp(value: Any, path: str) -> str:
