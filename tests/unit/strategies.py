@@ -205,7 +205,9 @@ def stamps(draw: st.DrawFn, *, exact_only: bool = False) -> Stamp:
 # -- JSON data and metadata ------------------------------------------------------------------
 keys = st.text(STORABLE, max_size=8).filter(lambda k: k not in MITRE_KEYS)
 finite_floats = st.floats(allow_nan=False, allow_infinity=False)
-json_scalars = st.none() | st.booleans() | st.integers() | finite_floats | st.text(STORABLE, max_size=12)
+json_scalars = (
+    st.none() | st.booleans() | st.integers() | finite_floats | st.text(STORABLE, max_size=12)
+)
 
 # Pure JSON data (lists only): what decode(encode(x)) must give back unchanged.
 json_data = st.recursive(

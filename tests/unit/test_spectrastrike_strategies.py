@@ -38,7 +38,8 @@ extra_keys = st.text(string.ascii_lowercase + string.digits + "_", min_size=1, m
 )
 extras = st.dictionaries(extra_keys, json_data, max_size=4)
 hostile_text = st.text(
-    st.characters(codec="utf-8", exclude_categories=["Cs"], exclude_characters="\x00") | st.sampled_from("\n\r\t\u2028"),
+    st.characters(codec="utf-8", exclude_categories=["Cs"], exclude_characters="\x00")
+    | st.sampled_from("\n\r\t\u2028"),
     min_size=1,
     max_size=300,
 )
