@@ -200,7 +200,7 @@ def test_a_nul_anywhere_is_refused_naming_the_field(make: Any, with_id: bool) ->
     (which a client would retry), a batch item with `ingest_failed`. Refused locally."""
     text_field = "message" if make is event else "description"
     id_field = "event_id" if make is event else "finding_id"
-    cases = [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({text_field: "before\x00after"}, text_field),
         ({"metadata": {"k\x00": 1}}, "metadata.'k\\x00'"),
         ({"metadata": {"a": [{"b": "\x00"}]}}, "metadata.a[0].b"),
