@@ -277,13 +277,13 @@ def _reject_non_finite(value: Any, path: str) -> None:
             _reject_non_finite(getattr(value, f.name), f"{path}.{f.name}" if path else f.name)
 
 
+_NUL_RULE: Final = "contains a NUL character (U+0000), which VectorVue cannot store"
+
+
 def _reject_nul(value: Any) -> None:
-    problems = [Problem(path or "payload", NUL_RULE) for path in _nul_paths(value, "")]
+    problems = [Problem(path or "payload", _NUL_RULE) for path in _nul_paths(value, "")]
     if problems:  # else the hit was a backslash followed by "u0000": a text, not a NUL
         raise VectorVueSerializationError(problems)
-
-
-NUL_RULE: Final = "contains a NUL character (U+0000), which VectorVue cannot store"
 
 
 def _nul_paths(value: Any, path: str) -> Iterator[str]:

@@ -24,7 +24,7 @@ _TECHNIQUE_RE: Final = re.compile(m.MITRE_TECHNIQUE_PATTERN)
 _TACTIC_RE: Final = re.compile(m.MITRE_TACTIC_PATTERN)
 _SCORE_RE: Final = re.compile(r"^[0-9]{1,2}(?:\.[0-9]+)?\Z")
 
-SEVERITY_ALIASES: Final[Mapping[str, m.Severity]] = {
+_SEVERITY_ALIASES: Final[Mapping[str, m.Severity]] = {
     "info": "info",
     "informational": "info",
     "low": "low",
@@ -35,7 +35,7 @@ SEVERITY_ALIASES: Final[Mapping[str, m.Severity]] = {
     "critical": "critical",
     "crit": "critical",
 }
-MITRE_FIELDS: Final = ("mitre_techniques", "mitre_tactics")
+_MITRE_FIELDS: Final = ("mitre_techniques", "mitre_tactics")
 
 T = TypeVar("T")
 
@@ -120,15 +120,15 @@ def severity(value: Any, field: str) -> m.Severity:
     0-10 (number or numeric string): 0 info, 0.1-3.9 low, 4.0-6.9 medium, 7.0-8.9 high,
     9.0-10.0 critical."""
     if type(value) is str:
-        level = SEVERITY_ALIASES.get(value) or SEVERITY_ALIASES.get(value.strip().lower())
+        level = _SEVERITY_ALIASES.get(value) or _SEVERITY_ALIASES.get(value.strip().lower())
         if level is not None:
             return level
     if isinstance(value, bool):
         raise _bad(field, "a boolean is not a severity")
     if isinstance(value, str):
         key = value.strip().lower()
-        if key in SEVERITY_ALIASES:
-            return SEVERITY_ALIASES[key]
+        if key in _SEVERITY_ALIASES:
+            return _SEVERITY_ALIASES[key]
         if not _SCORE_RE.match(key):  # float() would also take "1_0", "1e0" and "nan"
             raise _bad(
                 field,
@@ -178,7 +178,7 @@ def metadata(raw: Any, mitre_given: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(raw, Mapping):
         raise _bad("metadata", f"must be an object, not {type(raw).__name__}")
     out: dict[str, Any] = to_json_value(raw if type(raw) is dict else dict(raw), "metadata")
-    for key in MITRE_FIELDS:
+    for key in _MITRE_FIELDS:
         top = mitre_given.get(key)
         if top is not None:
             checked = mitre_ids(top, key)

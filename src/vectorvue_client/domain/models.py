@@ -10,7 +10,7 @@ encoder keeps Struct fields in definition order and sorts dict keys.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, get_args
 
 import msgspec
 from msgspec import Meta, Struct
@@ -26,10 +26,9 @@ UUID_PATTERN: Final = (
 )
 HEX64_PATTERN: Final = r"^[0-9a-fA-F]{64}\Z"
 
-FINDING_STATUSES: Final = ("open", "in_progress", "resolved", "closed")
-
 Severity = Literal["info", "low", "medium", "high", "critical"]
 FindingStatus = Literal["open", "in_progress", "resolved", "closed"]
+FINDING_STATUSES: Final[tuple[str, ...]] = get_args(FindingStatus)
 
 # (min, max) lengths, in characters, of every bounded text field of the contract.
 ID_LEN: Final = (1, 128)
