@@ -96,12 +96,26 @@ def struct_problems(
 
 
 def _said(exc: msgspec.ValidationError, value: Any) -> str:
-    # msgspec's own words for the annotation ("Expected `str` of length <= 128"), without
-    # its "- at `$`" locator (the field is named beside it), and the length it got.
-    rule = str(exc).split(" - at `$", 1)[0]
-    if isinstance(value, str) and "length" in rule:
-        rule += f" (got {len(value)} characters)"
-    return rule
+    # msgspec's words for the annotation ("Expected `str` of length <= 128"), said as the
+    # other rules say theirs, with what the value was; anything else as msgspec says it.
+    said = str(exc).split(" - at `$", 1)[0]
+    if isinstance(value, str):
+        if bound := _LENGTH_SAID.fullmatch(said):
+            least, most = bound.group(1) == ">=", int(bound.group(2))
+            size = "at least" if least else "at most"
+            unit = "character(s)" if least else "characters"
+            return f"must be {size} {most} {unit} long (got {len(value)})"
+        if pattern := _PATTERN_SAID.fullmatch(said):
+            shown = pattern.group(1).replace("\\\\", "\\")  # msgspec doubles backslashes
+            return f"{value[:64]!r} does not match {shown}"
+    if got := _TYPE_SAID.fullmatch(said):
+        return f"must be a string, not {got.group(1)}"
+    return said
+
+
+_LENGTH_SAID: Final = re.compile(r"Expected `str` of length (>=|<=) ([0-9]+)")
+_PATTERN_SAID: Final = re.compile(r"Expected `str` matching regex '(.*)'")
+_TYPE_SAID: Final = re.compile(r"Expected `str(?: \| null)?`, got `(\w+)`")
 
 
 def check_length(text: str, field: str, bounds: tuple[int, int]) -> str:
