@@ -125,7 +125,7 @@ def test_execution_hash_and_description_are_lifted() -> None:
     assert (event.execution_hash, event.description) == (digest, "A scan of the DMZ.")
     assert "execution_hash" not in event.attributes
     rules = refusal(internal(attributes={"execution_hash": "abc"}))
-    assert rules == {"attributes.execution_hash": "must be 64 hexadecimal digits (a SHA-256)"}
+    assert rules == {"attributes.execution_hash": "'abc' is not 64 hexadecimal digits (a SHA-256)"}
 
 
 def test_every_problem_of_a_document_is_reported_at_once() -> None:

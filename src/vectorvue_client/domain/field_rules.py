@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any, Final, TypeVar
 
 import msgspec
@@ -89,10 +90,16 @@ def struct_problems(
             continue
         if f.type is Any:
             continue
-        try:
-            msgspec.convert(value, f.type)
-        except msgspec.ValidationError as exc:
-            problems.add(f.encode_name, _said(exc, value))
+        problems.check(partial(annotated, value, f.encode_name, f.type))
+
+
+def annotated(value: Any, field: str, rule: Any) -> Any:
+    """`value` if it is of the annotated type `rule` (a type of `models`: its Meta is the
+    rule), else an error naming `field` and the rule."""
+    try:
+        return msgspec.convert(value, rule)
+    except msgspec.ValidationError as exc:
+        raise _bad(field, _said(exc, value)) from None
 
 
 def _said(exc: msgspec.ValidationError, value: Any) -> str:
@@ -107,26 +114,21 @@ def _said(exc: msgspec.ValidationError, value: Any) -> str:
             return f"must be {size} {most} {unit} long (got {len(value)})"
         if pattern := _PATTERN_SAID.fullmatch(said):
             shown = pattern.group(1).replace("\\\\", "\\")  # msgspec doubles backslashes
-            return f"{value[:64]!r} does not match {shown}"
+            return f"{value[:64]!r} {_PATTERN_WORDS.get(shown, f'does not match {shown}')}"
     if got := _TYPE_SAID.fullmatch(said):
         return f"must be a string, not {got.group(1)}"
     return said
 
 
+# The patterns of `models`, in words.
+_PATTERN_WORDS: Final = {
+    m.ID_PATTERN: "has characters outside [A-Za-z0-9._:-]",
+    m.UUID_PATTERN: "is not a UUID (8-4-4-4-12 hexadecimal digits)",
+    m.HEX64_PATTERN: "is not 64 hexadecimal digits (a SHA-256)",
+}
 _LENGTH_SAID: Final = re.compile(r"Expected `str` of length (>=|<=) ([0-9]+)")
 _PATTERN_SAID: Final = re.compile(r"Expected `str` matching regex '(.*)'")
 _TYPE_SAID: Final = re.compile(r"Expected `str(?: \| null)?`, got `(\w+)`")
-
-
-def check_length(text: str, field: str, bounds: tuple[int, int]) -> str:
-    """`text` if its length in code points is within `bounds` (min, max), else an error
-    naming `field`."""
-    low, high = bounds
-    if len(text) < low:
-        raise _bad(field, f"must be at least {low} character(s) long (got {len(text)})")
-    if len(text) > high:
-        raise _bad(field, f"must be at most {high} characters long (got {len(text)})")
-    return text
 
 
 def severity(value: Any, field: str) -> m.Severity:

@@ -54,6 +54,8 @@ Title = Annotated[str, Meta(min_length=TITLE_LEN[0], max_length=TITLE_LEN[1])]
 Description = Annotated[str, Meta(min_length=DESCRIPTION_LEN[0], max_length=DESCRIPTION_LEN[1])]
 FindingAssetRef = Annotated[str, Meta(max_length=ASSET_REF_LEN[1])]  # optional on findings
 Recommendation = Annotated[str, Meta(max_length=RECOMMENDATION_LEN[1])]
+Uuid = Annotated[str, Meta(pattern=UUID_PATTERN)]  # a tenant id
+Hex64 = Annotated[str, Meta(pattern=HEX64_PATTERN)]  # an execution or attestation hash
 JsonObject = dict[str, Any]
 
 
