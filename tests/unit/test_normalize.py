@@ -532,3 +532,14 @@ def test_mitre_ids_are_ascii_and_whole(technique: str) -> None:
     """T#### means four ASCII digits and nothing after (once trimmed): no Arabic-Indic."""
     error = refused(normalize_event, event(mitre_techniques=[technique]))
     assert error.field == "mitre_techniques[0]"
+
+
+def test_broken_annotations_and_broken_python_rules_are_reported_together() -> None:
+    """A type, length or pattern problem (the annotation) does not hide a timestamp,
+    severity or metadata problem (a Python rule), nor the other way round."""
+    raw = event(event_type="a b", severity="urgent", occurred_at="soon", message="")
+    raw["metadata"] = {"x": float("nan")}
+    fields = {p.field for p in refused(normalize_event, raw).problems}
+    assert fields == {"event_type", "severity", "occurred_at", "message", "metadata.x"}
+    only_python = refused(normalize_finding, finding(severity="urgent", first_seen="soon"))
+    assert {p.field for p in only_python.problems} == {"severity", "first_seen"}
