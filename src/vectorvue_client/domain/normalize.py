@@ -70,10 +70,10 @@ def normalize_event(raw: Mapping[str, Any] | msgspec.Struct) -> m.IntegrationEve
         given = msgspec.convert(data, _EventInput)
         fields = _event_fields(given, _now)
         event_id = given.event_id or content_id("evt", encode_json_data(fields))
-    except (msgspec.ValidationError, VectorVueSerializationError):
+    except (msgspec.ValidationError, VectorVueSerializationError) as exc:
         problems = rules.Problems()
         _event_fields(_fallback(data, _EventInput, problems), problems.check)
-        _raise_found(problems)
+        _raise_found(problems, exc)
     return m.IntegrationEvent(event_id=event_id, **fields)
 
 
@@ -89,18 +89,20 @@ def normalize_finding(raw: Mapping[str, Any] | msgspec.Struct) -> m.IntegrationF
         given = msgspec.convert(data, _FindingInput)
         fields = _finding_fields(given, _now)
         finding_id = given.finding_id or content_id("fnd", encode_json_data(fields))
-    except (msgspec.ValidationError, VectorVueSerializationError):
+    except (msgspec.ValidationError, VectorVueSerializationError) as exc:
         problems = rules.Problems()
         _finding_fields(_fallback(data, _FindingInput, problems), problems.check)
-        _raise_found(problems)
+        _raise_found(problems, exc)
     return m.IntegrationFinding(finding_id=finding_id, **fields)
 
 
-def _raise_found(problems: rules.Problems) -> NoReturn:
-    # Called in an except block: what the collecting reading found, or else the exception
-    # being handled (the content id's refusal of a NUL, which names its field already).
+def _raise_found(problems: rules.Problems, exc: Exception) -> NoReturn:
+    # What the collecting reading found; else the content id's own refusal (a NUL, which
+    # names its field already), or what msgspec said of the item as a whole.
     problems.raise_if_any()
-    raise
+    if isinstance(exc, VectorVueSerializationError):
+        raise exc
+    raise VectorVueSerializationError.single("(item)", str(exc)) from None
 
 
 # A rule applied through `check`: `_now` on the straight path (the first broken rule raises),
