@@ -108,10 +108,10 @@ def _said(exc: msgspec.ValidationError, value: Any) -> str:
     said = str(exc).split(" - at `$", 1)[0]
     if isinstance(value, str):
         if bound := _LENGTH_SAID.fullmatch(said):
-            least, most = bound.group(1) == ">=", int(bound.group(2))
-            size = "at least" if least else "at most"
-            unit = "character(s)" if least else "characters"
-            return f"must be {size} {most} {unit} long (got {len(value)})"
+            limit, size = int(bound.group(2)), len(value)
+            if bound.group(1) == ">=":
+                return f"must be at least {limit} character(s) long (got {size})"
+            return f"must be at most {limit} characters long (got {size})"
         if pattern := _PATTERN_SAID.fullmatch(said):
             shown = pattern.group(1).replace("\\\\", "\\")  # msgspec doubles backslashes
             return f"{value[:64]!r} {_PATTERN_WORDS.get(shown, f'does not match {shown}')}"
