@@ -37,6 +37,9 @@ SEVERITY_WORDS: Final[dict[str, str]] = {
     "crit": "critical",
 }
 
+# Any character VectorVue can store: all but NUL (U+0000), which its database refuses and
+# the client therefore refuses locally (tests/unit/test_limits_integration.py).
+STORABLE = st.characters(codec="utf-8", exclude_characters="\x00")
 names = st.text(ID_ALPHABET, min_size=1, max_size=64)
 long_ids = st.text(ID_ALPHABET, min_size=1, max_size=128)
 
@@ -200,9 +203,11 @@ def stamps(draw: st.DrawFn, *, exact_only: bool = False) -> Stamp:
 
 
 # -- JSON data and metadata ------------------------------------------------------------------
-keys = st.text(max_size=8).filter(lambda k: k not in MITRE_KEYS)
+keys = st.text(STORABLE, max_size=8).filter(lambda k: k not in MITRE_KEYS)
 finite_floats = st.floats(allow_nan=False, allow_infinity=False)
-json_scalars = st.none() | st.booleans() | st.integers() | finite_floats | st.text(max_size=12)
+json_scalars = (
+    st.none() | st.booleans() | st.integers() | finite_floats | st.text(STORABLE, max_size=12)
+)
 
 # Pure JSON data (lists only): what decode(encode(x)) must give back unchanged.
 json_data = st.recursive(
@@ -296,8 +301,8 @@ def loose_events(draw: st.DrawFn) -> Loose:
         "source_system": draw(names),
         "event_type": draw(names),
         "occurred_at": stamp.raw,
-        "asset_ref": draw(st.text(min_size=1, max_size=128)),
-        "message": draw(st.text(min_size=1, max_size=200)),
+        "asset_ref": draw(st.text(STORABLE, min_size=1, max_size=128)),
+        "message": draw(st.text(STORABLE, min_size=1, max_size=200)),
     }
     severity = "info"
     if draw(st.booleans()):
@@ -348,8 +353,8 @@ def loose_findings(draw: st.DrawFn) -> Loose:
     first, last = draw(seen_pair())
     severity_raw, severity = draw(severity_inputs())
     raw: dict[str, Any] = {
-        "title": draw(st.text(min_size=3, max_size=100)),
-        "description": draw(st.text(min_size=1, max_size=300)),
+        "title": draw(st.text(STORABLE, min_size=3, max_size=100)),
+        "description": draw(st.text(STORABLE, min_size=1, max_size=300)),
         "severity": severity_raw,
         "first_seen": first.raw,
     }
@@ -363,7 +368,7 @@ def loose_findings(draw: st.DrawFn) -> Loose:
         if choice == "null":
             raw[key] = None
         elif choice == "text":
-            raw[key] = draw(st.text(max_size=size))
+            raw[key] = draw(st.text(STORABLE, max_size=size))
     extra, metadata = draw(metadata_and_mitre())
     raw.update(extra)
     if draw(st.booleans()):

@@ -5,14 +5,18 @@ from __future__ import annotations
 import copy
 import math
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from enum import IntEnum, StrEnum
 from typing import Any
 
 import msgspec
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from vectorvue_client.domain import encoding
 from vectorvue_client.domain.encoding import (
     MAX_DEPTH,
     array_size,
@@ -23,7 +27,7 @@ from vectorvue_client.domain.encoding import (
 from vectorvue_client.domain.errors import VectorVueSerializationError
 from vectorvue_client.domain.models import IntegrationEvent
 
-from .strategies import as_json, json_data, json_objects, keys, loose_data, shuffled
+from .strategies import STORABLE, as_json, json_data, json_objects, keys, loose_data, shuffled
 
 Step = str | int
 non_finite = st.sampled_from([math.nan, math.inf, -math.inf])
@@ -68,7 +72,7 @@ def sorted_everywhere(value: Any) -> bool:
     return True
 
 
-def an_event(metadata: dict[str, Any]) -> IntegrationEvent:
+def an_event(metadata: Any) -> IntegrationEvent:
     """An event Struct built directly (no validation), carrying `metadata`."""
     return IntegrationEvent(
         event_id="e-1",
@@ -270,3 +274,141 @@ def test_to_json_value_refuses_very_deep_nesting() -> None:
     cycle["self"] = cycle
     with pytest.raises(VectorVueSerializationError):
         to_json_value(cycle, "metadata")
+
+
+# -- the shortcuts of to_json_value and encode ---------------------------------------------
+# -- comparing outcomes -----------------------------------------------------------------------
+def typed(value: Any) -> Any:
+    """`value` with the type of every part spelled out (and dict order kept), so that two
+    results compare equal only when they are the same data made of the same types."""
+    if isinstance(value, msgspec.Struct):
+        fields = value.__struct_fields__
+        return (type(value), tuple((n, typed(getattr(value, n))) for n in fields))
+    if isinstance(value, dict):
+        return (type(value), tuple((typed(k), typed(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return (type(value), tuple(typed(v) for v in value))
+    if isinstance(value, float):
+        return (type(value), repr(value))  # repr: -0.0 is not 0.0 here
+    return (type(value), value)
+
+
+def outcome(fn: Callable[..., Any], *args: Any) -> tuple[Any, ...]:
+    """What calling `fn(*args)` gives: its typed result, its problems, or its exception type."""
+    try:
+        result = fn(*args)
+    except VectorVueSerializationError as exc:
+        return ("refused", exc.problems)
+    except Exception as exc:  # noqa: BLE001 - the same unexpected exception from both is fine
+        return ("raised", type(exc))
+    return ("ok", typed(result))
+
+
+# -- hostile values and broken documents ------------------------------------------------------
+class Label(StrEnum):
+    """A str subclass, as an enum-minded caller might pass."""
+
+    HIGH = "high"
+
+
+class Level(IntEnum):
+    """An int subclass."""
+
+    THREE = 3
+
+
+class Text(str):
+    """A plain str subclass."""
+
+
+class Sample(msgspec.Struct):
+    """A Struct msgspec encodes."""
+
+    score: float
+    tags: list[Any] = []
+
+
+def nested(depth: int) -> Any:
+    """A list nested `depth` levels deep."""
+    value: Any = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+odd_leaves = st.sampled_from(
+    [
+        math.nan,
+        -math.inf,
+        Label.HIGH,
+        Level.THREE,
+        Text("t"),
+        b"b",
+        {1.5},
+        frozenset([math.nan]),
+        Reading(1.0),
+        Reading(math.nan),
+        Sample(2.0),
+        Sample(math.inf),
+        Sample(1.0, [math.nan]),
+        datetime(2026, 1, 1),
+        {Text("k"): 1},
+        {1: 2},
+        nested(MAX_DEPTH - 1),
+        nested(MAX_DEPTH),
+        nested(MAX_DEPTH + 1),
+        {"a": nested(MAX_DEPTH)},
+    ]
+)
+odd_data = st.recursive(
+    st.one_of(json_data, odd_leaves),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.lists(inner, max_size=3).map(tuple)
+        | st.dictionaries(st.text(STORABLE, max_size=4), inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=300)
+@given(loose_data | odd_data)
+@example(nested(MAX_DEPTH))
+@example(nested(MAX_DEPTH + 1))
+@example({"a": {"b": (1, math.nan)}})
+def test_plain_copy_is_the_checked_copy(value: Any) -> None:
+    """plain_copy declines, or copies exactly what to_json_value's checking walk copies;
+    is_plain says which; and to_json_value's answer is the checking walk's."""
+    copied = encoding._plain_copy(value)
+    checked = outcome(encoding._to_json_value, value, "metadata", 0)
+    if copied is not encoding._NOT_PLAIN:
+        assert ("ok", typed(copied)) == checked
+    assert encoding.is_plain(value) == (copied is not encoding._NOT_PLAIN)
+    assert outcome(to_json_value, value, "metadata") == checked
+
+
+def encode_as_before(payload: Any) -> bytes:
+    """encode as first written: the full walk whenever the bytes hold a null."""
+    try:
+        data = encoding._ENCODER.encode(payload)
+    except RecursionError:
+        raise VectorVueSerializationError.single(
+            "payload", "is nested too deeply or contains itself"
+        ) from None
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise VectorVueSerializationError.single(
+            "payload", f"cannot be encoded as JSON: {exc}"
+        ) from None
+    if b"null" in data:
+        encoding._reject_non_finite(payload, "")
+    return data
+
+
+@settings(max_examples=300)
+@given(st.one_of(loose_data, odd_data, odd_data.map(lambda v: an_event({"v": v, "n": None}))))
+def test_encode_refuses_exactly_what_the_full_walk_refuses(payload: Any) -> None:
+    """The typed pre-check of encode (no paths built) refuses what the walk refuses, with
+    the walk's own error, and lets through the very same bytes otherwise."""
+    assert outcome(encode, payload) == outcome(encode_as_before, payload)
+    walked = outcome(encoding._reject_non_finite, payload, "")
+    assert encoding._all_finite(payload) == (walked[0] == "ok")

@@ -314,7 +314,7 @@ def _changes(ev: IntegrationEvent) -> list[dict[str, Any]]:
         {"source_system": ev.source_system + "x" if len(ev.source_system) < 64 else "x"},
         {"severity": other_severity},
         {"occurred_at": later.astimezone(UTC)},
-        {"metadata": {**ev.metadata, "\x00extra": None}},
+        {"metadata": {**ev.metadata, "extra-key": None}},  # longer than any drawn key
     ]
 
 
@@ -440,15 +440,15 @@ def test_missing_required_fields_are_all_reported_at_once() -> None:
     }
 
 
-def test_last_seen_before_first_seen_is_refused() -> None:
-    """last_seen earlier than first_seen (compared as instants, across offsets) is refused."""
-    error = refused(
-        normalize_finding,
-        finding(first_seen="2026-11-25T10:00:00+01:00", last_seen="2026-11-25T08:59:59Z"),
+def test_last_seen_before_first_seen_is_sent_as_given() -> None:
+    """VectorVue does not compare last_seen with first_seen (it stores a last_seen before
+    first_seen as sent): neither does the client, which would lose the finding."""
+    early = finding(first_seen="2026-11-25T10:00:00+01:00", last_seen="2026-11-25T08:59:59Z")
+    normalized = normalize_finding(early)
+    assert (normalized.first_seen, normalized.last_seen) == (
+        "2026-11-25T09:00:00Z",
+        "2026-11-25T08:59:59Z",
     )
-    assert error.field == "last_seen"
-    same = finding(first_seen="2026-11-25T10:00:00+01:00", last_seen="2026-11-25T09:00:00Z")
-    assert normalize_finding(same).last_seen == "2026-11-25T09:00:00Z"
 
 
 @pytest.mark.parametrize(
@@ -526,9 +526,20 @@ def test_a_trailing_newline_does_not_pass_the_id_pattern(field: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "technique", ["T1190\n", "T\u0661\u0661\u0669\u0660", "T1190.\u0660\u0660\u0661"]
+    "technique", ["T1190x", "T\u0661\u0661\u0669\u0660", "T1190.\u0660\u0660\u0661"]
 )
 def test_mitre_ids_are_ascii_and_whole(technique: str) -> None:
-    """T#### means four ASCII digits and nothing after: no trailing newline, no Arabic-Indic."""
+    """T#### means four ASCII digits and nothing after (once trimmed): no Arabic-Indic."""
     error = refused(normalize_event, event(mitre_techniques=[technique]))
     assert error.field == "mitre_techniques[0]"
+
+
+def test_broken_annotations_and_broken_python_rules_are_reported_together() -> None:
+    """A type, length or pattern problem (the annotation) does not hide a timestamp,
+    severity or metadata problem (a Python rule), nor the other way round."""
+    raw = event(event_type="a b", severity="urgent", occurred_at="soon", message="")
+    raw["metadata"] = {"x": float("nan")}
+    fields = {p.field for p in refused(normalize_event, raw).problems}
+    assert fields == {"event_type", "severity", "occurred_at", "message", "metadata.x"}
+    only_python = refused(normalize_finding, finding(severity="urgent", first_seen="soon"))
+    assert {p.field for p in only_python.problems} == {"severity", "first_seen"}

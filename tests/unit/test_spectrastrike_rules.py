@@ -125,7 +125,7 @@ def test_execution_hash_and_description_are_lifted() -> None:
     assert (event.execution_hash, event.description) == (digest, "A scan of the DMZ.")
     assert "execution_hash" not in event.attributes
     rules = refusal(internal(attributes={"execution_hash": "abc"}))
-    assert rules == {"attributes.execution_hash": "must be 64 hexadecimal digits (a SHA-256)"}
+    assert rules == {"attributes.execution_hash": "'abc' is not 64 hexadecimal digits (a SHA-256)"}
 
 
 def test_every_problem_of_a_document_is_reported_at_once() -> None:
@@ -368,3 +368,13 @@ def test_options_are_checked_when_made() -> None:
     with pytest.raises(VectorVueConfigError, match="session_output_cap"):
         SpectraStrikeOptions(session_output_cap=-1)
     assert one(envelope(), SpectraStrikeOptions(source_system="ss-lab")).source_system == "ss-lab"
+
+
+# -- NUL characters ------------------------------------------------------------------------------
+def test_a_nul_in_any_document_is_refused_naming_its_path() -> None:
+    """VectorVue's database cannot store U+0000 (the integration API answers 500, the gateway
+    drops the event after its 202): a document holding one anywhere is refused, by path."""
+    problems = refusal(envelope(note={"lines": ["ok", "bad\x00"]}))
+    assert set(problems) == {"attributes.note.lines[1]"}
+    assert "NUL" in problems["attributes.note.lines[1]"]
+    assert set(refusal(internal(target="192.0.2.1\x00"))) == {"target"}

@@ -4,6 +4,7 @@ variants of each shape, and nothing else."""
 from __future__ import annotations
 
 import itertools
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -114,3 +115,96 @@ def test_the_refusal_lists_keys_but_no_values() -> None:
 def test_a_non_object_is_refused() -> None:
     with pytest.raises(VectorVueSerializationError, match=r"must be a JSON object .* not list"):
         detect_shape([1, 2])  # type: ignore[arg-type]
+
+
+# -- the precomputed decisions ------------------------------------------------------------
+# Every key some normalizer knows, and a few it does not.
+KEYS = [
+    "X",
+    "actor",
+    "address",
+    "asset_ref",
+    "attempt",
+    "attributes",
+    "campaign_id",
+    "command",
+    "context",
+    "data",
+    "data_base64",
+    "datacontenttype",
+    "dataschema",
+    "description",
+    "event_id",
+    "event_type",
+    "execution_hash",
+    "ext1",
+    "finding_id",
+    "finished_at",
+    "first_seen",
+    "host_count",
+    "hosts",
+    "id",
+    "idempotency_key",
+    "job_id",
+    "last_seen",
+    "message",
+    "metadata",
+    "mitre_tactics",
+    "mitre_techniques",
+    "module_name",
+    "module_type",
+    "name",
+    "occurred_at",
+    "open_ports",
+    "operator_id",
+    "ordering_key",
+    "os_matches",
+    "output",
+    "output_format",
+    "port",
+    "protocol",
+    "raw_execute_response",
+    "recommendation",
+    "scan_summary",
+    "scanned_hosts",
+    "schema_version",
+    "services",
+    "session_count",
+    "session_id",
+    "session_type",
+    "sessions",
+    "severity",
+    "sevrity",
+    "source",
+    "source_system",
+    "specversion",
+    "started_at",
+    "status",
+    "stream_position",
+    "subject",
+    "summary",
+    "target",
+    "target_host",
+    "tenant_id",
+    "time",
+    "timestamp",
+    "title",
+    "tool",
+    "total_hosts",
+    "type",
+    "uuid",
+]
+
+
+@given(st.sets(st.sampled_from(KEYS), max_size=9))
+def test_shape_decisions_are_the_table_rows(keys: set[str]) -> None:
+    """detect_shape of a dict (decisions precomputed from the table) is the table read row
+    by row: the one matching row's shape, or a refusal when no single row matches."""
+    document = dict.fromkeys(keys, 1)
+    found = [rule.shape for rule in DETECTION_RULES if rule.matches(frozenset(keys))]
+    if len(found) == 1:
+        assert detect_shape(document) is found[0]
+        assert detect_shape(MappingProxyType(document)) is found[0]
+    else:
+        with pytest.raises(VectorVueSerializationError):
+            detect_shape(document)

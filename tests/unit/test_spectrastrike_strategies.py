@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from vectorvue_client.samples import sample_path
 
-from .strategies import json_data, tactics, techniques
+from .strategies import STORABLE, json_data, tactics, techniques
 
 TENANT: Final = "10000000-0000-0000-0000-000000000001"
 
@@ -38,7 +38,8 @@ extra_keys = st.text(string.ascii_lowercase + string.digits + "_", min_size=1, m
 )
 extras = st.dictionaries(extra_keys, json_data, max_size=4)
 hostile_text = st.text(
-    st.characters(codec="utf-8", exclude_categories=["Cs"]) | st.sampled_from("\n\r\t\u2028"),
+    st.characters(codec="utf-8", exclude_categories=["Cs"], exclude_characters="\x00")
+    | st.sampled_from("\n\r\t\u2028"),
     min_size=1,
     max_size=300,
 )
@@ -199,8 +200,8 @@ def session_outputs(draw: st.DrawFn, cap: int) -> str:
     """A session output longer than `cap` (and than 24 characters), holding a "§" so that it
     cannot coincide with any other text of the event by chance."""
     size = max(cap + 1, 24)
-    head = draw(st.text(min_size=0, max_size=size))
-    tail = draw(st.text(min_size=max(size - len(head) - 1, 0), max_size=size + 200))
+    head = draw(st.text(STORABLE, min_size=0, max_size=size))
+    tail = draw(st.text(STORABLE, min_size=max(size - len(head) - 1, 0), max_size=size + 200))
     return head + "§" + tail
 
 
@@ -226,7 +227,7 @@ def integration_events(draw: st.DrawFn) -> dict[str, Any]:
         "event_type": draw(names),
         "occurred_at": draw(iso_stamps()),
         "asset_ref": draw(addresses),
-        "message": draw(st.text(min_size=1, max_size=1024)),
+        "message": draw(st.text(STORABLE, min_size=1, max_size=1024)),
         "metadata": draw(extras),
     }
     if draw(st.booleans()):
@@ -240,8 +241,8 @@ def integration_events(draw: st.DrawFn) -> dict[str, Any]:
 def findings(draw: st.DrawFn) -> dict[str, Any]:
     """A finding document."""
     return {
-        "title": draw(st.text(min_size=3, max_size=256)),
-        "description": draw(st.text(min_size=1, max_size=400)),
+        "title": draw(st.text(STORABLE, min_size=3, max_size=256)),
+        "description": draw(st.text(STORABLE, min_size=1, max_size=400)),
         "severity": draw(st.sampled_from(["Critical", "med", "informational", "low", "7.1"])),
         "first_seen": draw(iso_stamps()),
         "asset_ref": draw(addresses),

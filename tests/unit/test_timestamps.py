@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
+from vectorvue_client.domain import timestamps
 from vectorvue_client.domain.errors import VectorVueSerializationError
 from vectorvue_client.domain.timestamps import parse_rfc3339, to_rfc3339
 
@@ -136,3 +139,75 @@ def test_a_very_long_digit_string_is_refused_not_crashing() -> None:
     with pytest.raises(VectorVueSerializationError) as caught:
         to_rfc3339("9" * 5000, "occurred_at")
     assert caught.value.field == "occurred_at"
+
+
+# -- the shortcuts of to_rfc3339 -------------------------------------------------------------
+def rfc3339_as_before(value: Any, field: str) -> str:
+    """to_rfc3339 as first written: the full reading, then each field formatted."""
+    moment = timestamps._parse(value, field)
+    text = (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
+        f"T{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}"
+    )
+    if moment.microsecond:
+        text += f".{moment.microsecond:06d}"
+    return text + "Z"
+
+
+class Moment(datetime):
+    """A datetime subclass with its own isoformat (as some libraries have)."""
+
+    def isoformat(self, sep: str = "T", timespec: str = "auto") -> str:
+        return "not the contract's form"
+
+
+@st.composite
+def iso_like(draw: st.DrawFn) -> str:
+    """Strings in (or next to) the ISO form the fast path reads: any digits in place, so
+    impossible dates and hours, with and without fractions and UTC suffixes."""
+    digits = st.text("0123456789", min_size=2, max_size=2)
+    year = draw(st.text("0123456789", min_size=4, max_size=4))
+    month, day, hour, minute, second = (draw(digits) for _ in range(5))
+    sep = draw(st.sampled_from(["T", "T", "t", " "]))
+    fraction = draw(st.sampled_from(["", ".000000", ".512204", ".5", ".1234567"]))
+    zone = draw(st.sampled_from(["", "Z", "+00:00", "-00:00", "+02:00", "z"]))
+    return f"{year}-{month}-{day}{sep}{hour}:{minute}:{second}{fraction}{zone}"
+
+
+@settings(max_examples=500)
+@given(
+    st.one_of(
+        iso_like(),
+        st.builds(lambda s: s.raw, stamps()),
+        st.datetimes(timezones=st.none() | st.just(UTC)),
+        st.sampled_from([None, "", " ", True, 1.5, math.nan, math.inf, b"x", "1764061200"]),
+        st.floats(min_value=-1e12, max_value=1e12) | st.floats(),
+    )
+)
+@example(1e11)
+@example(-1e11)
+@example(99_999_999_999.999)
+@example(1764062043.5122045)
+@example(-62135596800.0)
+@example(-62135596800.5)
+@example("2026-11-25T09:14:03.512204+00:00")
+@example("0001-01-01T00:00:00Z")
+@example("9999-12-31T23:59:59.999999Z")
+@example("2024-02-29T12:00:00Z")
+@example("2023-02-29T12:00:00Z")
+@example(Moment(2026, 11, 25, 9, 14, 3, tzinfo=UTC))
+@example(datetime(2026, 11, 25, 11, 14, 3, tzinfo=timezone(timedelta(hours=2))))
+def test_to_rfc3339_is_the_full_reading(value: Any) -> None:
+    """The UTC ISO shortcut, the epoch-seconds shortcut and the formatting in C give the
+    full reading's text (and refuse what it refuses)."""
+    assert outcome(timestamps.to_rfc3339, value) == outcome(rfc3339_as_before, value)
+
+
+def outcome(fn: Any, value: Any) -> tuple[Any, ...]:
+    """What `fn(value, "t")` gives: its text, its problems, or its exception type."""
+    try:
+        return ("ok", fn(value, "t"))
+    except VectorVueSerializationError as exc:
+        return ("refused", exc.problems)
+    except Exception as exc:  # noqa: BLE001 - the same unexpected exception from both is fine
+        return ("raised", type(exc))

@@ -4,6 +4,11 @@ One module-level Encoder with `order="deterministic"`: Struct fields in definiti
 dict keys sorted, so equal payloads always give equal bytes whatever the input's key order.
 msgspec writes NaN and infinity as `null`, silently; JSON cannot carry them and a finding's
 score must not turn into "no score", so they are refused here with the path that held them.
+`encode_json_data` (content ids, document hashes, integration-API bodies) also refuses a
+NUL character (U+0000) in any string, key or value, at any depth: VectorVue's database
+cannot store it (the integration API answers 500, the gateway drops the event after a 202).
+Both checks search the bytes encoded anyway, and walk the value (to name the field) only
+on a hit.
 """
 
 from __future__ import annotations
@@ -12,19 +17,24 @@ import dataclasses
 import math
 import re
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Final
 
 import msgspec
 
-from vectorvue_client.domain.errors import VectorVueSerializationError
+from vectorvue_client.domain.errors import Problem, VectorVueSerializationError
 
 _ENCODER: Final = msgspec.json.Encoder(order="deterministic")
-_NULL: Final = b"null"
-# The same search as `_NULL in data`, measured about twice as fast on payload-sized bytes
-# (CPython's bytes.__contains__ takes its general substring search for a 4-byte needle).
-_NULL_SEARCH: Final = re.compile(re.escape(_NULL)).search
-MAX_DEPTH: Final = 32
+# Searches measured about twice as fast as `in` on payload-sized bytes (CPython's
+# bytes.__contains__ takes its general substring search for a short needle).
+_NULL_SEARCH: Final = re.compile(b"null").search
+# msgspec writes U+0000 as the escape below. A hit may also be a text holding a backslash
+# then "u0000" (escaped as \\u0000): the walk on a hit tells them apart.
+_NUL_SEARCH: Final = re.compile(re.escape(rb"\u0000")).search
+# VectorVue has no depth limit on metadata/attributes, but deep nesting crashes its
+# recursive validator beyond about 500 levels (150 stored): well below that, well above any
+# real document. Never lower: a refused finding is a lost finding.
+MAX_DEPTH: Final = 256
 
 
 def encode(payload: object) -> bytes:
@@ -40,11 +50,15 @@ def encode(payload: object) -> bytes:
     return data
 
 
-def encode_json_data(data: object) -> bytes:
-    """`encode(data)` for data already known to hold no NaN or infinity (built from
-    `to_json_value` output and checked text): the same bytes and the same errors, without
-    looking for a NaN that cannot be there."""
-    return _encode(data)
+def encode_json_data(value: object) -> bytes:
+    """`encode(value)` for data already known to hold no NaN or infinity (built from
+    `to_json_value` output and checked text: a normalized payload, a content id's fields, a
+    document checked by `to_json_value`), without looking for a NaN that cannot be there;
+    a NUL character in it is refused, naming every field that holds one."""
+    data = _encode(value)
+    if _NUL_SEARCH(data):
+        _reject_nul(value)
+    return data
 
 
 def _encode(payload: object) -> bytes:
@@ -90,43 +104,43 @@ def to_json_value(value: Any, path: str, depth: int = 0) -> Any:
     if kind is dict or kind is list or kind is tuple:
         # Most data is already plain: copy it without building a path per item, and walk
         # again (with paths, for the error) only when something is not.
-        copied = plain_copy(value, depth)
-        if copied is not NOT_PLAIN:
+        copied = _plain_copy(value, depth)
+        if copied is not _NOT_PLAIN:
             return copied
     return _to_json_value(value, path, depth)
 
 
 class _NotPlain:
-    """The marker `plain_copy` returns for data it leaves to the checking walk."""
+    """The marker `_plain_copy` returns for data it leaves to the checking walk."""
 
 
-NOT_PLAIN: Final[Any] = _NotPlain()
+_NOT_PLAIN: Final[Any] = _NotPlain()
 _PLAIN_LEAVES: Final = frozenset({str, int, bool, type(None)})
 
 
-def plain_copy(value: Any, depth: int = 0) -> Any:
+def _plain_copy(value: Any, depth: int = 0) -> Any:
     """What `to_json_value(value, path, depth)` returns, for data made of dicts with str
     keys, lists, tuples, str, int, bool, None and finite floats (exact types, no deeper than
-    MAX_DEPTH); NOT_PLAIN for anything else, which `to_json_value` then checks and names."""
+    MAX_DEPTH); _NOT_PLAIN for anything else, which `to_json_value` then checks and names."""
     if depth >= MAX_DEPTH:
-        return NOT_PLAIN
+        return _NOT_PLAIN
     leaves = _PLAIN_LEAVES
     if type(value) is dict:
         out: dict[str, Any] = {}
         for key, item in value.items():
             if type(key) is not str:
-                return NOT_PLAIN
+                return _NOT_PLAIN
             kind = type(item)
             if kind in leaves:
                 out[key] = item
             elif kind is float:
                 if item - item != 0.0:  # NaN and the infinities, without a call
-                    return NOT_PLAIN
+                    return _NOT_PLAIN
                 out[key] = item
             else:
-                copied = plain_copy(item, depth + 1)
-                if copied is NOT_PLAIN:
-                    return NOT_PLAIN
+                copied = _plain_copy(item, depth + 1)
+                if copied is _NOT_PLAIN:
+                    return _NOT_PLAIN
                 out[key] = copied
         return out
     if type(value) is list or type(value) is tuple:
@@ -137,22 +151,22 @@ def plain_copy(value: Any, depth: int = 0) -> Any:
                 items.append(item)
             elif kind is float:
                 if item - item != 0.0:
-                    return NOT_PLAIN
+                    return _NOT_PLAIN
                 items.append(item)
             else:
-                copied = plain_copy(item, depth + 1)
-                if copied is NOT_PLAIN:
-                    return NOT_PLAIN
+                copied = _plain_copy(item, depth + 1)
+                if copied is _NOT_PLAIN:
+                    return _NOT_PLAIN
                 items.append(copied)
         return items
     kind = type(value)
     if kind in leaves or (kind is float and value - value == 0.0):
         return value
-    return NOT_PLAIN
+    return _NOT_PLAIN
 
 
 def is_plain(value: Any, depth: int = 0) -> bool:
-    """True when `plain_copy(value, depth)` would copy `value` (and so `to_json_value` would
+    """True when `_plain_copy(value, depth)` would copy `value` (and so `to_json_value` would
     take it as it is): the check without the copy, for data that is only encoded."""
     if depth >= MAX_DEPTH:
         return False
@@ -261,3 +275,36 @@ def _reject_non_finite(value: Any, path: str) -> None:
     elif dataclasses.is_dataclass(value) and not isinstance(value, type):
         for f in dataclasses.fields(value):
             _reject_non_finite(getattr(value, f.name), f"{path}.{f.name}" if path else f.name)
+
+
+_NUL_RULE: Final = "contains a NUL character (U+0000), which VectorVue cannot store"
+
+
+def _reject_nul(value: Any) -> None:
+    problems = [Problem(path or "payload", _NUL_RULE) for path in _nul_paths(value, "")]
+    if problems:  # else the hit was a backslash followed by "u0000": a text, not a NUL
+        raise VectorVueSerializationError(problems)
+
+
+def _nul_paths(value: Any, path: str) -> Iterator[str]:
+    if isinstance(value, str):
+        if "\x00" in value:
+            yield path
+    elif isinstance(value, msgspec.Struct):
+        for name in value.__struct_fields__:
+            yield from _nul_paths(getattr(value, name), f"{path}.{name}" if path else name)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            text = str(key)
+            named = "\x00" in text
+            shown = repr(text) if named else text  # a NUL shown as \x00, not written raw
+            where = f"{path}.{shown}" if path else shown
+            if named:
+                yield where
+            yield from _nul_paths(item, where)
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            yield from _nul_paths(item, f"{path}[{i}]")
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for f in dataclasses.fields(value):
+            yield from _nul_paths(getattr(value, f.name), f"{path}.{f.name}" if path else f.name)

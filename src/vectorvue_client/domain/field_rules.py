@@ -1,9 +1,10 @@
-"""The field rules of the integration API's payloads, one function per rule.
+"""The rules of the integration API's payloads that no Struct annotation can say.
 
-Each rule reads one field (from the input mapping, or as a value) and returns it checked
-and normalized, or raises a VectorVueSerializationError naming the field and the rule.
-`normalize` applies them all, collecting every problem of an item; `normalize_fast` applies
-them to input that needs no collecting, because nothing in it is wrong.
+Types, lengths and patterns are the annotations of `models` (checked by msgspec); what is
+here reads a value into its canonical form: severity aliases and CVSS scores, the finding
+status, metadata as plain JSON data with the MITRE ids folded in and normalized. Each rule
+returns the value checked and normalized, or raises a VectorVueSerializationError naming
+the field and the rule. `Problems` collects every broken rule of an item, on the error path.
 """
 
 from __future__ import annotations
@@ -11,19 +12,20 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any, Final, TypeVar
 
-from vectorvue_client.domain import models as m
-from vectorvue_client.domain.encoding import NOT_PLAIN, plain_copy, to_json_value
-from vectorvue_client.domain.errors import Problem, VectorVueSerializationError
-from vectorvue_client.domain.timestamps import to_rfc3339
+import msgspec
 
-_ID_RE: Final = re.compile(m.ID_PATTERN)
+from vectorvue_client.domain import models as m
+from vectorvue_client.domain.encoding import to_json_value
+from vectorvue_client.domain.errors import Problem, VectorVueSerializationError
+
 _TECHNIQUE_RE: Final = re.compile(m.MITRE_TECHNIQUE_PATTERN)
 _TACTIC_RE: Final = re.compile(m.MITRE_TACTIC_PATTERN)
 _SCORE_RE: Final = re.compile(r"^[0-9]{1,2}(?:\.[0-9]+)?\Z")
 
-SEVERITY_ALIASES: Final[Mapping[str, m.Severity]] = {
+_SEVERITY_ALIASES: Final[Mapping[str, m.Severity]] = {
     "info": "info",
     "informational": "info",
     "low": "low",
@@ -34,7 +36,7 @@ SEVERITY_ALIASES: Final[Mapping[str, m.Severity]] = {
     "critical": "critical",
     "crit": "critical",
 }
-MITRE_FIELDS: Final = ("mitre_techniques", "mitre_tactics")
+_MITRE_FIELDS: Final = ("mitre_techniques", "mitre_tactics")
 
 T = TypeVar("T")
 
@@ -67,81 +69,82 @@ def _bad(field: str, rule: str) -> VectorVueSerializationError:
     return VectorVueSerializationError.single(field, rule)
 
 
-def _required(data: Mapping[str, Any], field: str) -> Any:
-    value = data.get(field)
-    if value is None:
-        raise _bad(field, "is required")
-    return value
+def struct_problems(
+    data: Mapping[Any, Any], shape: type[msgspec.Struct], problems: Problems
+) -> None:
+    """Record every rule of `shape` that `data` breaks, each field converted on its own
+    against its annotation (the rule stays written once, in the annotation): the error
+    path of a `msgspec.convert(data, shape)` that raised. Absent and null are the same:
+    "is required" for an annotated field without a default (a field typed Any is read,
+    and reported, by its Python rule)."""
+    fields = msgspec.structs.fields(shape)
+    known = {f.encode_name for f in fields}
+    for key in data:
+        if key not in known:
+            problems.add(str(key), f"unknown field (allowed: {', '.join(sorted(known))})")
+    for f in fields:
+        value = data.get(f.encode_name)
+        if value is None:
+            if f.required and f.type is not Any:
+                problems.add(f.encode_name, "is required")
+            continue
+        if f.type is Any:
+            continue
+        problems.check(partial(annotated, value, f.encode_name, f.type))
 
 
-def _or_info(severity: Any) -> Any:
-    # Absent and null mean the same here, as everywhere else in the normalizer.
-    return "info" if severity is None else severity
+def annotated(value: Any, field: str, rule: Any) -> Any:
+    """`value` if it is of the annotated type `rule` (a type of `models`: its Meta is the
+    rule), else an error naming `field` and the rule."""
+    try:
+        return msgspec.convert(value, rule)
+    except msgspec.ValidationError as exc:
+        raise _bad(field, _said(exc, value)) from None
 
 
-def _string(value: Any, field: str) -> str:
-    if not isinstance(value, str):
-        raise _bad(field, f"must be a string, not {type(value).__name__}")
-    return value
+def _said(exc: msgspec.ValidationError, value: Any) -> str:
+    # msgspec's words for the annotation ("Expected `str` of length <= 128"), said as the
+    # other rules say theirs, with what the value was; anything else as msgspec says it.
+    said = str(exc).split(" - at `$", 1)[0]
+    if isinstance(value, str):
+        if bound := _LENGTH_SAID.fullmatch(said):
+            limit, size = int(bound.group(2)), len(value)
+            if bound.group(1) == ">=":
+                return f"must be at least {limit} character(s) long (got {size})"
+            return f"must be at most {limit} characters long (got {size})"
+        if pattern := _PATTERN_SAID.fullmatch(said):
+            shown = pattern.group(1).replace("\\\\", "\\")  # msgspec doubles backslashes
+            return f"{value[:64]!r} {_PATTERN_WORDS.get(shown, f'does not match {shown}')}"
+    if got := _TYPE_SAID.fullmatch(said):
+        return f"must be a string, not {got.group(1)}"
+    return said
 
 
-def check_length(text: str, field: str, bounds: tuple[int, int]) -> str:
-    """`text` if its length is within `bounds` (min, max), else an error naming `field`."""
-    low, high = bounds
-    if len(text) < low:
-        raise _bad(field, f"must be at least {low} character(s) long (got {len(text)})")
-    if len(text) > high:
-        raise _bad(field, f"must be at most {high} characters long (got {len(text)})")
-    return text
+# The patterns of `models`, in words.
+_PATTERN_WORDS: Final = {
+    m.ID_PATTERN: "has characters outside [A-Za-z0-9._:-]",
+    m.UUID_PATTERN: "is not a UUID (8-4-4-4-12 hexadecimal digits)",
+    m.HEX64_PATTERN: "is not 64 hexadecimal digits (a SHA-256)",
+}
+_LENGTH_SAID: Final = re.compile(r"Expected `str` of length (>=|<=) ([0-9]+)")
+_PATTERN_SAID: Final = re.compile(r"Expected `str` matching regex '(.*)'")
+_TYPE_SAID: Final = re.compile(r"Expected `str(?: \| null)?`, got `(\w+)`")
 
 
-_check_length = check_length  # the former private name, kept for existing callers
-
-
-def _text(data: Mapping[str, Any], field: str, bounds: tuple[int, int]) -> str:
-    return _check_length(_string(_required(data, field), field), field, bounds)
-
-
-def _optional_text(data: Mapping[str, Any], field: str, bounds: tuple[int, int]) -> str | None:
-    value = data.get(field)
-    if value is None:
-        return None
-    return _check_length(_string(value, field), field, (0, bounds[1]))
-
-
-def _name(data: Mapping[str, Any], field: str) -> str:
-    text = _text(data, field, m.NAME_LEN)
-    if not _ID_RE.match(text):
-        raise _bad(field, f"{text[:64]!r} has characters outside [A-Za-z0-9._:-]")
-    return text
-
-
-def _optional_id(data: Mapping[str, Any], field: str) -> str | None:
-    value = data.get(field)
-    if value is None:
-        return None
-    text = _check_length(_string(value, field), field, m.ID_LEN)
-    if not _ID_RE.match(text):
-        raise _bad(field, f"{text[:64]!r} has characters outside [A-Za-z0-9._:-]")
-    return text
-
-
-def _timestamp(data: Mapping[str, Any], field: str, *, required: bool) -> str | None:
-    value = data.get(field)
-    if value is None:
-        if required:
-            raise _bad(field, "is required")
-        return None
-    return to_rfc3339(value, field)
-
-
-def _severity(value: Any, field: str) -> m.Severity:
+def severity(value: Any, field: str) -> m.Severity:
+    """A severity level from a name, an alias (any case, surrounding space) or a CVSS score
+    0-10 (number or numeric string): 0 info, 0.1-3.9 low, 4.0-6.9 medium, 7.0-8.9 high,
+    9.0-10.0 critical."""
+    if type(value) is str:
+        level = _SEVERITY_ALIASES.get(value) or _SEVERITY_ALIASES.get(value.strip().lower())
+        if level is not None:
+            return level
     if isinstance(value, bool):
         raise _bad(field, "a boolean is not a severity")
     if isinstance(value, str):
         key = value.strip().lower()
-        if key in SEVERITY_ALIASES:
-            return SEVERITY_ALIASES[key]
+        if key in _SEVERITY_ALIASES:
+            return _SEVERITY_ALIASES[key]
         if not _SCORE_RE.match(key):  # float() would also take "1_0", "1e0" and "nan"
             raise _bad(
                 field,
@@ -169,46 +172,46 @@ def _severity(value: Any, field: str) -> m.Severity:
     return "critical"
 
 
-def _status(value: Any) -> m.FindingStatus:
+def status(value: Any) -> m.FindingStatus:
+    """A finding status: VectorVue trims and lower-cases it; a space or a dash is read as
+    the underscore of in_progress. Absent: open."""
     if value is None:
         return "open"
-    key = _string(value, "status").strip().lower().replace(" ", "_").replace("-", "_")
+    if not isinstance(value, str):
+        raise _bad("status", f"must be a string, not {type(value).__name__}")
+    key = value.strip().lower().replace(" ", "_").replace("-", "_")
     if key not in m.FINDING_STATUSES:
         raise _bad("status", f"{value[:32]!r} is not one of {', '.join(m.FINDING_STATUSES)}")
     return key  # type: ignore[return-value]  # checked against FINDING_STATUSES just above
 
 
-def _metadata(data: Mapping[str, Any]) -> dict[str, Any]:
-    raw = data.get("metadata")
+def metadata(raw: Any, mitre_given: Mapping[str, Any]) -> dict[str, Any]:
+    """`raw` metadata (absent: {}) as plain JSON data, with the MITRE ids of
+    `mitre_given` (the item's top-level mitre_techniques/mitre_tactics, which VectorVue has
+    no field for) folded in, and any already inside it normalized."""
     if raw is None:
         raw = {}
     if not isinstance(raw, Mapping):
         raise _bad("metadata", f"must be an object, not {type(raw).__name__}")
-    copied = plain_copy(raw) if type(raw) is dict else NOT_PLAIN  # no dict() copy first
-    metadata: dict[str, Any] = (
-        to_json_value(dict(raw), "metadata") if copied is NOT_PLAIN else copied
-    )
-    return _fold_mitre(data, metadata)
-
-
-def _fold_mitre(data: Mapping[str, Any], metadata: dict[str, Any]) -> dict[str, Any]:
-    # MITRE ids may come at the top level (VectorVue has no such field) or already inside
-    # metadata; either way they are checked and carried in metadata.
-    for key in MITRE_FIELDS:
-        top = data.get(key)
+    out: dict[str, Any] = to_json_value(raw if type(raw) is dict else dict(raw), "metadata")
+    for key in _MITRE_FIELDS:
+        top = mitre_given.get(key)
         if top is not None:
-            checked = _mitre(top, key)
-            if key in metadata and metadata[key] != checked:
+            checked = mitre_ids(top, key)
+            inside = out.get(key)
+            if inside is not None and mitre_ids(inside, f"metadata.{key}") != checked:
                 raise _bad(key, f"given both at the top level and in metadata.{key}, differently")
-            metadata[key] = checked
-        elif key in metadata:
-            metadata[key] = _mitre(metadata[key], f"metadata.{key}")
-    return metadata
+            out[key] = checked
+        elif key in out:
+            out[key] = mitre_ids(out[key], f"metadata.{key}")
+    return out
 
 
 def mitre_ids(value: Any, field: str) -> list[str]:
-    """`value` as a list of MITRE ATT&CK ids, checked against the pattern `field` names:
-    tactics (TA####) when `field` ends with "mitre_tactics", techniques otherwise."""
+    """`value` as a list of MITRE ATT&CK ids, trimmed and upper-cased as VectorVue stores
+    them (t1059.001 -> T1059.001), each then matching the pattern `field` names: tactics
+    (TA####) when `field` ends with "mitre_tactics", techniques otherwise. Every entry must
+    be a string."""
     tactics = field.endswith("mitre_tactics")
     pattern, shape, (_, most) = (
         (_TACTIC_RE, "TA####", m.MITRE_TACTICS_COUNT)
@@ -219,10 +222,12 @@ def mitre_ids(value: Any, field: str) -> list[str]:
         raise _bad(field, f"must be a list of MITRE ATT&CK ids ({shape})")
     if len(value) > most:
         raise _bad(field, f"at most {most} ids (got {len(value)})")
+    out = []
     for i, item in enumerate(value):
-        if not isinstance(item, str) or not pattern.match(item):
+        if not isinstance(item, str):
+            raise _bad(f"{field}[{i}]", f"must be a string, not {type(item).__name__}")
+        folded = item.strip().upper()
+        if not pattern.match(folded):
             raise _bad(f"{field}[{i}]", f"{item!r} is not a MITRE ATT&CK id of the form {shape}")
-    return list(value)
-
-
-_mitre = mitre_ids  # the former private name, kept for existing callers
+        out.append(folded)
+    return out

@@ -1,14 +1,16 @@
 """The VectorVue payloads of both ingest contracts, as msgspec Structs.
 
-The limits live here once: the Annotated constraints below are what msgspec enforces when
-it *decodes* a payload (the local receiver and the tests do), and `domain.normalize` reads
-the same constants to give precise errors when it *builds* one. Field order is the wire
-order: the encoder keeps Struct fields in definition order and sorts dict keys.
+The limits live here once: the Annotated types below are the rules. msgspec checks them in
+C when it converts or decodes into a Struct that uses them (`domain.normalize` reads the
+caller's dicts into input Structs made of the same types), and the error path reports a
+broken one by converting each field on its own against its annotation. Lengths are in
+code points (Python `len`), as VectorVue counts them. Field order is the wire order: the
+encoder keeps Struct fields in definition order and sorts dict keys.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, get_args
 
 import msgspec
 from msgspec import Meta, Struct
@@ -24,11 +26,9 @@ UUID_PATTERN: Final = (
 )
 HEX64_PATTERN: Final = r"^[0-9a-fA-F]{64}\Z"
 
-SEVERITIES: Final = ("info", "low", "medium", "high", "critical")
-FINDING_STATUSES: Final = ("open", "in_progress", "resolved", "closed")
-
 Severity = Literal["info", "low", "medium", "high", "critical"]
 FindingStatus = Literal["open", "in_progress", "resolved", "closed"]
+FINDING_STATUSES: Final[tuple[str, ...]] = get_args(FindingStatus)
 
 # (min, max) lengths, in characters, of every bounded text field of the contract.
 ID_LEN: Final = (1, 128)
@@ -49,6 +49,14 @@ GATEWAY_MAX_BODY: Final = 1_048_576  # bytes; exactly 1 MiB passes, one more is 
 Id = Annotated[str, Meta(min_length=ID_LEN[0], max_length=ID_LEN[1], pattern=ID_PATTERN)]
 Name = Annotated[str, Meta(min_length=NAME_LEN[0], max_length=NAME_LEN[1], pattern=ID_PATTERN)]
 Timestamp = Annotated[str, Meta(min_length=20, max_length=32)]  # RFC 3339 UTC, "Z"
+AssetRef = Annotated[str, Meta(min_length=ASSET_REF_LEN[0], max_length=ASSET_REF_LEN[1])]
+Message = Annotated[str, Meta(min_length=MESSAGE_LEN[0], max_length=MESSAGE_LEN[1])]
+Title = Annotated[str, Meta(min_length=TITLE_LEN[0], max_length=TITLE_LEN[1])]
+Description = Annotated[str, Meta(min_length=DESCRIPTION_LEN[0], max_length=DESCRIPTION_LEN[1])]
+FindingAssetRef = Annotated[str, Meta(max_length=ASSET_REF_LEN[1])]  # optional on findings
+Recommendation = Annotated[str, Meta(max_length=RECOMMENDATION_LEN[1])]
+Uuid = Annotated[str, Meta(pattern=UUID_PATTERN)]  # a tenant id
+Hex64 = Annotated[str, Meta(pattern=HEX64_PATTERN)]  # an execution or attestation hash
 JsonObject = dict[str, Any]
 
 
@@ -60,8 +68,8 @@ class IntegrationEvent(Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     event_type: Name
     occurred_at: Timestamp
     severity: Severity
-    asset_ref: Annotated[str, Meta(min_length=ASSET_REF_LEN[0], max_length=ASSET_REF_LEN[1])]
-    message: Annotated[str, Meta(min_length=MESSAGE_LEN[0], max_length=MESSAGE_LEN[1])]
+    asset_ref: AssetRef
+    message: Message
     metadata: JsonObject = msgspec.field(default_factory=dict)
 
 
@@ -74,14 +82,14 @@ class IntegrationFinding(
     """
 
     finding_id: Id
-    title: Annotated[str, Meta(min_length=TITLE_LEN[0], max_length=TITLE_LEN[1])]
-    description: Annotated[str, Meta(min_length=DESCRIPTION_LEN[0], max_length=DESCRIPTION_LEN[1])]
+    title: Title
+    description: Description
     severity: Severity
     status: FindingStatus
     first_seen: Timestamp
     last_seen: Timestamp | None = None
-    asset_ref: Annotated[str, Meta(max_length=ASSET_REF_LEN[1])] | None = None
-    recommendation: Annotated[str, Meta(max_length=RECOMMENDATION_LEN[1])] | None = None
+    asset_ref: FindingAssetRef | None = None
+    recommendation: Recommendation | None = None
     metadata: JsonObject = msgspec.field(default_factory=dict)
 
 
@@ -135,21 +143,3 @@ class GatewayRequest(Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     nonce: Annotated[str, Meta(min_length=NONCE_LEN[0], max_length=NONCE_LEN[1])]
     signed_metadata: SignedMetadata
     payload: GatewayPayload
-
-
-# -- responses -----------------------------------------------------------------------------
-class ApiError(Struct, frozen=True, kw_only=True):
-    """One entry of the integration API's `errors` list."""
-
-    code: str | None = None
-    message: str | None = None
-
-
-class ItemResult(Struct, frozen=True, kw_only=True):
-    """One entry of `data.results` of a batch response."""
-
-    index: int
-    item_id: str | None = None
-    status: str = "failed"
-    error_code: str | None = None
-    error_message: str | None = None

@@ -1,62 +1,62 @@
 """Loose dicts -> validated VectorVue payloads of the integration API.
 
-Every rule of the contract is checked here, before anything is encoded, and every broken
-rule of an item is reported at once (field path + rule). Normalizing a normalized payload
-changes nothing: `normalize_event(to_dict(normalize_event(x))) == normalize_event(x)`.
-
-The rules themselves are in `field_rules`. A dict is read first by `normalize_fast` (the same
-rules, without collecting: what it accepts it returns exactly as the reading here would);
-anything it does not accept is read here, which names every broken rule.
+A dict is converted by msgspec into an input Struct whose fields carry the contract's
+annotations (`models`: lengths in code points, patterns), checked in C; unknown fields are
+refused. Then only what no annotation can say, in Python (`field_rules`): timestamps of
+every shape, severity aliases and CVSS scores, the finding status, metadata as JSON data
+with the MITRE ids folded in. When the conversion fails, every field is checked on its own
+against its annotation, so that every broken rule of the item is reported at once (field
+path + rule). Normalizing a normalized payload changes nothing:
+`normalize_event(to_dict(normalize_event(x))) == normalize_event(x)`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Final
+from collections.abc import Callable, Mapping
+from typing import Any, NoReturn
 
 import msgspec
 
+from vectorvue_client.domain import field_rules as rules
 from vectorvue_client.domain import models as m
-from vectorvue_client.domain import normalize_fast as fast
 from vectorvue_client.domain.encoding import encode_json_data
 from vectorvue_client.domain.errors import VectorVueSerializationError
-from vectorvue_client.domain.field_rules import (
-    MITRE_FIELDS,
-    SEVERITY_ALIASES,
-    Problems,
-    _metadata,
-    _name,
-    _optional_id,
-    _optional_text,
-    _or_info,
-    _required,
-    _severity,
-    _status,
-    _text,
-    _timestamp,
-    check_length,
-    mitre_ids,
-)
 from vectorvue_client.domain.identity import content_id
-from vectorvue_client.domain.timestamps import parse_rfc3339
+from vectorvue_client.domain.timestamps import to_rfc3339
 
-__all__ = [
-    "MITRE_FIELDS",
-    "SEVERITY_ALIASES",
-    "Problems",
-    "check_length",
-    "mitre_ids",
-    "normalize_event",
-    "normalize_finding",
-    "normalize_severity",
-]
+__all__ = ["normalize_event", "normalize_finding", "normalize_severity"]
 
-_EVENT_FIELDS: Final = frozenset(m.IntegrationEvent.__struct_fields__) | set(MITRE_FIELDS)
-_FINDING_FIELDS: Final = frozenset(m.IntegrationFinding.__struct_fields__) | set(MITRE_FIELDS)
 
-_Problems = Problems  # the former private names, kept for existing callers
-_check_length = check_length
-_mitre = mitre_ids
+class _EventInput(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """An integration-API event as a caller writes it (`Any`: read by a field rule)."""
+
+    source_system: m.Name
+    event_type: m.Name
+    occurred_at: Any
+    asset_ref: m.AssetRef
+    message: m.Message
+    event_id: m.Id | None = None
+    severity: Any = None
+    metadata: Any = None
+    mitre_techniques: Any = None
+    mitre_tactics: Any = None
+
+
+class _FindingInput(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """An integration-API finding as a caller writes it (`Any`: read by a field rule)."""
+
+    title: m.Title
+    description: m.Description
+    severity: Any
+    first_seen: Any
+    finding_id: m.Id | None = None
+    status: Any = None
+    last_seen: Any = None
+    asset_ref: m.FindingAssetRef | None = None
+    recommendation: m.Recommendation | None = None
+    metadata: Any = None
+    mitre_techniques: Any = None
+    mitre_tactics: Any = None
 
 
 def normalize_event(raw: Mapping[str, Any] | msgspec.Struct) -> m.IntegrationEvent:
@@ -65,92 +65,131 @@ def normalize_event(raw: Mapping[str, Any] | msgspec.Struct) -> m.IntegrationEve
     Severity defaults to `info` (telemetry often has none); `event_id`, when absent, is a
     hash of the content, so a resend of the same event is recognised by VectorVue.
     """
-    data = raw if type(raw) is dict else _as_mapping(raw)
-    if type(data) is dict:
-        try:
-            event = fast.event(data)
-        except VectorVueSerializationError:
-            event = None  # the reading below reports it, with every other problem
-        if event is not None:
-            return event
-    problems = _Problems()
-    _reject_unknown(data, _EVENT_FIELDS, problems)
-    fields: dict[str, Any] = {
-        "source_system": problems.check(lambda: _name(data, "source_system")),
-        "event_type": problems.check(lambda: _name(data, "event_type")),
-        "occurred_at": problems.check(lambda: _timestamp(data, "occurred_at", required=True)),
-        "severity": problems.check(lambda: _severity(_or_info(data.get("severity")), "severity")),
-        "asset_ref": problems.check(lambda: _text(data, "asset_ref", m.ASSET_REF_LEN)),
-        "message": problems.check(lambda: _text(data, "message", m.MESSAGE_LEN)),
-        "metadata": problems.check(lambda: _metadata(data)),
-    }
-    event_id = problems.check(lambda: _optional_id(data, "event_id"))
-    problems.raise_if_any()
-    return m.IntegrationEvent(event_id=event_id or _content_id("evt", fields), **fields)
+    data = _as_dict(raw)
+    try:
+        given = msgspec.convert(data, _EventInput)
+        fields = _event_fields(given, _now)
+        event_id = given.event_id or content_id("evt", encode_json_data(fields))
+    except (msgspec.ValidationError, VectorVueSerializationError) as exc:
+        problems = rules.Problems()
+        _event_fields(_fallback(data, _EventInput, problems), problems.check)
+        _raise_found(problems, exc)
+    return m.IntegrationEvent(event_id=event_id, **fields)
 
 
 def normalize_finding(raw: Mapping[str, Any] | msgspec.Struct) -> m.IntegrationFinding:
     """A validated integration-API finding from a loose dict (or a finding to re-check).
 
     Severity is required (a finding without one is not triageable) and accepts the aliases
-    and CVSS scores of `normalize_severity`; `status` defaults to `open`.
+    and CVSS scores of `normalize_severity`; `status` defaults to `open`. last_seen is not
+    compared with first_seen: VectorVue stores it as sent.
     """
-    data = raw if type(raw) is dict else _as_mapping(raw)
-    if type(data) is dict:
-        try:
-            finding = fast.finding(data)
-        except VectorVueSerializationError:
-            finding = None  # the reading below reports it, with every other problem
-        if finding is not None:
-            return finding
-    problems = _Problems()
-    _reject_unknown(data, _FINDING_FIELDS, problems)
-    fields: dict[str, Any] = {
-        "title": problems.check(lambda: _text(data, "title", m.TITLE_LEN)),
-        "description": problems.check(lambda: _text(data, "description", m.DESCRIPTION_LEN)),
-        "severity": problems.check(lambda: _severity(_required(data, "severity"), "severity")),
-        "status": problems.check(lambda: _status(data.get("status"))),
-        "first_seen": problems.check(lambda: _timestamp(data, "first_seen", required=True)),
-        "last_seen": problems.check(lambda: _timestamp(data, "last_seen", required=False)),
-        "asset_ref": problems.check(lambda: _optional_text(data, "asset_ref", m.ASSET_REF_LEN)),
-        "recommendation": problems.check(
-            lambda: _optional_text(data, "recommendation", m.RECOMMENDATION_LEN)
-        ),
-        "metadata": problems.check(lambda: _metadata(data)),
-    }
-    finding_id = problems.check(lambda: _optional_id(data, "finding_id"))
-    first, last = fields["first_seen"], fields["last_seen"]
-    if first and last and parse_rfc3339(last) < parse_rfc3339(first):
-        problems.add("last_seen", f"{last} is before first_seen {first}")
+    data = _as_dict(raw)
+    try:
+        given = msgspec.convert(data, _FindingInput)
+        fields = _finding_fields(given, _now)
+        finding_id = given.finding_id or content_id("fnd", encode_json_data(fields))
+    except (msgspec.ValidationError, VectorVueSerializationError) as exc:
+        problems = rules.Problems()
+        _finding_fields(_fallback(data, _FindingInput, problems), problems.check)
+        _raise_found(problems, exc)
+    return m.IntegrationFinding(finding_id=finding_id, **fields)
+
+
+def _raise_found(problems: rules.Problems, exc: Exception) -> NoReturn:
+    # What the collecting reading found; else the content id's own refusal (a NUL, which
+    # names its field already), or what msgspec said of the item as a whole.
     problems.raise_if_any()
-    return m.IntegrationFinding(finding_id=finding_id or _content_id("fnd", fields), **fields)
+    if isinstance(exc, VectorVueSerializationError):
+        raise exc
+    raise VectorVueSerializationError.single("(item)", str(exc)) from None
+
+
+# A rule applied through `check`: `_now` on the straight path (the first broken rule raises),
+# `Problems.check` on the error path (every broken rule is recorded).
+type _Check = Callable[[Callable[[], Any]], Any]
+
+
+def _now(rule: Callable[[], Any]) -> Any:
+    return rule()
+
+
+def _event_fields(given: _EventInput, check: _Check) -> dict[str, Any]:
+    return {
+        "source_system": given.source_system,
+        "event_type": given.event_type,
+        "occurred_at": check(lambda: _timestamp(given.occurred_at, "occurred_at")),
+        "severity": check(
+            lambda: "info" if given.severity is None else rules.severity(given.severity, "severity")
+        ),
+        "asset_ref": given.asset_ref,
+        "message": given.message,
+        "metadata": check(lambda: rules.metadata(given.metadata, _mitre_of(given))),
+    }
+
+
+def _finding_fields(given: _FindingInput, check: _Check) -> dict[str, Any]:
+    return {
+        "title": given.title,
+        "description": given.description,
+        "severity": check(lambda: _finding_severity(given.severity)),
+        "status": check(lambda: rules.status(given.status)),
+        "first_seen": check(lambda: _timestamp(given.first_seen, "first_seen")),
+        "last_seen": check(lambda: _timestamp(given.last_seen, "last_seen", required=False)),
+        "asset_ref": given.asset_ref,
+        "recommendation": given.recommendation,
+        "metadata": check(lambda: rules.metadata(given.metadata, _mitre_of(given))),
+    }
 
 
 def normalize_severity(value: Any, field: str = "severity") -> m.Severity:
     """A severity level from a name, an alias, or a CVSS score 0-10 (number or numeric
     string): 0 info, 0.1-3.9 low, 4.0-6.9 medium, 7.0-8.9 high, 9.0-10.0 critical."""
-    return _severity(value, field)
+    if value is None:
+        raise VectorVueSerializationError.single(field, "is required")
+    return rules.severity(value, field)
 
 
 # -- the item as a whole ----------------------------------------------------------------------
-def _as_mapping(raw: Mapping[str, Any] | msgspec.Struct) -> Mapping[str, Any]:
+def _fallback[S: msgspec.Struct](
+    data: Mapping[Any, Any], shape: type[S], problems: rules.Problems
+) -> S:
+    # The error path: every annotated field checked on its own (problems recorded), and an
+    # input Struct holding the caller's values of the fields a Python rule reads (typed
+    # Any), so that their problems are reported too.
+    rules.struct_problems(data, shape, problems)
+    values = {
+        f.name: data.get(f.name) if f.type is Any else (None if f.required else f.default)
+        for f in msgspec.structs.fields(shape)
+    }
+    return shape(**values)
+
+
+def _timestamp(value: Any, field: str, *, required: bool = True) -> str | None:
+    if value is None:
+        if required:
+            raise VectorVueSerializationError.single(field, "is required")
+        return None
+    return to_rfc3339(value, field)
+
+
+def _finding_severity(value: Any) -> m.Severity:
+    if value is None:
+        raise VectorVueSerializationError.single("severity", "is required")
+    return rules.severity(value, "severity")
+
+
+def _mitre_of(given: _EventInput | _FindingInput) -> dict[str, Any]:
+    return {"mitre_techniques": given.mitre_techniques, "mitre_tactics": given.mitre_tactics}
+
+
+def _as_dict(raw: Mapping[str, Any] | msgspec.Struct) -> dict[Any, Any]:
+    if type(raw) is dict:
+        return raw
     if isinstance(raw, msgspec.Struct):
         return msgspec.structs.asdict(raw)
     if not isinstance(raw, Mapping):
         raise VectorVueSerializationError.single(
             "(item)", f"must be an object (a dict), not {type(raw).__name__}"
         )
-    return raw
-
-
-def _reject_unknown(data: Mapping[str, Any], allowed: frozenset[str], problems: _Problems) -> None:
-    # VectorVue answers an unknown field with a 422, and a typo ("sevrity") that silently
-    # became a default would be worse: refuse both here, by name.
-    for key in data:
-        if key not in allowed:
-            problems.add(str(key), f"unknown field (allowed: {', '.join(sorted(allowed))})")
-
-
-def _content_id(prefix: str, fields: Mapping[str, Any]) -> str:
-    # Every field was checked above (metadata by to_json_value): no NaN can be left in it.
-    return content_id(prefix, encode_json_data(fields))
+    return dict(raw)

@@ -22,8 +22,8 @@ from vectorvue_client.domain.canonical import CanonicalEvent
 from vectorvue_client.domain.encoding import (
     GZIP_MIN_BYTES,
     array_size,
-    encode,
     encode_array,
+    encode_json_data,
     gzip_body,
 )
 from vectorvue_client.domain.envelope import ItemOutcome, ResponseEnvelope, merge_batches
@@ -103,8 +103,9 @@ class IntegrationSender:
 
     def encoded(self, payload: Payload) -> Encoded:
         """`payload` encoded once; an item that could not fit in any batch on its own is an
-        error for that item (field "(item)"), never a crash and never a silent drop."""
-        body = encode(payload)
+        error for that item (field "(item)"), never a crash and never a silent drop. A
+        normalized payload holds no NaN; a NUL in it is refused here, naming the field."""
+        body = encode_json_data(payload)
         limit = self._config.max_batch_bytes
         if array_size(len(body), 1) > limit:
             raise VectorVueSerializationError.single(
@@ -122,8 +123,8 @@ class IntegrationSender:
         cancel: threading.Event,
     ) -> ResponseEnvelope:
         """POST one payload; the Idempotency-Key is derived from its JSON unless given."""
-        send = self._send(operation, path, encode(payload), key, started)
-        return self._delivery.post(send, cancel)
+        body = encode_json_data(payload)  # normalized: no NaN; a NUL is refused by name
+        return self._delivery.post(self._send(operation, path, body, key, started), cancel)
 
     def plan(self, items: Sequence[Encoded]) -> list[PlannedBatch]:
         """The requests `items` (from `encoded`) go out in: as few batches as `batch_size`

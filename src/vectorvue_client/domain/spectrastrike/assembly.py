@@ -49,8 +49,8 @@ import msgspec
 from vectorvue_client.domain import models as m
 from vectorvue_client.domain.canonical import CanonicalEvent
 from vectorvue_client.domain.encoding import encode_json_data, is_plain, to_json_value
+from vectorvue_client.domain.field_rules import Problems
 from vectorvue_client.domain.identity import content_id
-from vectorvue_client.domain.normalize import Problems
 from vectorvue_client.domain.spectrastrike import fields as f
 
 ORCHESTRATOR_NAMES: Final = frozenset(

@@ -30,9 +30,8 @@ from typing import Any, Final
 
 from vectorvue_client.domain.canonical import CanonicalEvent
 from vectorvue_client.domain.encoding import encode_json_data, to_json_value
-from vectorvue_client.domain.errors import VectorVueSerializationError
+from vectorvue_client.domain.field_rules import Problems
 from vectorvue_client.domain.identity import content_id
-from vectorvue_client.domain.normalize import Problems
 from vectorvue_client.domain.spectrastrike import assembly as a
 from vectorvue_client.domain.spectrastrike import fields as f
 from vectorvue_client.domain.spectrastrike import messages as msg
@@ -50,13 +49,6 @@ def from_cloudevent(
     document: Mapping[str, Any], options: SpectraStrikeOptions
 ) -> list[CanonicalEvent]:
     """The one CanonicalEvent of a structured-mode CloudEvent."""
-    if type(document) is dict:
-        try:
-            event = _plain(document, options)
-        except VectorVueSerializationError:
-            event = None  # read again below, collecting every problem
-        if event is not None:
-            return [event]
     problems = Problems()
     extensions = _extensions(document, problems)
     version = document.get("specversion")
@@ -98,59 +90,6 @@ def from_cloudevent(
     ]
 
 
-def _plain(document: dict[str, Any], options: SpectraStrikeOptions) -> CanonicalEvent | None:
-    # from_cloudevent for a document with nothing wrong in it, by the same rules in the same
-    # order, without collecting: None (or a serialization error) for anything not plainly
-    # right, which from_cloudevent then reads in full for the precise errors.
-    problems = Problems()
-    extensions = _extensions(document, problems)
-    if problems.found or document.get("specversion") != SPEC_VERSION:
-        return None
-    ce_id: Any = document.get("id")
-    source: Any = document.get("source")
-    event_type: Any = document.get("type")
-    time = document.get("time")
-    if not (
-        type(ce_id) is str
-        and ce_id
-        and type(source) is str
-        and source
-        and f.plain_name(event_type)
-        and time is not None
-    ):
-        return None
-    occurred_at = f.timestamp(time, "time")
-    f.optional(document, "datacontenttype", _json_media)
-    schema = document.get("dataschema")
-    if schema is not None and not (type(schema) is str and schema):
-        return None
-    data = document.get("data")
-    if data is None:
-        data = {}
-    elif type(data) is not dict:
-        return None
-    lifted = a.lift_common([("data", data)], problems)
-    status = data.get("status")
-    if problems.found or not (status is None or type(status) is str):
-        return None
-    asset = a.resolve_asset([("subject", document.get("subject"))], ("data", data))
-    attributes = _attributes(data, asset, source, schema, extensions)
-    digest = a.document_sha256(document)
-    return _event(
-        options,
-        lifted,
-        ce_id=ce_id,
-        source=source,
-        event_type=event_type,
-        occurred_at=occurred_at,
-        status=status,
-        asset=asset,
-        data=data,
-        attributes=attributes,
-        digest=digest,
-    )
-
-
 def _event(
     options: SpectraStrikeOptions,
     lifted: a.Lifted,
@@ -165,7 +104,6 @@ def _event(
     attributes: dict[str, Any],
     digest: str,
 ) -> CanonicalEvent:
-    # The event both readings make of what they read.
     return msg.telemetry_event(
         options.source_system,
         lifted,

@@ -34,8 +34,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from vectorvue_client.domain.canonical import CanonicalEvent
-from vectorvue_client.domain.errors import VectorVueSerializationError
-from vectorvue_client.domain.normalize import Problems
+from vectorvue_client.domain.field_rules import Problems
 from vectorvue_client.domain.spectrastrike import assembly as a
 from vectorvue_client.domain.spectrastrike import fields as f
 from vectorvue_client.domain.spectrastrike import messages as msg
@@ -56,21 +55,12 @@ TRANSPORT_KEPT: Final = ("idempotency_key", "ordering_key", "schema_version")
 DELIVERY_KEYS: Final = ("attempt", "stream_position")
 ENVELOPE_KEYS: Final = INTERNAL_KEYS + TRANSPORT_KEPT + DELIVERY_KEYS
 _TOP_LIFTED: Final = ("tenant_id", "campaign_id", "actor")
-_INTERNAL_SET: Final = frozenset(INTERNAL_KEYS)
-_ENVELOPE_SET: Final = frozenset(ENVELOPE_KEYS)
 
 
 def from_telemetry(
     document: Mapping[str, Any], options: SpectraStrikeOptions, *, envelope: bool
 ) -> list[CanonicalEvent]:
     """The one CanonicalEvent of an internal event (`envelope=False`) or a broker envelope."""
-    if type(document) is dict:
-        try:
-            event = _plain(document, options, envelope)
-        except VectorVueSerializationError:
-            event = None  # read again below, collecting every problem
-        if event is not None:
-            return [event]
     problems = Problems()
     f.reject_unknown(document, ENVELOPE_KEYS if envelope else INTERNAL_KEYS, "", problems)
     attrs = problems.check(lambda: f.mapping(f.get(document, "attributes", {}), "attributes"))
@@ -109,53 +99,6 @@ def from_telemetry(
     ]
 
 
-def _plain(
-    document: dict[str, Any], options: SpectraStrikeOptions, envelope: bool
-) -> CanonicalEvent | None:
-    # from_telemetry for a document with nothing wrong in it, read by the same rules in the
-    # same order without collecting problems: None (or a serialization error) for anything
-    # not plainly right, which from_telemetry then reads in full for the precise errors.
-    if not document.keys() <= (_ENVELOPE_SET if envelope else _INTERNAL_SET):
-        return None
-    attrs = document.get("attributes")
-    if attrs is None:
-        attrs = {}
-    elif type(attrs) is not dict:
-        return None
-    event_type: Any = document.get("event_type")
-    stamp = document.get("timestamp")
-    event_id = document.get("event_id")
-    status = document.get("status")
-    if not (
-        f.plain_name(event_type)
-        and stamp is not None
-        and (event_id is None or f.plain_identifier(event_id))
-        and (status is None or type(status) is str)
-    ):
-        return None
-    occurred_at = f.timestamp(stamp, "timestamp")
-    top: dict[str, Any] = {k: document[k] for k in _TOP_LIFTED if k in document}
-    problems = Problems()
-    lifted = a.lift_common([("", top), ("attributes", attrs)], problems)
-    if problems.found:
-        return None
-    asset = a.resolve_asset([("target", document.get("target"))], ("attributes", attrs))
-    attributes = _attributes(document, attrs, asset, status, envelope)
-    digest = a.document_sha256(document, without=DELIVERY_KEYS if envelope else ())
-    return _event(
-        options,
-        lifted,
-        event_type=event_type,
-        occurred_at=occurred_at,
-        event_id=event_id,
-        status=status,
-        asset=asset,
-        attrs=attrs,
-        attributes=attributes,
-        digest=digest,
-    )
-
-
 def _event(
     options: SpectraStrikeOptions,
     lifted: a.Lifted,
@@ -169,7 +112,6 @@ def _event(
     attributes: dict[str, Any],
     digest: str,
 ) -> CanonicalEvent:
-    # The event both readings make of what they read.
     return msg.telemetry_event(
         options.source_system,
         lifted,

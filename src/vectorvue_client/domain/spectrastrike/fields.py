@@ -8,21 +8,14 @@ rule, so that an operator can find the offending key in the orchestrator's outpu
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Callable, Collection, Mapping, Sequence
-from typing import Any, Final
+from typing import Any
 
 from vectorvue_client.domain import models as m
 from vectorvue_client.domain.errors import VectorVueSerializationError
-from vectorvue_client.domain.normalize import Problems, check_length, mitre_ids, normalize_severity
+from vectorvue_client.domain.field_rules import Problems, annotated, mitre_ids
+from vectorvue_client.domain.field_rules import severity as severity_level
 from vectorvue_client.domain.timestamps import to_rfc3339
-
-_ID_RE: Final = re.compile(m.ID_PATTERN)
-_UUID_RE: Final = re.compile(m.UUID_PATTERN)
-_HEX64_RE: Final = re.compile(m.HEX64_PATTERN)
-# The length bounds and the pattern of `name` and `identifier` in one match each.
-_NAME_FULL: Final = re.compile(rf"[A-Za-z0-9._:-]{{{m.NAME_LEN[0]},{m.NAME_LEN[1]}}}\Z")
-_ID_FULL: Final = re.compile(rf"[A-Za-z0-9._:-]{{{m.ID_LEN[0]},{m.ID_LEN[1]}}}\Z")
 
 Source = tuple[str, Mapping[str, Any]]
 """Where lifted fields may be found: (dotted path of the mapping, "" for the top, mapping)."""
@@ -45,11 +38,6 @@ def string(value: Any, path: str) -> str:
     return value
 
 
-def text(value: Any, path: str, bounds: tuple[int, int]) -> str:
-    """A string whose length is within `bounds`."""
-    return check_length(string(value, path), path, bounds)
-
-
 def nonempty(value: Any, path: str) -> str:
     """A string of at least one character (an operator or campaign name)."""
     if not string(value, path):
@@ -58,59 +46,42 @@ def nonempty(value: Any, path: str) -> str:
 
 
 def identifier(value: Any, path: str) -> str:
-    """An event id: 1-128 characters of [A-Za-z0-9._:-]."""
-    return _patterned(text(value, path, m.ID_LEN), path)
+    """An event id: 1-128 characters of [A-Za-z0-9._:-] (models.Id)."""
+    return str(annotated(value, path, m.Id))
 
 
 def name(value: Any, path: str) -> str:
-    """An event type or source system: 1-64 characters of [A-Za-z0-9._:-]."""
-    return _patterned(text(value, path, m.NAME_LEN), path)
-
-
-def plain_name(value: Any) -> bool:
-    """True when `value` is a str that `name` returns as it is (a fast path's check)."""
-    return type(value) is str and bool(_NAME_FULL.match(value))
-
-
-def plain_identifier(value: Any) -> bool:
-    """True when `value` is a str that `identifier` returns as it is (a fast path's check)."""
-    return type(value) is str and bool(_ID_FULL.match(value))
+    """An event type or source system: 1-64 characters of [A-Za-z0-9._:-] (models.Name)."""
+    return str(annotated(value, path, m.Name))
 
 
 def fits_identifier(value: str) -> bool:
     """True when `value` may be used as an event id as it is."""
-    low, high = m.ID_LEN
-    return low <= len(value) <= high and bool(_ID_RE.match(value))
-
-
-def _patterned(value: str, path: str) -> str:
-    if not _ID_RE.match(value):
-        raise bad(path, f"{value[:64]!r} has characters outside [A-Za-z0-9._:-]")
-    return value
+    try:
+        identifier(value, "")
+    except VectorVueSerializationError:
+        return False
+    return True
 
 
 def uuid(value: Any, path: str) -> str:
-    """A tenant id: a UUID, as the telemetry gateway requires."""
-    if not _UUID_RE.match(string(value, path)):
-        raise bad(path, f"{value[:40]!r} is not a UUID (8-4-4-4-12 hexadecimal digits)")
-    return value  # type: ignore[no-any-return]  # checked to be a str just above
+    """A tenant id: a UUID, as the telemetry gateway requires (models.Uuid)."""
+    return str(annotated(value, path, m.Uuid))
 
 
 def hex64(value: Any, path: str) -> str:
-    """An execution hash: 64 hexadecimal digits."""
-    if not _HEX64_RE.match(string(value, path)):
-        raise bad(path, "must be 64 hexadecimal digits (a SHA-256)")
-    return value  # type: ignore[no-any-return]  # checked to be a str just above
+    """An execution hash: 64 hexadecimal digits, a SHA-256 (models.Hex64)."""
+    return str(annotated(value, path, m.Hex64))
 
 
 def asset(value: Any, path: str) -> str:
-    """An asset reference: 1-128 characters."""
-    return text(value, path, m.ASSET_REF_LEN)
+    """An asset reference: 1-128 characters (models.AssetRef)."""
+    return str(annotated(value, path, m.AssetRef))
 
 
 def description(value: Any, path: str) -> str:
-    """A description: 1-4096 characters."""
-    return text(value, path, m.DESCRIPTION_LEN)
+    """A description: 1-4096 characters (models.Description)."""
+    return str(annotated(value, path, m.Description))
 
 
 def mitre(value: Any, path: str) -> tuple[str, ...]:
@@ -119,8 +90,8 @@ def mitre(value: Any, path: str) -> tuple[str, ...]:
 
 
 def severity(value: Any, path: str) -> m.Severity:
-    """A severity level from a level, an alias or a CVSS score (see normalize_severity)."""
-    return normalize_severity(value, path)
+    """A severity level from a level, an alias or a CVSS score (see field_rules.severity)."""
+    return severity_level(value, path)
 
 
 def timestamp(value: Any, path: str) -> str:

@@ -20,9 +20,8 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from vectorvue_client.domain.canonical import CanonicalEvent
-from vectorvue_client.domain.errors import VectorVueSerializationError
-from vectorvue_client.domain.models import IntegrationEvent
-from vectorvue_client.domain.normalize import Problems, normalize_event
+from vectorvue_client.domain.field_rules import Problems
+from vectorvue_client.domain.normalize import normalize_event
 from vectorvue_client.domain.spectrastrike import assembly as a
 from vectorvue_client.domain.spectrastrike import fields as f
 
@@ -42,52 +41,6 @@ TOOLS: Final = ("nmap", "metasploit")
 def from_integration_event(document: Mapping[str, Any]) -> list[CanonicalEvent]:
     """The one CanonicalEvent of an integration-API event document."""
     event = normalize_event(document)
-    try:
-        # Most documents break no rule: read straight through, without a closure and a
-        # try per rule. On the first broken rule, read again collecting every one.
-        parts = _straight(document, event)
-    except VectorVueSerializationError:
-        parts = _collecting(document, event)
-    lifted, tool, asset_ref, attributes, digest = parts
-    content = a.content_of(
-        lifted,
-        event_type=event.event_type,
-        source_system=event.source_system,
-        occurred_at=event.occurred_at,
-        severity=event.severity,
-        message=event.message,
-        asset_ref=asset_ref,
-        attributes=attributes,
-    )
-    if tool is not None:
-        content["tool"] = tool
-    return [a.finish(content, event_id=event.event_id, document_sha=digest)]
-
-
-_Parts = tuple[a.Lifted, str | None, str | None, dict[str, Any], str]
-
-
-def _straight(document: Mapping[str, Any], event: IntegrationEvent) -> _Parts:
-    # The same rules, in the same order, as _collecting: the rules are pure, so when none
-    # raises the two readings return the same parts.
-    metadata = event.metadata
-    sources = [("metadata", metadata)]
-    lifted = a.Lifted(
-        tenant_id=f.lift(sources, "tenant_id", f.uuid),
-        campaign_id=f.lift(sources, "campaign_id", f.nonempty),
-        operator_id=f.lift(sources, "operator_id", f.nonempty),
-        execution_hash=f.lift(sources, "execution_hash", f.hex64),
-        description=f.lift(sources, "description", f.description),
-        mitre_techniques=tuple(metadata.get("mitre_techniques", ())),
-        mitre_tactics=tuple(metadata.get("mitre_tactics", ())),
-    )
-    tool = f.lift(sources, "tool", _tool)
-    asset = a.resolve_asset([("asset_ref", event.asset_ref)], ("metadata", metadata))
-    attributes = a.attributes_of(metadata, "metadata", _dropped(asset))
-    return lifted, tool, asset.ref, attributes, a.document_sha256(document)
-
-
-def _collecting(document: Mapping[str, Any], event: IntegrationEvent) -> _Parts:
     metadata = event.metadata
     sources = [("metadata", metadata)]
     problems = Problems()
@@ -112,7 +65,19 @@ def _collecting(document: Mapping[str, Any], event: IntegrationEvent) -> _Parts:
     digest = problems.check(lambda: a.document_sha256(document))
     problems.raise_if_any()
     assert asset is not None and attributes is not None and digest is not None
-    return lifted, tool, asset.ref, attributes, digest
+    content = a.content_of(
+        lifted,
+        event_type=event.event_type,
+        source_system=event.source_system,
+        occurred_at=event.occurred_at,
+        severity=event.severity,
+        message=event.message,
+        asset_ref=asset.ref,
+        attributes=attributes,
+    )
+    if tool is not None:
+        content["tool"] = tool
+    return [a.finish(content, event_id=event.event_id, document_sha=digest)]
 
 
 def _dropped(asset: a.Asset | None) -> tuple[str, ...]:

@@ -30,7 +30,7 @@ from typing import Any, Final
 
 from vectorvue_client.domain import models as m
 from vectorvue_client.domain.canonical import CanonicalEvent
-from vectorvue_client.domain.normalize import Problems
+from vectorvue_client.domain.field_rules import Problems
 from vectorvue_client.domain.spectrastrike import assembly as a
 from vectorvue_client.domain.spectrastrike import fields as f
 from vectorvue_client.domain.spectrastrike import messages as msg

@@ -34,8 +34,7 @@ import msgspec
 from vectorvue_client.domain import models as m
 from vectorvue_client.domain.canonical import CanonicalEvent
 from vectorvue_client.domain.encoding import to_json_value
-from vectorvue_client.domain.errors import VectorVueSerializationError
-from vectorvue_client.domain.normalize import Problems
+from vectorvue_client.domain.field_rules import Problems
 from vectorvue_client.domain.spectrastrike import assembly as a
 from vectorvue_client.domain.spectrastrike import fields as f
 from vectorvue_client.domain.spectrastrike import messages as msg
@@ -46,9 +45,6 @@ EVENT_TYPE: Final = "nmap_host_scanned"
 RESULT_KEYS: Final = ("command", "output_format", "hosts", "summary", "context")
 HOST_KEYS: Final = ("address", "status", "open_ports", "services", "os_matches")
 SERVICE_KEYS: Final = ("port", "protocol", "name")
-_HOST_SET: Final = frozenset(HOST_KEYS)
-_SERVICE_SET: Final = frozenset(SERVICE_KEYS)
-_MAX_PORT: Final = 65535  # as fields.port
 
 
 def from_nmap(document: Mapping[str, Any], options: SpectraStrikeOptions) -> list[CanonicalEvent]:
@@ -100,13 +96,6 @@ class _Host(msgspec.Struct, frozen=True):
 
 
 def _host(raw: Any, path: str) -> _Host:
-    if type(raw) is dict:
-        try:
-            plain = _plain_host(raw, path)
-        except VectorVueSerializationError:
-            plain = None  # read again below, collecting every problem
-        if plain is not None:
-            return plain
     host = f.mapping(raw, path)
     problems = Problems()
     f.reject_unknown(host, HOST_KEYS, path, problems)
@@ -120,60 +109,6 @@ def _host(raw: Any, path: str) -> _Host:
     assert address is not None and status is not None and ports is not None
     assert services is not None and attributes is not None
     return _draft(address, status, ports, services, os_name, attributes)
-
-
-def _plain_host(host: dict[str, Any], path: str) -> _Host | None:
-    # _host for a host with nothing wrong in it, by the same rules in the same order, without
-    # collecting: None (or a serialization error) for anything not plainly right.
-    if not host.keys() <= _HOST_SET:
-        return None
-    address: Any = host.get("address")
-    status: Any = host.get("status")
-    if not (
-        type(address) is str
-        and m.ASSET_REF_LEN[0] <= len(address) <= m.ASSET_REF_LEN[1]
-        and type(status) is str
-    ):
-        return None
-    ports = _plain_ports(host.get("open_ports"))
-    services = _plain_services(host.get("services"))
-    if ports is None or services is None:
-        return None
-    os_name = _best_os(f.get(host, "os_matches", []), f"{path}.os_matches")
-    attributes = a.attributes_of(host, path, drop=("address",))
-    return _draft(address, status, ports, services, os_name, attributes)
-
-
-def _plain_ports(value: Any) -> list[int] | None:
-    if value is None:
-        return []
-    if type(value) is not list and type(value) is not tuple:
-        return None
-    for port in value:
-        if type(port) is not int or not 0 <= port <= _MAX_PORT:
-            return None
-    return list(value)
-
-
-def _plain_services(value: Any) -> list[tuple[int, str, str | None]] | None:
-    if value is None:
-        return []
-    if type(value) is not list and type(value) is not tuple:
-        return None
-    out: list[tuple[int, str, str | None]] = []
-    for service in value:
-        if type(service) is not dict or not service.keys() <= _SERVICE_SET:
-            return None
-        port, proto, label = service.get("port"), service.get("protocol"), service.get("name")
-        if not (
-            type(port) is int
-            and 0 <= port <= _MAX_PORT
-            and type(proto) is str
-            and (label is None or type(label) is str)
-        ):
-            return None
-        out.append((port, proto, label))
-    return out
 
 
 def _draft(

@@ -14,7 +14,7 @@ from typing import Any, Final
 
 import msgspec
 
-from vectorvue_client.domain.normalize import Problems
+from vectorvue_client.domain.field_rules import Problems
 from vectorvue_client.domain.spectrastrike import assembly as a
 from vectorvue_client.domain.spectrastrike import fields as f
 from vectorvue_client.domain.timestamps import parse_rfc3339
