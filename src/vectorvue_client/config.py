@@ -254,10 +254,6 @@ class VectorVueConfig(msgspec.Struct, frozen=True, kw_only=True):
         read, in bytes (at least 1024), after any content decoding; a larger one (by its
         Content-Length or as it is read) is a `response_too_large` transport error, which is not
         retried.""")] = MIB
-    gzip_requests: Annotated[bool, TRANSPORT("""Compress request bodies of 1024 bytes or more with
-        gzip (`Content-Encoding: gzip`) before signing, so the signature covers the compressed
-        bytes; the idempotency key is derived from the uncompressed JSON. Off by default: turn it
-        on only for a server known to accept gzip bodies.""")] = False
 
     max_retries: Annotated[int, Meta(ge=0, le=100), DELIVERY("""Retries after the first
         attempt of one send (0-100), within `deadline_seconds`. Retried: 408, 425, 429, 500, 502,

@@ -194,9 +194,9 @@ def test_gateway_bodies_are_plain_json_with_the_attempts_timestamp_and_nonce(
 ) -> None:
     """Server: Content-Type must contain application/json (415); "Nothing decompresses
     request bodies ... Never send Content-Encoding: gzip"; "the body's values must equal
-    the headers' (401 otherwise); the body nonce is 8-128 characters". Even with
-    gzip_requests on and a large body."""
-    setup = gateway(local_vectorvue_factory, clock, tmp_path, gzip_requests=True)
+    the headers' (401 otherwise); the body nonce is 8-128 characters". Even for a large
+    body."""
+    setup = gateway(local_vectorvue_factory, clock, tmp_path)
     big = copy.deepcopy(ENVELOPES[0])
     big["attributes"]["output"] = "open port " * 10_000
     with setup.client:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import logging
 import threading
@@ -633,32 +632,18 @@ def test_problems_of_a_batch_carry_the_callers_indices() -> None:
     assert ports.transport.requests == []
 
 
-def test_gzip_compresses_once_and_signs_the_compressed_bytes() -> None:
-    """With gzip_requests, a large body goes out gzip-encoded; the signature covers those
-    exact bytes; the idempotency key is the one of the uncompressed JSON."""
+def test_bodies_go_out_as_plain_json_however_large() -> None:
+    """Contract: "Nothing decompresses request bodies (neither the app nor nginx); a gzip
+    body ... fail[s] after the signature check with a plain 500 ... Never send
+    Content-Encoding: gzip." A large body goes out as the JSON it is, and is what is signed."""
     big = event(metadata={"hosts": [f"192.0.2.{i}" for i in range(200)]})
-    plain = FakePorts(transport=FakeTransport([ACCEPTED]))
-    plain.client().send_event(big)
-    zipped = FakePorts(transport=FakeTransport([json_response(503, b""), ACCEPTED]))
-    zipped.client(config(gzip_requests=True)).send_event(big)
-
-    (json_request,) = plain.transport.requests
-    first, second = zipped.transport.requests
-    assert first.body == second.body  # compressed once, resent as is
-    assert first.header("Content-Encoding") == "gzip"
-    assert gzip.decompress(first.body) == json_request.body
-    assert len(first.body) < len(json_request.body)
-    assert first.header("Idempotency-Key") == json_request.header("Idempotency-Key")
-    assert [call.body for call in zipped.signer.calls] == [first.body, first.body]
-
-
-def test_small_bodies_are_not_compressed() -> None:
-    """Under 1 KiB, gzip costs more than it saves: the JSON goes out as is."""
     ports = FakePorts(transport=FakeTransport([ACCEPTED]))
-    ports.client(config(gzip_requests=True)).send_event(event())
+    ports.client().send_event(big)
     (request,) = ports.transport.requests
+    assert len(request.body) > 2048
     assert request.header("Content-Encoding") is None
-    assert msgspec.json.decode(request.body)["message"] == "open port 22"
+    assert msgspec.json.decode(request.body)["metadata"]["hosts"][199] == "192.0.2.199"
+    assert [call.body for call in ports.signer.calls] == [request.body]
 
 
 def test_connect_and_read_timeouts_are_separate() -> None:

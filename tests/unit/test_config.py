@@ -104,7 +104,6 @@ def test_the_config_is_frozen() -> None:
         ({"signing_secret_env": ""}, "signing_secret_env", "[A-Za-z_][A-Za-z0-9_]*"),
         ({"vault_token_env": "VAULT_TOKEN\n"}, "vault_token_env", "[A-Za-z_][A-Za-z0-9_]*"),
         ({"verify_tls": "yes"}, "verify_tls", "Expected `bool`"),
-        ({"gzip_requests": 1}, "gzip_requests", "Expected `bool`"),
         (
             {"backoff_base_seconds": 5.0, "backoff_max_seconds": 1.0},
             "backoff_base_seconds",
@@ -152,7 +151,7 @@ def test_from_env_reads_prefixed_variables_with_types() -> None:
         "VECTORVUE_SIGNING_KEY_FILE": "/etc/vv/ed25519.pem",
         "VECTORVUE_CREDENTIAL_SOURCES": "file, env",
         "VECTORVUE_API_KEY_FILE": "/run/secrets/vv",
-        "VECTORVUE_GZIP_REQUESTS": "yes",
+        "VECTORVUE_PROXY_FROM_ENV": "yes",
         "UNRELATED": "x",
     }
     config = VectorVueConfig.from_env(environ=env)
@@ -161,7 +160,7 @@ def test_from_env_reads_prefixed_variables_with_types() -> None:
     assert config.pinned_cert_sha256 == (PIN, "cd" * 32)
     assert config.profile == "telemetry-gateway"
     assert config.credential_sources == ("file", "env")
-    assert config.gzip_requests is True
+    assert config.proxy_from_env is True
 
 
 def test_from_env_honours_another_prefix() -> None:

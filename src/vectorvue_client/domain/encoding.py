@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-import zlib
 from collections.abc import Iterator, Sequence
 from typing import Any, Final
 
@@ -72,16 +71,6 @@ def _encode(payload: object) -> bytes:
         raise VectorVueSerializationError.single(
             "payload", f"cannot be encoded as JSON: {exc}"
         ) from None
-
-
-GZIP_MIN_BYTES: Final = 1024
-
-
-def gzip_body(data: bytes) -> bytes:
-    """`data` gzip-compressed, deterministically (zlib writes no file name and a zero
-    mtime), so that the same body always gives the same signed bytes."""
-    compressor = zlib.compressobj(6, zlib.DEFLATED, 31)  # wbits 31: the gzip container
-    return compressor.compress(data) + compressor.flush()
 
 
 def encode_array(items: Sequence[bytes]) -> bytes:

@@ -76,7 +76,6 @@ class Send(msgspec.Struct, frozen=True):
     item_ids: Sequence[str] = ()
     indices: Sequence[int] = ()
     items: int = 1
-    gzipped: bool = False
     template: GatewayBody | None = None
     pace_key: str | None = None
     method: str = "POST"
@@ -244,8 +243,6 @@ class Delivery:
                 return TransportFailure(
                     TransportErrorKind.DEADLINE, "the deadline was spent fetching credentials"
                 )
-        if send.gzipped:
-            headers.append(("Content-Encoding", "gzip"))
         body = send.body
         if post:  # VectorVue verifies signatures on POSTs only
             timestamp, nonce = int(self._clock.time()), self._entropy.nonce()

@@ -20,11 +20,9 @@ from vectorvue_client.domain import models
 from vectorvue_client.domain.batching import plan_batches
 from vectorvue_client.domain.canonical import CanonicalEvent
 from vectorvue_client.domain.encoding import (
-    GZIP_MIN_BYTES,
     array_size,
     encode_array,
     encode_json_data,
-    gzip_body,
 )
 from vectorvue_client.domain.envelope import ItemOutcome, ResponseEnvelope, merge_batches
 from vectorvue_client.domain.errors import (
@@ -187,14 +185,8 @@ class IntegrationSender:
         item_ids: Sequence[str] = (),
         indices: Sequence[int] = (),
     ) -> Send:
-        # The key is derived from the JSON, so it does not depend on compression settings;
-        # compression happens once, here, and the signature covers the compressed bytes
-        # that are actually sent.
         key = key or idempotency_key(body)
-        gzipped = self._config.gzip_requests and len(body) >= GZIP_MIN_BYTES
-        wire = gzip_body(body) if gzipped else body
-        items = max(len(item_ids), 1)
-        return Send(operation, path, wire, key, started, item_ids, indices, items, gzipped)
+        return Send(operation, path, body, key, started, item_ids, indices, max(len(item_ids), 1))
 
 
 class GatewaySender:

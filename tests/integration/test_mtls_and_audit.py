@@ -1,4 +1,4 @@
-"""Mutual TLS, gzip bodies and the audit file, through the production adapters (each test
+"""Mutual TLS and the audit file, through the production adapters (each test
 once per HTTP backend, urllib3 and requests), against LocalVectorVue over real TLS on
 127.0.0.1."""
 
@@ -154,27 +154,6 @@ def signed(
     monkeypatch.setenv("VECTORVUE_API_KEY", vv.api_token)
     monkeypatch.setenv("VV_SIGNING", "vvs_gzip-signing-secret")
     return vv
-
-
-def test_gzip_bodies_are_accepted_with_the_signature_over_the_sent_bytes(
-    signed: LocalVectorVue, http_backend: HttpBackend
-) -> None:
-    """A large finding goes out gzip-encoded; the receiver verifies the HMAC over the bytes
-    it received, decompresses them, and stores the finding once."""
-    config = VectorVueConfig(
-        base_url=signed.url,
-        ca_bundle=signed.ca_pem_path,
-        signing_secret_env="VV_SIGNING",
-        gzip_requests=True,
-        http_backend=http_backend,
-    )
-    with build_client(config) as client:
-        assert client.send_finding(FINDING).success
-    (request,) = signed.requests
-    assert request.headers["content-encoding"] == "gzip"
-    assert request.body[:2] == b"\x1f\x8b"
-    (stored,) = signed.accepted_findings().values()
-    assert stored["severity"] == "critical"
 
 
 def test_the_audit_file_records_every_send_and_reveals_tampering(
