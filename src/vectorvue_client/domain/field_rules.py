@@ -47,10 +47,11 @@ class Problems:
     def __init__(self) -> None:
         self.found: list[Problem] = []
 
-    def check(self, fn: Callable[[], T]) -> T | None:
-        """`fn()`, or None with its problems recorded if it raised a serialization error."""
+    def check(self, fn: Callable[..., T], *args: Any) -> T | None:
+        """`fn(*args)`, or None with its problems recorded if it raised a serialization
+        error."""
         try:
-            return fn()
+            return fn(*args)
         except VectorVueSerializationError as exc:
             self.found.extend(exc.problems)
             return None
@@ -185,17 +186,16 @@ def status(value: Any) -> m.FindingStatus:
     return key  # type: ignore[return-value]  # checked against FINDING_STATUSES just above
 
 
-def metadata(raw: Any, mitre_given: Mapping[str, Any]) -> dict[str, Any]:
-    """`raw` metadata (absent: {}) as plain JSON data, with the MITRE ids of
-    `mitre_given` (the item's top-level mitre_techniques/mitre_tactics, which VectorVue has
-    no field for) folded in, and any already inside it normalized."""
+def metadata(raw: Any, techniques: Any, tactics: Any) -> dict[str, Any]:
+    """`raw` metadata (absent: {}) as plain JSON data, with the MITRE ids `techniques` and
+    `tactics` (the item's top-level mitre_techniques/mitre_tactics, which VectorVue has no
+    field for; None when absent) folded in, and any already inside it normalized."""
     if raw is None:
         raw = {}
     if not isinstance(raw, Mapping):
         raise _bad("metadata", f"must be an object, not {type(raw).__name__}")
     out: dict[str, Any] = to_json_value(raw if type(raw) is dict else dict(raw), "metadata")
-    for key in _MITRE_FIELDS:
-        top = mitre_given.get(key)
+    for key, top in zip(_MITRE_FIELDS, (techniques, tactics), strict=True):
         if top is not None:
             checked = mitre_ids(top, key)
             inside = out.get(key)

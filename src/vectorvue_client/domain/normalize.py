@@ -12,6 +12,7 @@ path + rule). Normalizing a normalized payload changes nothing:
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
 
@@ -68,7 +69,7 @@ def normalize_event(raw: Mapping[str, Any] | msgspec.Struct) -> m.IntegrationEve
     data = _as_dict(raw)
     try:
         given = msgspec.convert(data, _EventInput)
-        fields = _event_fields(given, _now)
+        fields = _event_fields(given, operator.call)
         event_id = given.event_id or content_id("evt", encode_json_data(fields))
     except (msgspec.ValidationError, VectorVueSerializationError) as exc:
         problems = rules.Problems()
@@ -87,7 +88,7 @@ def normalize_finding(raw: Mapping[str, Any] | msgspec.Struct) -> m.IntegrationF
     data = _as_dict(raw)
     try:
         given = msgspec.convert(data, _FindingInput)
-        fields = _finding_fields(given, _now)
+        fields = _finding_fields(given, operator.call)
         finding_id = given.finding_id or content_id("fnd", encode_json_data(fields))
     except (msgspec.ValidationError, VectorVueSerializationError) as exc:
         problems = rules.Problems()
@@ -105,26 +106,23 @@ def _raise_found(problems: rules.Problems, exc: Exception) -> NoReturn:
     raise VectorVueSerializationError.single("(item)", str(exc)) from None
 
 
-# A rule applied through `check`: `_now` on the straight path (the first broken rule raises),
-# `Problems.check` on the error path (every broken rule is recorded).
-type _Check = Callable[[Callable[[], Any]], Any]
-
-
-def _now(rule: Callable[[], Any]) -> Any:
-    return rule()
+# `check(rule, *args)` applies a rule: operator.call on the straight path (the first broken
+# rule raises, and no closure is built per field), `Problems.check` on the error path
+# (every broken rule is recorded).
+type _Check = Callable[..., Any]
 
 
 def _event_fields(given: _EventInput, check: _Check) -> dict[str, Any]:
     return {
         "source_system": given.source_system,
         "event_type": given.event_type,
-        "occurred_at": check(lambda: _timestamp(given.occurred_at, "occurred_at")),
-        "severity": check(
-            lambda: "info" if given.severity is None else rules.severity(given.severity, "severity")
-        ),
+        "occurred_at": check(_timestamp, given.occurred_at, "occurred_at", True),
+        "severity": check(_event_severity, given.severity),
         "asset_ref": given.asset_ref,
         "message": given.message,
-        "metadata": check(lambda: rules.metadata(given.metadata, _mitre_of(given))),
+        "metadata": check(
+            rules.metadata, given.metadata, given.mitre_techniques, given.mitre_tactics
+        ),
     }
 
 
@@ -132,13 +130,15 @@ def _finding_fields(given: _FindingInput, check: _Check) -> dict[str, Any]:
     return {
         "title": given.title,
         "description": given.description,
-        "severity": check(lambda: _finding_severity(given.severity)),
-        "status": check(lambda: rules.status(given.status)),
-        "first_seen": check(lambda: _timestamp(given.first_seen, "first_seen")),
-        "last_seen": check(lambda: _timestamp(given.last_seen, "last_seen", required=False)),
+        "severity": check(normalize_severity, given.severity),
+        "status": check(rules.status, given.status),
+        "first_seen": check(_timestamp, given.first_seen, "first_seen", True),
+        "last_seen": check(_timestamp, given.last_seen, "last_seen", False),
         "asset_ref": given.asset_ref,
         "recommendation": given.recommendation,
-        "metadata": check(lambda: rules.metadata(given.metadata, _mitre_of(given))),
+        "metadata": check(
+            rules.metadata, given.metadata, given.mitre_techniques, given.mitre_tactics
+        ),
     }
 
 
@@ -165,7 +165,7 @@ def _fallback[S: msgspec.Struct](
     return shape(**values)
 
 
-def _timestamp(value: Any, field: str, *, required: bool = True) -> str | None:
+def _timestamp(value: Any, field: str, required: bool) -> str | None:
     if value is None:
         if required:
             raise VectorVueSerializationError.single(field, "is required")
@@ -173,14 +173,8 @@ def _timestamp(value: Any, field: str, *, required: bool = True) -> str | None:
     return to_rfc3339(value, field)
 
 
-def _finding_severity(value: Any) -> m.Severity:
-    if value is None:
-        raise VectorVueSerializationError.single("severity", "is required")
-    return rules.severity(value, "severity")
-
-
-def _mitre_of(given: _EventInput | _FindingInput) -> dict[str, Any]:
-    return {"mitre_techniques": given.mitre_techniques, "mitre_tactics": given.mitre_tactics}
+def _event_severity(value: Any) -> m.Severity:
+    return "info" if value is None else rules.severity(value, "severity")
 
 
 def _as_dict(raw: Mapping[str, Any] | msgspec.Struct) -> dict[Any, Any]:

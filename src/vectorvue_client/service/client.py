@@ -64,6 +64,8 @@ from vectorvue_client.service.senders import (
     Encoded,
     GatewaySender,
     IntegrationSender,
+    Payload,
+    PlannedBatch,
     convert_all,
 )
 from vectorvue_client.service.worker import DeliveryWorker
@@ -254,32 +256,28 @@ class VectorVueClient:
             if self._gateway:
                 parts = self._refusing("send_batch", started, lambda: self._gateway_parts(events))
                 return self._gateway_sender.many("send_batch", parts, started, cancel)
-            sender = self._integration_sender
-            items = self._refusing(
-                "send_batch",
-                started,
-                lambda: convert_all(events, lambda e: sender.encoded(normalize_event(e))),
+            planned = self._integration_plan("send_batch", started, events, normalize_event)
+            return self._integration_sender.many(
+                "send_batch", EVENTS_BATCH_PATH, planned, started, cancel
             )
-            return sender.many("send_batch", EVENTS_BATCH_PATH, items, started, cancel)
 
     def send_findings(self, findings: Sequence[Item]) -> ResponseEnvelope:
         """Deliver findings in batches, like send_batch (for the gateway: as events)."""
         with self._call() as (started, cancel):
-            payloads = self._refusing(
-                "send_findings", started, lambda: convert_all(findings, normalize_finding)
-            )
-            sender = self._integration_sender
             if self._gateway:
+                payloads = self._refusing(
+                    "send_findings", started, lambda: convert_all(findings, normalize_finding)
+                )
                 source = self._options.source_system
                 canonical = [finding_to_canonical(f, source) for f in payloads]
                 parts = self._refusing(
                     "send_findings", started, lambda: self._gateway_sender.prepare(canonical)
                 )
                 return self._gateway_sender.many("send_findings", parts, started, cancel)
-            items = self._refusing(
-                "send_findings", started, lambda: convert_all(payloads, sender.encoded)
+            planned = self._integration_plan("send_findings", started, findings, normalize_finding)
+            return self._integration_sender.many(
+                "send_findings", FINDINGS_BATCH_PATH, planned, started, cancel
             )
-            return sender.many("send_findings", FINDINGS_BATCH_PATH, items, started, cancel)
 
     def send_outputs(self, documents: Sequence[Mapping[str, Any]]) -> ResponseEnvelope:
         """Deliver what SpectraStrike emits, whatever the shape (broker envelopes, internal
@@ -320,11 +318,13 @@ class VectorVueClient:
             findings = [i for i in items if isinstance(i.payload, models.IntegrationFinding)]
             envelopes: list[ResponseEnvelope] = []
             if events:
+                planned = sender.plan(events)
                 envelopes.append(
-                    sender.many("send_outputs", EVENTS_BATCH_PATH, events, started, cancel)
+                    sender.many("send_outputs", EVENTS_BATCH_PATH, planned, started, cancel)
                 )
             if findings:
-                sent = sender.many("send_outputs", FINDINGS_BATCH_PATH, findings, started, cancel)
+                planned = sender.plan(findings)
+                sent = sender.many("send_outputs", FINDINGS_BATCH_PATH, planned, started, cancel)
                 envelopes.append(_shift_items(sent, len(events)))
             return merge_batches(envelopes, len(items))
 
@@ -496,6 +496,28 @@ class VectorVueClient:
 
         events = [e for group in convert_all(documents, canonical) for e in group]
         return self._gateway_sender.prepare(events)
+
+    def _integration_plan(
+        self,
+        operation: str,
+        started: float,
+        items: Sequence[Item],
+        normalize: Callable[[Item], Payload],
+    ) -> list[PlannedBatch]:
+        """The requests of a batch send to the integration API: every item normalized, then
+        encoded and planned; a bad item raises (audited) listing every problem of every
+        item, those of its encoding (a NUL, a size over max_batch_bytes) included."""
+        sender = self._integration_sender
+
+        def plan() -> list[PlannedBatch]:
+            try:
+                return sender.plan_all(convert_all(items, normalize))
+            except VectorVueSerializationError:
+                # The error path: each item normalized and encoded in turn, so that the
+                # problems of the items that normalize are reported with the others.
+                return sender.plan(convert_all(items, lambda i: sender.encoded(normalize(i))))
+
+        return self._refusing(operation, started, plan)
 
     def _refusing[R](self, operation: str, started: float, work: Callable[[], R]) -> R:
         """Run `work`; a serialization error is audited as a refusal, then raised."""

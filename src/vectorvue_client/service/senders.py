@@ -76,9 +76,14 @@ class Encoded:
     @property
     def item_id(self) -> str:
         """The event_id or finding_id."""
-        if isinstance(self.payload, models.IntegrationEvent):
-            return self.payload.event_id
-        return self.payload.finding_id
+        return _item_id(self.payload)
+
+
+def _item_id(payload: Payload) -> str:
+    if type(payload) is models.IntegrationEvent:
+        return payload.event_id
+    assert isinstance(payload, models.IntegrationFinding)
+    return payload.finding_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +129,22 @@ class IntegrationSender:
         body = encode_json_data(payload)  # normalized: no NaN; a NUL is refused by name
         return self._delivery.post(self._send(operation, path, body, key, started), cancel)
 
+    def plan_all(self, payloads: Sequence[Payload]) -> list[PlannedBatch]:
+        """`plan` of every payload `encoded`, refusing what `encoded` refuses (each problem
+        with its payload's index). When they all fit in one request (the common case) they
+        are encoded together, as the array that is the body: the same bytes, each item
+        encoded once, without a join and a size check per item."""
+        config = self._config
+        if len(payloads) <= config.batch_size:
+            try:
+                body = encode_json_data(payloads)  # normalized: no NaN, a NUL is refused
+            except VectorVueSerializationError:
+                body = b""  # a NUL: `encoded` names the item and the field, below
+            if body and len(body) <= config.max_batch_bytes:
+                ids = tuple(map(_item_id, payloads))
+                return [PlannedBatch(body, idempotency_key(body), ids, tuple(range(len(ids))))]
+        return self.plan(convert_all(payloads, self.encoded))
+
     def plan(self, items: Sequence[Encoded]) -> list[PlannedBatch]:
         """The requests `items` (from `encoded`) go out in: as few batches as `batch_size`
         and `max_batch_bytes` allow, in order, each body the items' bytes joined as they
@@ -166,14 +187,13 @@ class IntegrationSender:
         self,
         operation: str,
         path: str,
-        items: Sequence[Encoded],
+        planned: Sequence[PlannedBatch],
         started: float,
         cancel: threading.Event,
     ) -> ResponseEnvelope:
-        """POST items (from `encoded`) in as few batches as `plan` makes."""
-        planned = self.plan(items)
+        """POST the batches of a plan (`plan` or `plan_all`), in order: one envelope."""
         parts = [self.post(operation, path, batch, started, cancel) for batch in planned]
-        return merge_batches(parts, len(items))
+        return merge_batches(parts, sum(len(batch.indices) for batch in planned))
 
     def _send(
         self,
