@@ -36,7 +36,9 @@ _SEVERITY_ALIASES: Final[Mapping[str, m.Severity]] = {
     "critical": "critical",
     "crit": "critical",
 }
-_MITRE_FIELDS: Final = ("mitre_techniques", "mitre_tactics")
+_TECHNIQUES: Final = "mitre_techniques"
+_TACTICS: Final = "mitre_tactics"
+_MITRE_FIELDS: Final = frozenset({_TECHNIQUES, _TACTICS})
 
 T = TypeVar("T")
 
@@ -192,10 +194,14 @@ def metadata(raw: Any, techniques: Any, tactics: Any) -> dict[str, Any]:
     field for; None when absent) folded in, and any already inside it normalized."""
     if raw is None:
         raw = {}
-    if not isinstance(raw, Mapping):
-        raise _bad("metadata", f"must be an object, not {type(raw).__name__}")
-    out: dict[str, Any] = to_json_value(raw if type(raw) is dict else dict(raw), "metadata")
-    for key, top in zip(_MITRE_FIELDS, (techniques, tactics), strict=True):
+    elif type(raw) is not dict:
+        if not isinstance(raw, Mapping):
+            raise _bad("metadata", f"must be an object, not {type(raw).__name__}")
+        raw = dict(raw)
+    out: dict[str, Any] = to_json_value(raw, "metadata")
+    if techniques is None and tactics is None and _MITRE_FIELDS.isdisjoint(out):
+        return out  # no MITRE id to fold or check (most metadata)
+    for key, top in ((_TECHNIQUES, techniques), (_TACTICS, tactics)):
         if top is not None:
             checked = mitre_ids(top, key)
             inside = out.get(key)
