@@ -17,6 +17,8 @@ from hypothesis import strategies as st
 
 from vectorvue_client.domain.canonical import CanonicalEvent
 from vectorvue_client.domain.encoding import encode
+from vectorvue_client.domain.normalize import normalize_event
+from vectorvue_client.domain.profiles import to_integration_event
 from vectorvue_client.domain.spectrastrike import SpectraStrikeOptions, parse_output
 
 from . import test_spectrastrike_strategies as ss
@@ -145,3 +147,19 @@ def test_the_search_above_would_find_an_output_forwarded_whole() -> None:
     output = document["sessions"][0]["output"]
     _, session = canonical_events(document)
     assert msgspec.json.encode(output)[1:-1] in encode(session)
+
+
+@given(event_documents)
+def test_the_integration_event_of_a_read_event_is_normalize_events_own(
+    document: dict[str, Any],
+) -> None:
+    """to_integration_event converts without normalize_event's Python steps, on the ground
+    that the readers already gave every field its normalized form: normalize_event then
+    changes nothing, down to the bytes."""
+    for event in canonical_events(document):
+        if event.asset_ref is None:
+            continue
+        payload = to_integration_event(event)
+        again = normalize_event(msgspec.structs.asdict(payload))
+        assert again == payload
+        assert encode(again) == encode(payload)

@@ -68,7 +68,14 @@ def mitre_ids(event: CanonicalEvent) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 
 def to_integration_event(event: CanonicalEvent) -> m.IntegrationEvent:
-    """The integration API's event: context and MITRE ids travel in metadata."""
+    """The integration API's event: context and MITRE ids travel in metadata.
+
+    The SpectraStrike readers built `event` from checked fields in their normalized form
+    (an RFC 3339 "Z" timestamp, a severity level, folded MITRE ids, attributes as JSON
+    data), so the payload is converted by msgspec, which checks every annotation of
+    IntegrationEvent in C, without normalize_event's Python steps again (their output is
+    their input). What the conversion refuses is read by normalize_event, whose errors
+    name each field."""
     if event.asset_ref is None:
         raise VectorVueSerializationError.single(
             "asset_ref",
@@ -92,18 +99,20 @@ def to_integration_event(event: CanonicalEvent) -> m.IntegrationEvent:
         metadata["mitre_tactics"] = list(tactics)
     if event.description is not None:
         metadata["description"] = event.description
-    return normalize_event(
-        {
-            "event_id": event.event_id,
-            "source_system": event.source_system,
-            "event_type": event.event_type,
-            "occurred_at": event.occurred_at,
-            "severity": event.severity,
-            "asset_ref": event.asset_ref,
-            "message": event.message,
-            "metadata": metadata,
-        }
-    )
+    fields = {
+        "event_id": event.event_id,
+        "source_system": event.source_system,
+        "event_type": event.event_type,
+        "occurred_at": event.occurred_at,
+        "severity": event.severity,
+        "asset_ref": event.asset_ref,
+        "message": event.message,
+        "metadata": metadata,
+    }
+    try:
+        return msgspec.convert(fields, m.IntegrationEvent)
+    except msgspec.ValidationError:
+        return normalize_event(fields)
 
 
 def to_gateway(event: CanonicalEvent, context: GatewayContext) -> GatewayParts:
