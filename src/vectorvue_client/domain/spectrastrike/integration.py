@@ -41,12 +41,13 @@ TOOLS: Final = ("nmap", "metasploit")
 def from_integration_event(document: Mapping[str, Any]) -> list[CanonicalEvent]:
     """The one CanonicalEvent of an integration-API event document."""
     event = normalize_event(document)
-    metadata = event.metadata
+    metadata = event.metadata  # checked JSON data, this event's own copy
     sources = [("metadata", metadata)]
     problems = Problems()
 
     def one(key: str, rule: Any) -> Any:
-        return problems.check(lambda: f.lift(sources, key, rule))
+        # A key the metadata does not hold is None without a rule to run (as f.lift says).
+        return None if metadata.get(key) is None else problems.check(f.lift, sources, key, rule)
 
     lifted = a.Lifted(
         tenant_id=one("tenant_id", f.uuid),
@@ -59,12 +60,14 @@ def from_integration_event(document: Mapping[str, Any]) -> list[CanonicalEvent]:
     )
     tool = one("tool", _tool)
     asset = problems.check(
-        lambda: a.resolve_asset([("asset_ref", event.asset_ref)], ("metadata", metadata))
+        a.resolve_asset, [("asset_ref", event.asset_ref)], ("metadata", metadata)
     )
-    attributes = problems.check(lambda: a.attributes_of(metadata, "metadata", _dropped(asset)))
-    digest = problems.check(lambda: a.document_sha256(document))
+    digest = problems.check(a.document_sha256, document)
     problems.raise_if_any()
-    assert asset is not None and attributes is not None and digest is not None
+    assert asset is not None and digest is not None
+    # normalize_event made the metadata JSON data already: kept as it is, not checked again.
+    dropped = _dropped(asset)
+    attributes = {k: v for k, v in metadata.items() if k not in dropped}
     content = a.content_of(
         lifted,
         event_type=event.event_type,
@@ -80,10 +83,13 @@ def from_integration_event(document: Mapping[str, Any]) -> list[CanonicalEvent]:
     return [a.finish(content, event_id=event.event_id, document_sha=digest)]
 
 
-def _dropped(asset: a.Asset | None) -> tuple[str, ...]:
+def _dropped(asset: a.Asset) -> frozenset[str]:
     # A target_host that became the asset is not repeated among the attributes.
-    lifted_host = asset is not None and asset.path == "metadata.target_host"
-    return METADATA_LIFTED + (("target_host",) if lifted_host else ())
+    return _LIFTED_AND_HOST if asset.path == "metadata.target_host" else _LIFTED
+
+
+_LIFTED: Final = frozenset(METADATA_LIFTED)
+_LIFTED_AND_HOST: Final = _LIFTED | {"target_host"}
 
 
 def _tool(value: Any, path: str) -> str:
