@@ -13,6 +13,7 @@ of the header, and the texts shown (also scrubbed of secret shapes).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from itertools import repeat
 from typing import Any, Final
 
 import msgspec
@@ -114,7 +115,7 @@ def map_response(
         data = parsed.get("data")
         items = _items(data, item_ids, item_indices, secrets, status) if item_ids else ()
         replayed = replayed or status == REPLAYED
-        success = ok and status in _SUCCESS_STATUSES and all(i.accepted for i in items)
+        success = ok and status in _SUCCESS_STATUSES and all(i.status == ACCEPTED for i in items)
         # Masked whole once more: joining masked parts can spell a secret anew.
         error = None if success else mask_known(_summary(errors, items, status, response.status))
         return ResponseEnvelope(
@@ -309,15 +310,15 @@ def _items(
     secrets: tuple[str | Secret, ...],
     status: str | None,
 ) -> tuple[ItemOutcome, ...]:
-    indices = list(item_indices) if item_indices is not None else list(range(len(item_ids)))
+    indices = item_indices if item_indices is not None else range(len(item_ids))
+    if len(indices) != len(item_ids):
+        raise ValueError("item_ids and item_indices differ in length")
     results = data.get("results") if isinstance(data, Mapping) else None
     if results is None and status == ACCEPTED:
         # No per-item results at all, and the batch says "accepted": by the contract that
         # is every item (a batch with a failure says "partial" or "failed"). Results that
         # are present but leave an item out still make that item "unknown".
-        return tuple(
-            ItemOutcome(i, item_id, ACCEPTED) for item_id, i in zip(item_ids, indices, strict=True)
-        )
+        return tuple(map(ItemOutcome, indices, item_ids, repeat(ACCEPTED)))
     by_local: dict[int, Mapping[str, Any]] = {}
     if isinstance(results, list):
         for entry in results:
