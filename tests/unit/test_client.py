@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 import msgspec
 import pytest
@@ -31,8 +32,17 @@ from vectorvue_client.domain.http import (
     Timeouts,
     TransportFailure,
 )
+from vectorvue_client.domain.normalize import normalize_event
 from vectorvue_client.service.client import HEALTH_PATH, VectorVueClient
-from vectorvue_client.service.senders import EVENTS_BATCH_PATH, EVENTS_PATH, FINDINGS_PATH
+from vectorvue_client.service.delivery import Delivery
+from vectorvue_client.service.senders import (
+    EVENTS_BATCH_PATH,
+    EVENTS_PATH,
+    FINDINGS_PATH,
+    IntegrationSender,
+    PlannedBatch,
+    convert_all,
+)
 from vectorvue_client.testing import (
     TEST_BASE_URL,
     FakeClock,
@@ -349,6 +359,35 @@ def test_a_batch_sends_every_item_exactly_once_within_both_limits(
     assert envelope.success
     assert [item.index for item in envelope.items] == list(range(count))
     assert [item.item_id for item in envelope.items] == sent_ids
+
+
+def plan_outcome(plan: Callable[[], list[PlannedBatch]]) -> Any:
+    try:
+        return plan()
+    except VectorVueSerializationError as exc:
+        return exc.problems
+
+
+@settings(max_examples=150)
+@given(
+    sizes=st.lists(st.integers(0, 1500), min_size=1, max_size=40),
+    batch_size=st.integers(1, 12),
+    max_bytes=st.integers(1024, 6000),
+)
+def test_plan_all_plans_what_plan_makes_of_the_items_encoded_one_by_one(
+    sizes: list[int], batch_size: int, max_bytes: int
+) -> None:
+    """plan_all encodes each chunk of batch_size items as one array when every chunk fits;
+    its plan (bodies, keys, ids, indices) or its refusal is exactly that of `plan` over the
+    items encoded alone, whichever limit binds."""
+    sender = IntegrationSender(
+        cast(Delivery, None), config(batch_size=batch_size, max_batch_bytes=max_bytes)
+    )
+    payloads = [
+        normalize_event(event(metadata={"pad": f"{i}" + "x" * n})) for i, n in enumerate(sizes)
+    ]
+    alone = plan_outcome(lambda: sender.plan(convert_all(payloads, sender.encoded)))
+    assert plan_outcome(lambda: sender.plan_all(payloads)) == alone
 
 
 def test_one_bad_item_stops_the_whole_batch_before_anything_is_sent() -> None:

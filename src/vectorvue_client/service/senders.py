@@ -131,18 +131,26 @@ class IntegrationSender:
 
     def plan_all(self, payloads: Sequence[Payload]) -> list[PlannedBatch]:
         """`plan` of every payload `encoded`, refusing what `encoded` refuses (each problem
-        with its payload's index). When they all fit in one request (the common case) they
-        are encoded together, as the array that is the body: the same bytes, each item
-        encoded once, without a join and a size check per item."""
-        config = self._config
-        if len(payloads) <= config.batch_size:
+        with its payload's index). When every `batch_size` items fit in `max_batch_bytes`
+        (the common case), `plan` would cut the list every `batch_size` items: each such
+        chunk is encoded as the array that is its body (the same bytes, each item encoded
+        once, without a join and a size check per item). Else each item is encoded alone,
+        for `plan` to split by bytes."""
+        size, most = self._config.batch_size, self._config.max_batch_bytes
+        planned = []
+        for first in range(0, len(payloads), size):
+            chunk = payloads[first : first + size]
             try:
-                body = encode_json_data(payloads)  # normalized: no NaN, a NUL is refused
+                body = encode_json_data(chunk)  # normalized: no NaN, a NUL is refused
             except VectorVueSerializationError:
-                body = b""  # a NUL: `encoded` names the item and the field, below
-            if body and len(body) <= config.max_batch_bytes:
-                ids = tuple(map(_item_id, payloads))
-                return [PlannedBatch(body, idempotency_key(body), ids, tuple(range(len(ids))))]
+                break  # a NUL: `encoded` names the item and the field, below
+            if len(body) > most:
+                break
+            ids = tuple(map(_item_id, chunk))
+            indices = tuple(range(first, first + len(ids)))
+            planned.append(PlannedBatch(body, idempotency_key(body), ids, indices))
+        else:
+            return planned
         return self.plan(convert_all(payloads, self.encoded))
 
     def plan(self, items: Sequence[Encoded]) -> list[PlannedBatch]:

@@ -38,6 +38,7 @@ Messages are shaped in `messages`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Collection, Mapping, Sequence
@@ -179,6 +180,7 @@ def _hosts_ref(value: Any, path: str) -> str | None:
     return counted if len(counted) <= most else hosts[0]
 
 
+@functools.lru_cache(maxsize=1024)  # a pure function of a few dozen event types
 def tool_of(event_type: str) -> str | None:
     """The tool named by `event_type` (see this module's docstring), or None."""
     for token in _TOKEN_SPLIT.split(event_type.lower()):
