@@ -97,7 +97,7 @@ def run_demo(out: TextIO, *, as_json: bool = False) -> int:
                 api_token=secrets.token_urlsafe(24),
                 require_client_cert=True,
                 gateway_identities={IDENTITY: key.public_key()},
-                operator_tenants={"op-001": [TENANT], "op-002": [TENANT]},
+                operator_tenants={op: [TENANT] for op in ("op-001", "op-002", "nmap-wrapper")},
             )
         )
         runs.append(_run(_integration_client(api, signing, Path(tmp)), api, "integration-api"))

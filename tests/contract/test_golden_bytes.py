@@ -59,11 +59,9 @@ SAMPLES = [
 
 
 def documents(name: str) -> list[dict[str, Any]]:
-    """The sample's documents. internal-event.json carries no timestamp (the orchestrator
-    adds one when it wraps the event in a broker envelope), and a timestamp is never
-    invented: it is given one here so that its bytes can be pinned too. The VectorVue
-    event shape has no bundled sample; this one is written for the test, with its own
-    event_id so that every byte of its golden lines can be written by hand (README.md)."""
+    """The sample's documents. The VectorVue event shape has no bundled sample; this one
+    is written for the test, with its own event_id so that every byte of its golden lines
+    can be written by hand (README.md)."""
     if name == "integration-event.json":
         return [
             {
@@ -82,8 +80,6 @@ def documents(name: str) -> list[dict[str, Any]]:
         docs = [json.loads(text)]
     else:
         docs = [json.loads(line) for line in text.splitlines() if line.strip()]
-    if name == "internal-event.json":
-        docs[0]["timestamp"] = "2026-11-25T09:14:03.512204+00:00"
     return docs
 
 

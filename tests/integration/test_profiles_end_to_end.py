@@ -75,10 +75,12 @@ def gateway(
     tmp_path: Path,
     *,
     server_key: Ed25519PrivateKey | None = None,
+    schema_versions: tuple[str, ...] = ("1.0",),
     **config: Any,
 ) -> Gateway:
     key = Ed25519PrivateKey.generate()
     receiver = factory(
+        gateway_schema_versions=schema_versions,
         require_client_cert=True,
         gateway_identities={IDENTITY: (server_key or key).public_key()},
         operator_tenants={"op-001": [TENANT], "op-002": [TENANT]},
@@ -187,6 +189,32 @@ def test_what_the_gateway_accepts_is_sent_even_if_it_quotes_sql(gw: Gateway) -> 
     assert payload["attributes"]["query"] == envelope["attributes"]["query"]
     assert payload["mitre_techniques"] == ["T1190"]
     assert payload["severity"] == "high"
+
+
+def test_the_configured_schema_version_is_the_one_sent(
+    local_vectorvue_factory: LocalVectorVueFactory, clock: FakeClock, tmp_path: Path
+) -> None:
+    """Server: attributes.schema_version, "converted to a string and trimmed, must be
+    non-empty and in the allowed list (default ["1.0"], configurable)". A gateway whose list
+    holds another version is served by configuring `gateway_schema_version`; an event that
+    states its own version keeps it."""
+    setup = gateway(
+        local_vectorvue_factory,
+        clock,
+        tmp_path,
+        schema_versions=("1.1", "1.2"),
+        gateway_schema_version="1.1",
+    )
+    own = copy.deepcopy(ENVELOPES[0])
+    own["attributes"]["schema_version"] = "1.2"
+    own["event_id"] = "evt-states-its-own-schema-version"
+    with setup.client:
+        assert setup.client.send_outputs([ENVELOPES[0], own]).success
+    stored = sorted(
+        e["payload"]["attributes"]["schema_version"]
+        for e in setup.receiver.accepted_telemetry().values()
+    )
+    assert stored == ["1.1", "1.2"]
 
 
 def test_gateway_bodies_are_plain_json_with_the_attempts_timestamp_and_nonce(

@@ -45,22 +45,19 @@ def problem_fields(exc: pytest.ExceptionInfo[VectorVueSerializationError]) -> se
     return {p.field for p in exc.value.problems}
 
 
-def test_internal_event_sample_has_no_timestamp_and_is_refused_by_name() -> None:
+def test_internal_event_sample_as_the_orchestrator_writes_it() -> None:
+    """The dataclass fills event_id and timestamp and adds its stream_position: the event
+    keeps its own id; the stream position describes one delivery, so it is neither kept nor
+    hashed (a replay from another position is the same fact)."""
     (document,) = sample("internal-event.json")
-    with pytest.raises(VectorVueSerializationError) as exc:
-        parse_output(document)
-    assert [(p.field, p.rule) for p in exc.value.problems] == [("timestamp", "is required")]
-
-
-def test_internal_event_sample_with_a_timestamp() -> None:
-    (document,) = sample("internal-event.json")
-    document["timestamp"] = "2026-11-25T09:14:03.512204+00:00"
-    assert events_of(document) == [
+    assert document["stream_position"] == 17
+    replayed = {**document, "stream_position": 18}
+    expected = [
         CanonicalEvent(
-            event_id="evt-72ba7efde6d8aaf7a198cf3aa01a1a5dd11049aa",
+            event_id="0b7f6d1e-3c2a-4f5e-9a8b-7c6d5e4f3a21",
             event_type="nmap_scan_completed",
             source_system="spectrastrike",
-            occurred_at="2026-11-25T09:14:03.512204Z",
+            occurred_at="2026-11-25T09:14:03.512044Z",
             severity="info",
             message="nmap_scan_completed: success, 2 hosts (nmap-wrapper)",
             asset_ref="192.0.2.10,192.0.2.11",
@@ -75,9 +72,30 @@ def test_internal_event_sample_with_a_timestamp() -> None:
                 "command": ["nmap", "-sS", "-oX", "-", *HOSTS_2],
                 "status": "success",
             },
-            document_sha256=oracle_sha256(document),
+            document_sha256=oracle_sha256(document, "stream_position"),
         )
     ]
+    assert events_of(document) == expected
+    assert events_of(replayed) == expected
+
+
+def test_internal_event_without_a_timestamp_is_refused_by_name() -> None:
+    (document,) = sample("internal-event.json")
+    del document["timestamp"]
+    with pytest.raises(VectorVueSerializationError) as exc:
+        parse_output(document)
+    assert [(p.field, p.rule) for p in exc.value.problems] == [("timestamp", "is required")]
+
+
+def test_internal_event_without_an_id_gets_its_pinned_content_id() -> None:
+    """The content-hash id of an internal event is pinned (the same as in earlier releases:
+    VectorVue upserts on it)."""
+    (document,) = sample("internal-event.json")
+    del document["event_id"], document["stream_position"]
+    document["timestamp"] = "2026-11-25T09:14:03.512204+00:00"
+    (event,) = events_of(document)
+    assert event.event_id == "evt-72ba7efde6d8aaf7a198cf3aa01a1a5dd11049aa"
+    assert event.document_sha256 == oracle_sha256(document)
 
 
 def envelope_attrs(event_id: str) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """The orchestrator's telemetry events: the internal event and the broker envelope.
 
 Internal event: {event_id?, event_type, timestamp, actor, target, status, tenant_id?,
-campaign_id?, attributes}. Broker envelope: the same, plus the broker's transport fields
-idempotency_key, ordering_key, schema_version, stream_position and attempt.
+campaign_id?, attributes, stream_position?} (as the orchestrator's dataclass writes it).
+Broker envelope: the same, plus the broker's transport fields idempotency_key,
+ordering_key, schema_version and attempt.
 
 Mapping (the shared rules of `assembly` apply: lifted fields, asset_ref, tool, event id):
 - event_id: the input's `event_id` (checked: 1-128 of [A-Za-z0-9._:-]), else a content hash;
@@ -19,7 +20,7 @@ Mapping (the shared rules of `assembly` apply: lifted fields, asset_ref, tool, e
 - attributes: the input's attributes without the lifted keys, plus `status` and, for an
   envelope, `envelope` = {idempotency_key, ordering_key, schema_version} (those present).
 
-The envelope's `attempt` and `stream_position` are dropped, and left out of
+`attempt` and `stream_position` are dropped, and left out of
 document_sha256 too: they describe one delivery of the event, not the event, and a
 redelivered envelope (attempt 2, a new stream position) must give the same CanonicalEvent
 with the same id, or VectorVue would see two facts where there is one. The other three
@@ -50,10 +51,11 @@ INTERNAL_KEYS: Final = (
     "tenant_id",
     "campaign_id",
     "attributes",
+    "stream_position",
 )
 TRANSPORT_KEPT: Final = ("idempotency_key", "ordering_key", "schema_version")
 DELIVERY_KEYS: Final = ("attempt", "stream_position")
-ENVELOPE_KEYS: Final = INTERNAL_KEYS + TRANSPORT_KEPT + DELIVERY_KEYS
+ENVELOPE_KEYS: Final = INTERNAL_KEYS + TRANSPORT_KEPT + ("attempt",)
 _TOP_LIFTED: Final = ("tenant_id", "campaign_id", "actor")
 
 
@@ -77,9 +79,7 @@ def from_telemetry(
         lambda: a.resolve_asset([("target", document.get("target"))], ("attributes", attrs))
     )
     attributes = problems.check(lambda: _attributes(document, attrs, asset, status, envelope))
-    digest = problems.check(
-        lambda: a.document_sha256(document, without=DELIVERY_KEYS if envelope else ())
-    )
+    digest = problems.check(lambda: a.document_sha256(document, without=DELIVERY_KEYS))
     problems.raise_if_any()
     assert event_type is not None and occurred_at is not None  # raise_if_any raised otherwise
     assert asset is not None and attributes is not None and digest is not None
