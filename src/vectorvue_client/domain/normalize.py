@@ -69,13 +69,15 @@ def normalize_event(raw: Mapping[str, Any] | msgspec.Struct) -> m.IntegrationEve
     data = _as_dict(raw)
     try:
         given = msgspec.convert(data, _EventInput)
-        fields = _event_fields(given, operator.call)
-        event_id = given.event_id or content_id("evt", encode_json_data(fields))
+        event = _event(given, operator.call)
+        if not event.event_id:
+            own = content_id("evt", encode_json_data(_content(event, "event_id")))
+            event = msgspec.structs.replace(event, event_id=own)
     except (msgspec.ValidationError, VectorVueSerializationError) as exc:
         problems = rules.Problems()
-        _event_fields(_fallback(data, _EventInput, problems), problems.check)
+        _event(_fallback(data, _EventInput, problems), problems.check)
         _raise_found(problems, exc)
-    return m.IntegrationEvent(event_id=event_id, **fields)
+    return event
 
 
 def normalize_finding(raw: Mapping[str, Any] | msgspec.Struct) -> m.IntegrationFinding:
@@ -88,13 +90,15 @@ def normalize_finding(raw: Mapping[str, Any] | msgspec.Struct) -> m.IntegrationF
     data = _as_dict(raw)
     try:
         given = msgspec.convert(data, _FindingInput)
-        fields = _finding_fields(given, operator.call)
-        finding_id = given.finding_id or content_id("fnd", encode_json_data(fields))
+        finding = _finding(given, operator.call)
+        if not finding.finding_id:
+            own = content_id("fnd", encode_json_data(_content(finding, "finding_id")))
+            finding = msgspec.structs.replace(finding, finding_id=own)
     except (msgspec.ValidationError, VectorVueSerializationError) as exc:
         problems = rules.Problems()
-        _finding_fields(_fallback(data, _FindingInput, problems), problems.check)
+        _finding(_fallback(data, _FindingInput, problems), problems.check)
         _raise_found(problems, exc)
-    return m.IntegrationFinding(finding_id=finding_id, **fields)
+    return finding
 
 
 def _raise_found(problems: rules.Problems, exc: Exception) -> NoReturn:
@@ -112,34 +116,41 @@ def _raise_found(problems: rules.Problems, exc: Exception) -> NoReturn:
 type _Check = Callable[..., Any]
 
 
-def _event_fields(given: _EventInput, check: _Check) -> dict[str, Any]:
-    return {
-        "source_system": given.source_system,
-        "event_type": given.event_type,
-        "occurred_at": check(_timestamp, given.occurred_at, "occurred_at", True),
-        "severity": check(_event_severity, given.severity),
-        "asset_ref": given.asset_ref,
-        "message": given.message,
-        "metadata": check(
-            rules.metadata, given.metadata, given.mitre_techniques, given.mitre_tactics
-        ),
-    }
+def _event(given: _EventInput, check: _Check) -> m.IntegrationEvent:
+    # The given event_id, or "" until the content id is known (never a valid id).
+    return m.IntegrationEvent(
+        event_id=given.event_id or "",
+        source_system=given.source_system,
+        event_type=given.event_type,
+        occurred_at=check(_timestamp, given.occurred_at, "occurred_at", True),
+        severity=check(_event_severity, given.severity),
+        asset_ref=given.asset_ref,
+        message=given.message,
+        metadata=check(rules.metadata, given.metadata, given.mitre_techniques, given.mitre_tactics),
+    )
 
 
-def _finding_fields(given: _FindingInput, check: _Check) -> dict[str, Any]:
-    return {
-        "title": given.title,
-        "description": given.description,
-        "severity": check(normalize_severity, given.severity),
-        "status": check(rules.status, given.status),
-        "first_seen": check(_timestamp, given.first_seen, "first_seen", True),
-        "last_seen": check(_timestamp, given.last_seen, "last_seen", False),
-        "asset_ref": given.asset_ref,
-        "recommendation": given.recommendation,
-        "metadata": check(
-            rules.metadata, given.metadata, given.mitre_techniques, given.mitre_tactics
-        ),
-    }
+def _finding(given: _FindingInput, check: _Check) -> m.IntegrationFinding:
+    return m.IntegrationFinding(
+        finding_id=given.finding_id or "",
+        title=given.title,
+        description=given.description,
+        severity=check(normalize_severity, given.severity),
+        status=check(rules.status, given.status),
+        first_seen=check(_timestamp, given.first_seen, "first_seen", True),
+        last_seen=check(_timestamp, given.last_seen, "last_seen", False),
+        asset_ref=given.asset_ref,
+        recommendation=given.recommendation,
+        metadata=check(rules.metadata, given.metadata, given.mitre_techniques, given.mitre_tactics),
+    )
+
+
+def _content(payload: msgspec.Struct, id_field: str) -> dict[str, Any]:
+    """What a content id hashes: every field of `payload` but its id, nulls included (sorted
+    by the encoder, so the Struct's field order does not matter)."""
+    fields = msgspec.structs.asdict(payload)
+    del fields[id_field]
+    return fields
 
 
 def normalize_severity(value: Any, field: str = "severity") -> m.Severity:
