@@ -221,9 +221,11 @@ def document_sha256(document: Mapping[str, Any], without: Collection[str] = ()) 
     return hashlib.sha256(encode_json_data(data)).hexdigest()  # checked: JSON data
 
 
-def content_of(
+def canonical_event(
     lifted: Lifted,
     *,
+    event_id: str | None,
+    document_sha: str,
     event_type: str,
     source_system: str,
     occurred_at: str,
@@ -231,29 +233,34 @@ def content_of(
     message: str,
     asset_ref: str | None,
     attributes: dict[str, Any],
-) -> dict[str, Any]:
-    """Every field of a CanonicalEvent but event_id and document_sha256."""
-    return {
-        "event_type": event_type,
-        "source_system": source_system,
-        "occurred_at": occurred_at,
-        "severity": severity,
-        "message": message,
-        "asset_ref": asset_ref,
-        "description": lifted.description,
-        "tenant_id": lifted.tenant_id,
-        "campaign_id": lifted.campaign_id,
-        "operator_id": lifted.operator_id,
-        "tool": tool_of(event_type),
-        "mitre_techniques": lifted.mitre_techniques,
-        "mitre_tactics": lifted.mitre_tactics,
-        "attributes": attributes,
-        "execution_hash": lifted.execution_hash,
-    }
-
-
-def finish(content: dict[str, Any], *, event_id: str | None, document_sha: str) -> CanonicalEvent:
-    """The CanonicalEvent of `content` (every field but event_id and document_sha256)."""
-    # Every normalizer builds `content` from checked text and to_json_value output.
-    own_id = event_id or content_id("evt", encode_json_data(content))
-    return CanonicalEvent(event_id=own_id, document_sha256=document_sha, **content)
+    tool: str | None = None,
+) -> CanonicalEvent:
+    """The CanonicalEvent of these fields and `lifted`: its tool `tool`, else the one
+    `event_type` names; its id `event_id`, else the content hash of every field but the id
+    and document_sha256 (see this module's docstring)."""
+    event = CanonicalEvent(
+        event_id=event_id or "",  # "" (never a valid id) until the content hash is known
+        event_type=event_type,
+        source_system=source_system,
+        occurred_at=occurred_at,
+        severity=severity,
+        message=message,
+        asset_ref=asset_ref,
+        description=lifted.description,
+        tenant_id=lifted.tenant_id,
+        campaign_id=lifted.campaign_id,
+        operator_id=lifted.operator_id,
+        tool=tool or tool_of(event_type),
+        mitre_techniques=lifted.mitre_techniques,
+        mitre_tactics=lifted.mitre_tactics,
+        attributes=attributes,
+        execution_hash=lifted.execution_hash,
+        document_sha256=document_sha,
+    )
+    if event_id:
+        return event
+    content = msgspec.structs.asdict(event)
+    del content["event_id"], content["document_sha256"]
+    # Every normalizer builds its fields from checked text and to_json_value output.
+    own_id = content_id("evt", encode_json_data(content))
+    return msgspec.structs.replace(event, event_id=own_id)

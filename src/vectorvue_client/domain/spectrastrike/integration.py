@@ -68,19 +68,21 @@ def from_integration_event(document: Mapping[str, Any]) -> list[CanonicalEvent]:
     # normalize_event made the metadata JSON data already: kept as it is, not checked again.
     dropped = _dropped(asset)
     attributes = {k: v for k, v in metadata.items() if k not in dropped}
-    content = a.content_of(
-        lifted,
-        event_type=event.event_type,
-        source_system=event.source_system,
-        occurred_at=event.occurred_at,
-        severity=event.severity,
-        message=event.message,
-        asset_ref=asset.ref,
-        attributes=attributes,
-    )
-    if tool is not None:
-        content["tool"] = tool
-    return [a.finish(content, event_id=event.event_id, document_sha=digest)]
+    return [
+        a.canonical_event(
+            lifted,
+            event_id=event.event_id,
+            document_sha=digest,
+            event_type=event.event_type,
+            source_system=event.source_system,
+            occurred_at=event.occurred_at,
+            severity=event.severity,
+            message=event.message,
+            asset_ref=asset.ref,
+            attributes=attributes,
+            tool=tool,
+        )
+    ]
 
 
 def _dropped(asset: a.Asset) -> frozenset[str]:

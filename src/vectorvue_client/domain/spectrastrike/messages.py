@@ -105,8 +105,10 @@ def telemetry_event(
     """The CanonicalEvent of a telemetry document (a broker envelope or a CloudEvent), as
     both readings of each make it: severity `info` unless lifted, the message from
     `telemetry_message`, the content hash as event id unless one is given."""
-    content = a.content_of(
+    return a.canonical_event(
         lifted,
+        event_id=event_id,
+        document_sha=digest,
         event_type=event_type,
         source_system=source_system,
         occurred_at=occurred_at,
@@ -115,4 +117,3 @@ def telemetry_event(
         asset_ref=asset.ref,
         attributes=attributes,
     )
-    return a.finish(content, event_id=event_id, document_sha=digest)

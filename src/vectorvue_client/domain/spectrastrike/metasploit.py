@@ -98,8 +98,10 @@ def from_metasploit(
     def event(
         event_type: str, severity: m.Severity, text: str, attributes: dict[str, Any]
     ) -> CanonicalEvent:
-        content = a.content_of(
+        return a.canonical_event(
             run.lifted,
+            event_id=None,
+            document_sha=digest,
             event_type=event_type,
             source_system=options.source_system,
             occurred_at=run.finished_at,
@@ -108,7 +110,6 @@ def from_metasploit(
             asset_ref=asset.ref,
             attributes=attributes,
         )
-        return a.finish(content, event_id=None, document_sha=digest)
 
     events = [
         event(

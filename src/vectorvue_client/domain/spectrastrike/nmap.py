@@ -72,8 +72,10 @@ def from_nmap(document: Mapping[str, Any], options: SpectraStrikeOptions) -> lis
             attributes["command"] = command
         if run.started_at is not None:
             attributes["started_at"] = run.started_at
-        content = a.content_of(
+        event = a.canonical_event(
             run.lifted,
+            event_id=None,
+            document_sha=digest,
             event_type=EVENT_TYPE,
             source_system=options.source_system,
             occurred_at=run.finished_at,
@@ -82,7 +84,7 @@ def from_nmap(document: Mapping[str, Any], options: SpectraStrikeOptions) -> lis
             asset_ref=draft.address,
             attributes=attributes,
         )
-        events.append(a.finish(content, event_id=None, document_sha=digest))
+        events.append(event)
     return events
 
 
