@@ -56,9 +56,9 @@ class Claimed:
 
 @dataclass(frozen=True, slots=True)
 class Batch:
-    """Claimed items about to go out together in one request: the exact body (JSON, before
-    any compression), its Idempotency-Key, the request path, and the items' keys in the
-    order the body holds them. Sealed in the outbox before the first attempt."""
+    """Claimed items about to go out together in one request: the exact body (JSON), its
+    Idempotency-Key, the request path, and the items' keys in the order the body holds
+    them. Sealed in the outbox before the first attempt."""
 
     key: str
     path: str
