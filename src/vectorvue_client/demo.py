@@ -16,11 +16,10 @@ import json
 import secrets
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Final, TextIO
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -43,6 +42,14 @@ SAMPLES = (
     "cloudevent.json",
     "internal-event.json",
 )
+# Short backoffs so that the demo's outage is ridden out in about a second.
+QUICK: Final[dict[str, Any]] = {
+    "max_retries": 1,
+    "backoff_base_seconds": 0.05,
+    "backoff_max_seconds": 0.2,
+    "outbox_backoff_base_seconds": 0.05,
+    "outbox_backoff_max_seconds": 0.3,
+}
 
 
 @dataclass
@@ -113,7 +120,7 @@ def _integration_client(receiver: Any, signing: str, tmp: Path) -> VectorVueClie
         ca_bundle=receiver.ca_pem_path,
         signing_secret_env="DEMO_SIGNING_SECRET",  # noqa: S106 - a variable's name
         outbox_path=str(tmp / "integration-outbox.sqlite3"),
-        **_quick(),
+        **QUICK,
     )
     return _wired(config, {"VECTORVUE_API_KEY": receiver.api_token, "DEMO_SIGNING_SECRET": signing})
 
@@ -136,20 +143,9 @@ def _gateway_client(receiver: Any, key: Ed25519PrivateKey, tmp: Path) -> VectorV
         tenant_id=TENANT,
         attestation_measurement_hash=ATTESTATION,
         outbox_path=str(tmp / "gateway-outbox.sqlite3"),
-        **_quick(),
+        **QUICK,
     )
     return _wired(config, {"DEMO_GATEWAY_KEY": base64.b64encode(seed).decode()})
-
-
-def _quick() -> dict[str, Any]:
-    # Short backoffs so that the demo's outage is ridden out in about a second.
-    return {
-        "max_retries": 1,
-        "backoff_base_seconds": 0.05,
-        "backoff_max_seconds": 0.2,
-        "outbox_backoff_base_seconds": 0.05,
-        "outbox_backoff_max_seconds": 0.3,
-    }
 
 
 def _wired(config: VectorVueConfig, environ: dict[str, str]) -> VectorVueClient:
@@ -170,12 +166,11 @@ def _run(client: VectorVueClient, receiver: Any, profile: str) -> Run:
                 run.refused.append(f"{name}: {exc.rules()}")
         # The outage: VectorVue answers 503 (Retry-After 1) to the next six requests.
         receiver.fail_next(6, 503, retry_after=1)
-        with _deadline(25.0) as expired:
-            while client.outbox.stats().pending and not expired():
-                report = client.drain(10.0)
-                run.retried += report.rescheduled
-                if client.outbox.stats().pending:
-                    time.sleep(0.2)
+        give_up_at = time.monotonic() + 25.0
+        while client.outbox.stats().pending and time.monotonic() <= give_up_at:
+            run.retried += client.drain(10.0).rescheduled
+            if client.outbox.stats().pending:
+                time.sleep(0.2)
         stats = client.outbox.stats()
         run.delivered = stats.delivered
         run.dead = [f"{d.key}: {d.reason}" for d in client.outbox.dead_letters(1000)]
@@ -187,12 +182,6 @@ def _run(client: VectorVueClient, receiver: Any, profile: str) -> Run:
     )
     run.stored = len(stored)
     return run
-
-
-@contextmanager
-def _deadline(seconds: float) -> Iterator[Any]:
-    end = time.monotonic() + seconds
-    yield lambda: time.monotonic() > end
 
 
 def _print(out: TextIO, runs: list[Run], as_json: bool) -> None:

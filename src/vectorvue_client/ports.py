@@ -31,11 +31,9 @@ class Transport(Protocol):
 
     def send(self, request: HttpRequest, timeouts: Timeouts) -> HttpResult:
         """Send `request` and return the response or the failure."""
-        ...
 
     def close(self) -> None:
         """Release pooled connections; further sends are an error."""
-        ...
 
 
 class CredentialSource(Protocol):
@@ -44,12 +42,10 @@ class CredentialSource(Protocol):
     def get(self) -> Secret:
         """The current credential; VectorVueConfigError when it cannot be had (a source
         that must reach a server may also raise VectorVueTransportError)."""
-        ...
 
     def invalidate(self) -> None:
         """Forget any credential kept in memory, so that the next `get` fetches it anew
         (called once after VectorVue answers 401). A no-op for sources that keep none."""
-        ...
 
 
 class Signer(Protocol):
@@ -57,7 +53,6 @@ class Signer(Protocol):
 
     def sign(self, body: bytes, *, timestamp: int, nonce: str) -> tuple[tuple[str, str], ...]:
         """Headers that sign exactly `body` at `timestamp` with `nonce`."""
-        ...
 
 
 class AuditSink(Protocol):
@@ -65,7 +60,6 @@ class AuditSink(Protocol):
 
     def record(self, record: AuditRecord) -> None:
         """Keep `record`."""
-        ...
 
 
 @runtime_checkable
@@ -77,7 +71,6 @@ class SelectiveAuditSink(AuditSink, Protocol):
     def keeps(self, outcome: str) -> bool:
         """False only when a record with this outcome would be dropped. Asked per record,
         so the answer may change (a log level raised at run time)."""
-        ...
 
 
 class Clock(Protocol):
@@ -85,16 +78,13 @@ class Clock(Protocol):
 
     def monotonic(self) -> float:
         """Seconds on a clock that never goes back: for durations and deadlines."""
-        ...
 
     def time(self) -> float:
         """Unix time in seconds: for signature timestamps and HTTP dates."""
-        ...
 
     def sleep(self, seconds: float, cancel: threading.Event) -> None:
         """Wait `seconds` (a backoff), or less: not at all once `cancel` is set (the send
         that waits is cancelled: its worker stops, its client closes)."""
-        ...
 
 
 class Entropy(Protocol):
@@ -102,11 +92,9 @@ class Entropy(Protocol):
 
     def random(self) -> float:
         """A uniform float in [0, 1)."""
-        ...
 
     def nonce(self) -> str:
         """A fresh unpredictable token of 16 to 128 URL-safe characters."""
-        ...
 
 
 class Outbox(Protocol):
@@ -123,79 +111,62 @@ class Outbox(Protocol):
     def put(self, records: Sequence[OutboxRecord], now: float) -> int:
         """Store the records; durable when it returns. A key already present (in any state,
         dead or delivered included) is left as it is. Returns how many were new."""
-        ...
 
     def claim(self, limit: int, now: float) -> list[Claimed]:
         """Up to `limit` pending items due by `now` that are in no batch, oldest first, now
         marked in flight. An item that fails its checksum (damaged on disk) is moved to
         the dead letters instead, with the reason, and the rest flows."""
-        ...
 
     def seal(self, batches: Sequence[Batch], now: float) -> None:
         """Record that these claimed items go out together, each batch as its exact body
         under its key; durable when it returns, and before the first attempt. The batches
         are in flight, as their items were."""
-        ...
 
     def claim_batches(self, limit: int, now: float) -> list[ClaimedBatch]:
         """Up to `limit` sealed batches due by `now`, oldest first, now in flight. A batch
         that fails its checksum is dissolved: its items are pending again on their own."""
-        ...
 
     def reschedule_batches(self, retries: Sequence[Reschedule], now: float) -> None:
         """These in-flight batches failed transiently: count the attempt (of the batch and
         of each of its items), pending again until their time, still sealed."""
-        ...
 
     def release_batches(self, keys: Sequence[str]) -> None:
         """Put these in-flight batches back to pending, as they were (no attempt counted)."""
-        ...
 
     def delivered(self, keys: Sequence[str], now: float) -> None:
         """VectorVue accepted these in-flight items: mark them delivered."""
-        ...
 
     def reschedule(self, retries: Sequence[Reschedule], now: float) -> None:
         """These in-flight items failed transiently: count the attempt, back to pending
         (on their own, out of any batch) until their time."""
-        ...
 
     def bury(self, burials: Sequence[Burial], now: float) -> None:
         """These in-flight items were refused for good: count the attempt, move them to the
         dead letters."""
-        ...
 
     def release(self, keys: Sequence[str]) -> None:
         """Put these in-flight items back to pending, on their own (no attempt counted)."""
-        ...
 
     def recover(self) -> int:
         """Put every in-flight item and batch back to pending, as they were (no attempt
         counted): what was claimed by a drain that failed before settling it. Call it only
         while no drain runs. Returns how many items moved."""
-        ...
 
     def next_due(self) -> float | None:
         """When the earliest pending item or batch is due (None when nothing is pending)."""
-        ...
 
     def stats(self, now: float) -> OutboxStats:
         """Counts by state and the age of the oldest pending item."""
-        ...
 
     def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
         """The dead letters, oldest first."""
-        ...
 
     def retry_dead(self, keys: Sequence[str] | None, now: float) -> int:
         """Move these dead letters (all when None) back to pending, due now; a dead letter
         that fails its checksum stays where it is. Returns how many moved."""
-        ...
 
     def purge_delivered(self, older_than: float) -> int:
         """Forget delivered items marked before `older_than`; returns how many."""
-        ...
 
     def close(self) -> None:
         """Release the file."""
-        ...

@@ -31,7 +31,7 @@ from vectorvue_client.domain.errors import (
     VectorVueTransportError,
 )
 from vectorvue_client.domain.http import HttpRequest, HttpResponse, Timeouts, TransportFailure
-from vectorvue_client.domain.jwt import jwt_expiry
+from vectorvue_client.domain.jwt import json_seconds, jwt_expiry
 from vectorvue_client.domain.redaction import Secret, failure_detail, remember
 from vectorvue_client.log_scrub import scrub_logger
 from vectorvue_client.ports import Clock, CredentialSource, Transport
@@ -240,13 +240,8 @@ def _read_answer(response: HttpResponse) -> tuple[Secret, float | None]:
 def _lifetime(value: object) -> float | None:
     """expires_in as positive finite seconds, else None: it is only a fallback, and a
     wrong one must not fail a login that gave a good token."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    try:
-        seconds = float(value)
-    except OverflowError:
-        return None
-    return seconds if math.isfinite(seconds) and seconds > 0 else None
+    seconds = json_seconds(value)
+    return seconds if seconds is not None and seconds > 0 else None
 
 
 def _protocol(detail: str) -> VectorVueTransportError:

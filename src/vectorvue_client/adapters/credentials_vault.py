@@ -135,34 +135,28 @@ class VaultCredentialSource:
 
     def _get(self) -> Secret:
         token, fresh = self._token()
-        try:
-            return self._read(token)
-        except _TokenRejectedError:
-            if fresh:
-                raise self._error(
-                    errors_.denied(self._mount, self._path, token_auth=self._token_auth)
-                ) from None
-        # The kept AppRole token expired or was revoked: log in again, once.
-        self._login_token = None
-        token, _ = self._token()
-        try:
-            return self._read(token)
-        except _TokenRejectedError:
-            raise self._error(
-                errors_.denied(self._mount, self._path, token_auth=self._token_auth)
-            ) from None
+        while True:  # twice at most: a token just obtained that is refused is an error
+            try:
+                return self._read(token)
+            except _TokenRejectedError:
+                if fresh:
+                    raise self._error(
+                        errors_.denied(self._mount, self._path, token_auth=self._token_auth)
+                    ) from None
+            # The kept AppRole token expired or was revoked: log in again, once.
+            self._login_token = None
+            token, fresh = self._token()
 
     def _token(self) -> tuple[Secret, bool]:
         """The token to read with, and whether it was obtained just now."""
         if isinstance(self._auth, VaultToken):
             # Read at every get, so a rotated token is used at once.
             return self._credential(self._auth.token, "the Vault token"), True
-        if self._login_token is None:
-            self._login_token = self._login(self._auth)
-            self._seen.append(self._login_token)
-            return self._login_token, True
-        self._seen.append(self._login_token)
-        return self._login_token, False
+        token, fresh = self._login_token, self._login_token is None
+        if token is None:
+            token = self._login_token = self._login(self._auth)
+        self._seen.append(token)
+        return token, fresh
 
     def _credential(self, source: CredentialSource, what: str) -> Secret:
         try:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Final, Literal, TypeVar
 
-from vectorvue_client.adapters.outbox_sqlite_files import disown, lock_holder, owned_here
+from vectorvue_client.adapters.outbox_sqlite_files import disown
 from vectorvue_client.adapters.outbox_sqlite_schema import (
     BATCHED,
     DELIVERED,
@@ -253,16 +253,6 @@ class SqliteOutbox:
     def path(self) -> str:
         """The absolute, real path of the database file."""
         return self._path
-
-    def owner_pid(self) -> int | None:
-        """The pid of the process that owns the file now (this one for an owner; for a
-        reader, the service it watches), or None when no process owns it."""
-        if not self._readonly or owned_here(self._path):
-            return os.getpid()
-        try:
-            return lock_holder(os.stat(self._path))  # by inode: no descriptor opened
-        except OSError:
-            return None
 
     def put(self, records: Sequence[OutboxRecord], now: float) -> int:
         """Store the records in one transaction; durable when it returns. A key already

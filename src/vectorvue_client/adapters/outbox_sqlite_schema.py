@@ -113,6 +113,13 @@ CREATE TABLE batches (
 );
 CREATE INDEX batches_queue ON batches (state, id, next_attempt_at);
 """
+# The whole schema of a new outbox (the current version).
+_SCHEMA: Final = (
+    _ITEMS.format(name="items")
+    + _ITEM_INDEXES
+    + _DEAD_LETTERS.format(name="dead_letters")
+    + _BATCHES
+)
 
 
 def open_database(
@@ -163,13 +170,7 @@ def open_reader(path: str) -> tuple[sqlite3.Connection, int]:
     # Owned here: it is known to be an outbox, and must not be opened outside SQLite.
     if not owned_here(path) and not inspect(path):
         empty = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
-        empty.executescript(
-            _ITEMS.format(name="items")
-            + _ITEM_INDEXES
-            + _DEAD_LETTERS.format(name="dead_letters")
-            + _BATCHES
-            + "PRAGMA query_only = 1;"
-        )
+        empty.executescript(_SCHEMA + "PRAGMA query_only = 1;")
         return empty, SCHEMA_VERSION
     connection = _connect(path, "ro")
     try:
@@ -239,10 +240,7 @@ def _prepare_schema(connection: sqlite3.Connection, path: str) -> None:
             connection,
             f"""PRAGMA application_id = {APPLICATION_ID};
             PRAGMA user_version = {SCHEMA_VERSION};
-            {_ITEMS.format(name="items")}
-            {_ITEM_INDEXES}
-            {_DEAD_LETTERS.format(name="dead_letters")}
-            {_BATCHES}""",
+            {_SCHEMA}""",
         )
         return
     if _check_schema(connection, path) == 1:

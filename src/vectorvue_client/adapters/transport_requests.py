@@ -35,7 +35,7 @@ from vectorvue_client.adapters.transport_pool import (
     pool_class,
 )
 from vectorvue_client.adapters.transport_sockets import ExchangeBudget, tls_context
-from vectorvue_client.domain.http import HttpRequest, HttpResult, Timeouts
+from vectorvue_client.domain.http import HttpRequest, HttpResult, Timeouts, check_sendable
 
 if TYPE_CHECKING:
     from requests.adapters import _HostParams, _PoolKwargs
@@ -88,13 +88,8 @@ class RequestsTransport:
         with self._lock:
             if self._closed:
                 raise RuntimeError("the transport is closed")
-        if not request.path.startswith("/"):
-            # Without it, base_url + path could name another host ("@evil.example/...").
-            raise ValueError("request.path must start with '/'")
-        total = timeouts.total
-        if timeouts.connect <= 0 or timeouts.read <= 0 or (total is not None and not total > 0):
-            raise ValueError("timeouts must be positive: the caller checks the deadline first")
-        with ExchangeBudget(total):
+        check_sendable(request, timeouts)
+        with ExchangeBudget(timeouts.total):
             try:
                 response = self._session.request(
                     request.method,

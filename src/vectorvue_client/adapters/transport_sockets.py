@@ -37,7 +37,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from types import TracebackType
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
@@ -94,12 +93,7 @@ class ExchangeBudget:
         self._saved = _exchange.budget
         _exchange.budget = self._budget
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *_: object) -> None:
         _exchange.budget = self._saved
 
 

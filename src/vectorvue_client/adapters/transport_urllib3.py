@@ -43,7 +43,7 @@ from vectorvue_client.adapters.transport_pool import (
 )
 from vectorvue_client.adapters.transport_sockets import ExchangeBudget, tls_context
 from vectorvue_client.domain.errors import TransportErrorKind as Kind
-from vectorvue_client.domain.http import HttpRequest, HttpResult, Timeouts
+from vectorvue_client.domain.http import HttpRequest, HttpResult, Timeouts, check_sendable
 
 _RETRIES: Final = Retry(0, redirect=False)
 # requests' default headers, so that the server sees the same request from either backend.
@@ -109,13 +109,9 @@ class Urllib3Transport:
         """Perform one exchange of `request`; a network problem is a TransportFailure."""
         if self._closed:  # a plain attribute: reads and writes of it are atomic
             raise RuntimeError("the transport is closed")
+        check_sendable(request, timeouts)
         path = request.path
-        if not path.startswith("/"):
-            # Without it, base_url + path could name another host ("@evil.example/...").
-            raise ValueError("request.path must start with '/'")
         connect, read, total = timeouts.connect, timeouts.read, timeouts.total
-        if connect <= 0 or read <= 0 or (total is not None and not total > 0):
-            raise ValueError("timeouts must be positive: the caller checks the deadline first")
         method = request.method.upper()
         body = request.body
         headers = self._headers(request.headers, method, body)

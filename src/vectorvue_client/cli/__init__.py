@@ -27,9 +27,7 @@ from vectorvue_client.cli.options import add_global_options
 from vectorvue_client.cli.options import merge as merge_global_options
 from vectorvue_client.domain.errors import (
     VectorVueAPIError,
-    VectorVueConfigError,
     VectorVueError,
-    VectorVueOutboxError,
     VectorVueSerializationError,
     VectorVueTransportError,
 )
@@ -131,8 +129,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         code: int = args.handler(args)
-    except (VectorVueConfigError, VectorVueOutboxError) as exc:
-        return _fail(args, exc, EXIT_USAGE)
     except VectorVueSerializationError as exc:
         return _fail(args, exc, EXIT_REJECTED)
     except VectorVueTransportError as exc:
@@ -142,11 +138,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _fail(args, exc, EXIT_USAGE)
         unavailable = exc.status_code >= 500 or exc.status_code in (408, 425, 429)
         return _fail(args, exc, EXIT_UNREACHABLE if unavailable else EXIT_REJECTED)
-    except VectorVueError as exc:
-        return _fail(args, exc, EXIT_USAGE)
-    except InputFileError as exc:  # the input cannot be read at all: missing, not UTF-8...
-        return _fail(args, exc, EXIT_USAGE)
-    except OSError as exc:  # an unreadable input file, a full disk
+    # The configuration, the outbox file, an input file that cannot be read at all (missing,
+    # not UTF-8...), a full disk.
+    except (VectorVueError, InputFileError, OSError) as exc:
         return _fail(args, exc, EXIT_USAGE)
     except KeyboardInterrupt:
         return 130

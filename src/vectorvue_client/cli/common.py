@@ -89,11 +89,8 @@ class TableWriter:
             self._start()
 
     def _start(self) -> None:
-        widths = self._widths = _widths([self._header, *self._pending])
-        self._out.write(_line(self._header, widths) + "\n")
-        self._out.write("  ".join("-" * w for w in widths) + "\n")
-        for row in self._pending:
-            self._out.write(_line(row, widths) + "\n")
+        self._widths = _widths([self._header, *self._pending])
+        self._out.write(table(self._pending, self._header) + "\n")
         self._pending = []
 
 

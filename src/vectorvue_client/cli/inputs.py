@@ -24,7 +24,6 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from types import TracebackType
 from typing import IO, Any, Final, Self
 
 import msgspec
@@ -113,12 +112,7 @@ class InputFile:
             raise InputFileError(f"{self.name}: cannot be read ({_reason(exc)})") from exc
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *_: object) -> None:
         if self._file is not None:
             self._file.close()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from contextlib import closing
 from dataclasses import asdict
 
 from vectorvue_client.cli.common import (
@@ -28,11 +29,8 @@ def _inspect(args: argparse.Namespace) -> OutboxView:
 def stats(args: argparse.Namespace) -> int:
     """Counts by state and the age of the oldest pending item (read-only: works while a
     service owns the outbox)."""
-    view = _inspect(args)
-    try:
+    with closing(_inspect(args)) as view:
         result = view.stats()
-    finally:
-        view.close()
     age = result.oldest_pending_age_seconds
     human = table(
         [
@@ -69,11 +67,8 @@ def drain(args: argparse.Namespace) -> int:
 def dead(args: argparse.Namespace) -> int:
     """The dead letters with their reasons (never their bodies: they hold findings);
     read-only, like stats."""
-    view = _inspect(args)
-    try:
+    with closing(_inspect(args)) as view:
         letters = view.dead_letters(args.limit)
-    finally:
-        view.close()
     rows = [(d.key, d.attempts, d.status_code or "-", d.reason) for d in letters]
     data = {
         "dead_letters": [

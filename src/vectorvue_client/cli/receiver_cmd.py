@@ -8,7 +8,6 @@ import signal
 import tempfile
 import threading
 from pathlib import Path
-from types import FrameType
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -83,11 +82,7 @@ def run(args: argparse.Namespace) -> int:
         ]
         emit(args, data, "\n".join(lines))
         stop = threading.Event()
-
-        def on_signal(signum: int, frame: FrameType | None) -> None:
-            stop.set()
-
-        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
         try:
             while not stop.wait(args.seconds if args.seconds else 3600.0):
                 if args.seconds:

@@ -127,10 +127,9 @@ def chain_line(record: AuditRecord, *, seq: int, prev: str) -> bytes:
     """The line (without its newline) that appends `record` at `seq` after `prev`, every
     known secret masked out of its texts.
 
-    ValueError (TypeError for a field of a type no AuditRecord has) when the record cannot
-    be written as a line the verifier would accept (a non-finite float, a value of the wrong
-    type, a line over MAX_LINE_BYTES): the sink must never write a line that its own
-    verifier would reject.
+    ValueError when the record cannot be written as a line the verifier would accept (a
+    non-finite float, a value of the wrong type, a line over MAX_LINE_BYTES): the sink must
+    never write a line that its own verifier would reject.
     """
     if seq < 0 or not _is_digest(prev):
         raise ValueError("seq must be >= 0 and prev a lowercase SHA-256 hex digest")
@@ -140,34 +139,10 @@ def chain_line(record: AuditRecord, *, seq: int, prev: str) -> bytes:
     if not all(math.isfinite(f) for f in floats):
         # msgspec would write NaN as null, which would turn a duration into "no duration".
         raise ValueError("an audit record's durations must be finite")
-    body = _Body(
-        seq=seq,
-        time=record.time,
-        action=record.action,
-        method=record.method,
-        endpoint=record.endpoint,
-        outcome=record.outcome,
-        status_code=record.status_code,
-        attempts=record.attempts,
-        # float(): an int here would be written `0` and read back as 0.0, which re-encodes
-        # as `0.0`: the line would not be canonical.
-        duration_seconds=float(record.duration_seconds),
-        item_count=record.item_count,
-        idempotency_key=record.idempotency_key,
-        request_id=record.request_id,
-        error=record.error,
-        attempt_log=tuple(
-            _Attempt(
-                status_code=a.status_code,
-                failure=a.failure,
-                retry_after_seconds=(
-                    None if a.retry_after_seconds is None else float(a.retry_after_seconds)
-                ),
-            )
-            for a in record.attempt_log
-        ),
-        prev=prev,
-    )
+    # Converted, not copied field by field: an int duration becomes a float (written `0.0`,
+    # as it reads back: the line stays canonical), a value of the wrong type is refused.
+    fields = msgspec.to_builtins(record)
+    body = msgspec.convert({**fields, "seq": seq, "prev": prev}, _Body)
     line = _seal(body)
     checked = _check_line(line)
     if isinstance(checked, str):

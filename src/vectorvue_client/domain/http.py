@@ -73,3 +73,14 @@ class Timeouts(msgspec.Struct, frozen=True):
     connect: float
     read: float
     total: float | None = None
+
+
+def check_sendable(request: HttpRequest, timeouts: Timeouts) -> None:
+    """What every Transport refuses before sending (ValueError): a path not starting with
+    "/" (base_url + path could name another host, "@evil.example/..."), and a timeout that
+    is not positive (the caller checks the deadline first)."""
+    if not request.path.startswith("/"):
+        raise ValueError("request.path must start with '/'")
+    total = timeouts.total
+    if timeouts.connect <= 0 or timeouts.read <= 0 or (total is not None and not total > 0):
+        raise ValueError("timeouts must be positive: the caller checks the deadline first")

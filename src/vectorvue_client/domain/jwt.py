@@ -53,15 +53,20 @@ def jwt_expiry(token: str) -> float | None:
     """The `exp` claim of `token` (Unix seconds, UNVERIFIED) as a float; None when the token
     has none, or one that is not a finite number. ValueError as jwt_claims when the token
     is not shaped as a JWT."""
-    exp = jwt_claims(token).get("exp")
+    return json_seconds(jwt_claims(token).get("exp"))
+
+
+def json_seconds(value: object) -> float | None:
+    """A decoded JSON number as finite float seconds; None for anything else (a string,
+    a boolean, NaN, an integer too large for a float)."""
     # bool is an int in Python, and `true` is not a time.
-    if isinstance(exp, bool) or not isinstance(exp, int | float):
+    if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     try:
-        value = float(exp)
-    except OverflowError:  # an integer too large for a float is no time either
+        seconds = float(value)
+    except OverflowError:
         return None
-    return value if math.isfinite(value) else None
+    return seconds if math.isfinite(seconds) else None
 
 
 def _check_segment(segment: str, name: str) -> None:

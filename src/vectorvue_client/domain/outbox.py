@@ -20,6 +20,7 @@ from typing import Final
 
 from vectorvue_client.domain.envelope import ItemOutcome
 from vectorvue_client.domain.redaction import scrub
+from vectorvue_client.domain.retry import backoff
 
 # Statuses that say "this item is wrong", not "try later": the item is dead-lettered.
 PERMANENT_STATUSES: Final = frozenset({400, 404, 409, 413, 415, 422})
@@ -55,9 +56,9 @@ class Claimed:
 
 @dataclass(frozen=True, slots=True)
 class Batch:
-    """Claimed items about to go out together in one request: the exact body (JSON, before
-    any compression), its Idempotency-Key, the request path, and the items' keys in the
-    order the body holds them. Sealed in the outbox before the first attempt."""
+    """Claimed items about to go out together in one request: the exact body (JSON), its
+    Idempotency-Key, the request path, and the items' keys in the order the body holds
+    them. Sealed in the outbox before the first attempt."""
 
     key: str
     path: str
@@ -139,8 +140,7 @@ def next_attempt_delay(
         raise ValueError("attempts counts failures, from 1")
     if not 0.0 <= jitter < 1.0:
         raise ValueError("jitter must be in [0, 1)")
-    ceiling = min(cap, base * 2.0 ** min(attempts - 1, 62))
-    delay = jitter * ceiling
+    delay = backoff(attempts, base=base, cap=cap, jitter=jitter)
     return max(delay, retry_after) if retry_after is not None else delay
 
 
@@ -152,20 +152,19 @@ def is_permanent_item_failure(outcome: ItemOutcome) -> bool:
 
 def item_digest(key: str, kind: str, body: bytes) -> bytes:
     """The checksum stored beside an item and verified whenever it is read back: a row
-    damaged on disk (a flipped byte in its key, kind or body) is never sent altered.
-    Each part is length-prefixed, so no two different items share an input."""
-    h = hashlib.blake2b(digest_size=16, person=b"vv-outbox-item")
-    for part in (key.encode("utf-8", "surrogatepass"), kind.encode("utf-8", "surrogatepass")):
-        h.update(len(part).to_bytes(4, "big"))
-        h.update(part)
-    h.update(body)
-    return h.digest()
+    damaged on disk (a flipped byte in its key, kind or body) is never sent altered."""
+    return _digest(b"vv-outbox-item", (key, kind), body)
 
 
 def batch_digest(key: str, path: str, body: bytes, items: tuple[str, ...]) -> bytes:
     """The checksum of a sealed batch: its key, path, body and item keys in order."""
-    h = hashlib.blake2b(digest_size=16, person=b"vv-outbox-batch")
-    for part in (key, path, *items):
+    return _digest(b"vv-outbox-batch", (key, path, *items), body)
+
+
+def _digest(person: bytes, parts: tuple[str, ...], body: bytes) -> bytes:
+    # Each part is length-prefixed, so no two different inputs share a hash input.
+    h = hashlib.blake2b(digest_size=16, person=person)
+    for part in parts:
         data = part.encode("utf-8", "surrogatepass")
         h.update(len(data).to_bytes(4, "big"))
         h.update(data)

@@ -29,7 +29,6 @@ GATEWAY_RETRYABLE_STATUSES: Final = RETRYABLE_STATUSES | {409}
 RETRYABLE_FAILURES: Final = frozenset(
     {TransportErrorKind.CONNECT, TransportErrorKind.TIMEOUT, TransportErrorKind.CONNECTION_LOST}
 )
-_MAX_EXPONENT: Final = 62
 
 
 class StopReason(StrEnum):
@@ -121,8 +120,8 @@ def decide(
     if retry_after is not None:
         delay, source = retry_after, "Retry-After"
     else:
-        ceiling = min(policy.max_delay, policy.base_delay * 2.0 ** min(attempt - 1, _MAX_EXPONENT))
-        delay, source = jitter * ceiling, "backoff"  # full jitter
+        delay = backoff(attempt, base=policy.base_delay, cap=policy.max_delay, jitter=jitter)
+        source = "backoff"
         if isinstance(outcome, HttpResponse) and outcome.status == 429:
             delay, source = max(delay, policy.rate_limited_min_delay), "rate-limit backoff"
 
@@ -136,6 +135,12 @@ def decide(
             "left of the deadline",
         )
     return Retry(delay, f"{what}; {source} {delay:.3f}s")
+
+
+def backoff(failures: int, *, base: float, cap: float, jitter: float) -> float:
+    """Exponential backoff with full jitter (`jitter` in [0, 1)) after `failures` failed
+    attempts: a share of base * 2 ** (failures - 1), capped at `cap`."""
+    return jitter * min(cap, base * 2.0 ** min(failures - 1, 62))  # 2.0 ** 1024 overflows
 
 
 def should_reauthenticate(response: HttpResponse) -> bool:

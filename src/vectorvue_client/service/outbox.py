@@ -324,9 +324,7 @@ class OutboxService:
                 self._release_batches(batches[position + 1 :])
                 raise _Stop("unreachable") from None
             except VectorVueAPIError as exc:
-                if exc.status_code in PERMANENT_STATUSES:  # the answer is known: the items'
-                    reason = f"HTTP {exc.status_code}: {_api_reason(exc)}"
-                    burials = [Burial(c.key, reason, exc.status_code) for c in batch.items]
+                if burials := _refused(exc, [c.key for c in batch.items]):
                     self._bury(burials, tally)
                 else:  # 401/403/429/5xx: not the items' fault; resent whole, later
                     self._reschedule_batch(batch, str(exc), exc.retry_after, tally)
@@ -408,9 +406,8 @@ class OutboxService:
                     self.outbox().release(untried)
                 raise _Stop("unreachable") from None
             except VectorVueAPIError as exc:
-                if exc.status_code in PERMANENT_STATUSES:
-                    reason = f"HTTP {exc.status_code}: {_api_reason(exc)}"
-                    self._bury([Burial(item.key, reason, exc.status_code)], tally)
+                if burials := _refused(exc, [item.key]):
+                    self._bury(burials, tally)
                 else:  # 401/403/429/5xx: not the item's fault; it waits for a better moment
                     self._reschedule([item], str(exc), exc.retry_after, tally)
                 continue
@@ -463,11 +460,13 @@ class OutboxService:
         )
 
 
-def _api_reason(exc: VectorVueAPIError) -> str:
-    """What VectorVue said, for a dead letter's reason."""
-    if exc.envelope is not None and exc.envelope.error:
-        return exc.envelope.error
-    return str(exc)
+def _refused(exc: VectorVueAPIError, keys: list[str]) -> list[Burial]:
+    """The dead letters of `keys` when VectorVue's answer says the items are wrong (none
+    when it says "not now"), with what VectorVue said as the reason."""
+    if exc.status_code not in PERMANENT_STATUSES:
+        return []
+    said = exc.envelope.error if exc.envelope is not None and exc.envelope.error else str(exc)
+    return [Burial(key, f"HTTP {exc.status_code}: {said}", exc.status_code) for key in keys]
 
 
 def _record(item: CanonicalEvent | models.IntegrationFinding) -> OutboxRecord:

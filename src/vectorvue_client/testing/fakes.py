@@ -21,6 +21,7 @@ from vectorvue_client.domain.http import (
     HttpResult,
     Timeouts,
     TransportFailure,
+    check_sendable,
 )
 from vectorvue_client.domain.redaction import Secret, failure_detail, header_secrets
 
@@ -77,11 +78,7 @@ class FakeTransport:
         with self._lock:
             if self.closed:
                 raise RuntimeError("the transport is closed")
-            if not request.path.startswith("/"):
-                raise ValueError("request.path must start with '/'")
-            total = timeouts.total
-            if timeouts.connect <= 0 or timeouts.read <= 0 or (total is not None and not total > 0):
-                raise ValueError("timeouts must be positive: the caller checks the deadline first")
+            check_sendable(request, timeouts)
             self.sent.append(SentRequest(request, timeouts))
             if self._script:
                 result = self._script.popleft()

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import heapq
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Final
@@ -77,8 +78,7 @@ class MemoryOutbox:
     def put(self, records: Sequence[OutboxRecord], now: float) -> int:
         """Store the records; keys already present (any state, dead too) are left as they
         are. Returns how many were new."""
-        with self._lock:
-            self._check_open()
+        with self._open():
             new = 0
             for record in records:
                 if record.key in self._items or record.key in self._dead:
@@ -92,8 +92,7 @@ class MemoryOutbox:
         """Up to `limit` pending items in no batch, due by `now`, in FIFO order, now in
         flight."""
         _check_limit(limit)
-        with self._lock:
-            self._check_open()
+        with self._open():
             due = (
                 i
                 for i in self._items.values()
@@ -106,8 +105,7 @@ class MemoryOutbox:
 
     def seal(self, batches: Sequence[Batch], now: float) -> None:
         """Record that these claimed items go out together; the batches are in flight."""
-        with self._lock:
-            self._check_open()
+        with self._open():
             for batch in batches:  # checked whole first: all or nothing, as a transaction
                 _check_batch(batch, self._batches, self._items)
             for batch in batches:
@@ -121,8 +119,7 @@ class MemoryOutbox:
     def claim_batches(self, limit: int, now: float) -> list[ClaimedBatch]:
         """Up to `limit` sealed batches due by `now`, oldest first, now in flight."""
         _check_limit(limit)
-        with self._lock:
-            self._check_open()
+        with self._open():
             due = (
                 b
                 for b in self._batches.values()
@@ -140,8 +137,7 @@ class MemoryOutbox:
     def reschedule_batches(self, retries: Sequence[Reschedule], now: float) -> None:
         """Count the attempt of these in-flight batches and of their items; pending again
         until their time, still sealed."""
-        with self._lock:
-            self._check_open()
+        with self._open():
             for retry in retries:
                 sealed = self._batches.get(retry.key)
                 if sealed is None or sealed.state is not _State.IN_FLIGHT:
@@ -158,8 +154,7 @@ class MemoryOutbox:
 
     def release_batches(self, keys: Sequence[str]) -> None:
         """Put these in-flight batches back to pending as they were."""
-        with self._lock:
-            self._check_open()
+        with self._open():
             for key in dict.fromkeys(keys):
                 sealed = self._batches.get(key)
                 if sealed is not None and sealed.state is _State.IN_FLIGHT:
@@ -167,8 +162,7 @@ class MemoryOutbox:
 
     def delivered(self, keys: Sequence[str], now: float) -> None:
         """Mark these in-flight items delivered (keys not in flight are left as they are)."""
-        with self._lock:
-            self._check_open()
+        with self._open():
             for item in self._in_flight(keys):
                 item = self._dissolve(item)
                 # As the SQLite adapter does: the body is not kept once VectorVue has it.
@@ -179,8 +173,7 @@ class MemoryOutbox:
 
     def reschedule(self, retries: Sequence[Reschedule], now: float) -> None:
         """Count the attempt of these in-flight items; pending again from their time."""
-        with self._lock:
-            self._check_open()
+        with self._open():
             chosen = {r.key: r for r in reversed(retries)}  # the first wins, as in SQL
             for item in self._in_flight([r.key for r in retries]):
                 item = self._dissolve(item)
@@ -194,8 +187,7 @@ class MemoryOutbox:
 
     def bury(self, burials: Sequence[Burial], now: float) -> None:
         """Count the attempt of these in-flight items and move them to the dead letters."""
-        with self._lock:
-            self._check_open()
+        with self._open():
             first: dict[str, Burial] = {}
             for burial in burials:
                 first.setdefault(burial.key, burial)
@@ -217,22 +209,19 @@ class MemoryOutbox:
 
     def release(self, keys: Sequence[str]) -> None:
         """Put these in-flight items back to pending on their own (no attempt counted)."""
-        with self._lock:
-            self._check_open()
+        with self._open():
             for item in self._in_flight(keys):
                 item = self._dissolve(item)
                 self._items[item.record.key] = replace(item, state=_State.PENDING)
 
     def recover(self) -> int:
         """Every in-flight item and batch back to pending, as they were."""
-        with self._lock:
-            self._check_open()
+        with self._open():
             return self._recover()
 
     def next_due(self) -> float | None:
         """When the earliest pending item or batch is due (None when nothing is pending)."""
-        with self._lock:
-            self._check_open()
+        with self._open():
             items = (
                 i.next_attempt_at
                 for i in self._items.values()
@@ -245,8 +234,7 @@ class MemoryOutbox:
 
     def stats(self, now: float) -> OutboxStats:
         """Counts by state and the age of the oldest pending item (never negative)."""
-        with self._lock:
-            self._check_open()
+        with self._open():
             counts = dict.fromkeys(_State, 0)
             oldest: float | None = None
             for item in self._items.values():
@@ -265,15 +253,13 @@ class MemoryOutbox:
     def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
         """The dead letters, oldest burial first."""
         _check_limit(limit)
-        with self._lock:
-            self._check_open()
+        with self._open():
             return [dead.letter for dead in list(self._dead.values())[:limit]]
 
     def retry_dead(self, keys: Sequence[str] | None, now: float) -> int:
         """Move these dead letters (all when None) back to pending, due now, at their old
         place in the queue and with their attempts; returns how many moved."""
-        with self._lock:
-            self._check_open()
+        with self._open():
             chosen = list(self._dead) if keys is None else list(dict.fromkeys(keys))
             moved = 0
             for key in chosen:
@@ -290,8 +276,7 @@ class MemoryOutbox:
 
     def purge_delivered(self, older_than: float) -> int:
         """Forget delivered items marked before `older_than`; returns how many."""
-        with self._lock:
-            self._check_open()
+        with self._open():
             old = [
                 key
                 for key, item in self._items.items()
@@ -324,8 +309,7 @@ class MemoryOutbox:
         """Simulate a crash of the owning process: this outbox is closed, and the returned
         one holds what a reopened file would: every item, batch and dead letter as stored,
         what was in flight pending again with its attempts unchanged."""
-        with self._lock:
-            self._check_open()
+        with self._open():
             self._closed = True
             survivor = MemoryOutbox()
             survivor._items = dict(self._items)
@@ -372,9 +356,13 @@ class MemoryOutbox:
                 self._items[key] = replace(member, batch=None, state=_State.IN_FLIGHT)
         return self._items[item.record.key]
 
-    def _check_open(self) -> None:
-        if self._closed:
-            raise VectorVueOutboxError(_PATH, "the outbox is closed")
+    @contextmanager
+    def _open(self) -> Iterator[None]:
+        """Under the lock, on an outbox not yet closed (closed: as a closed file, an error)."""
+        with self._lock:
+            if self._closed:
+                raise VectorVueOutboxError(_PATH, "the outbox is closed")
+            yield
 
 
 def _claimed(item: _Item) -> Claimed:
