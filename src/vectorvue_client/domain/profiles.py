@@ -68,14 +68,10 @@ def mitre_ids(event: CanonicalEvent) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 
 def to_integration_event(event: CanonicalEvent) -> m.IntegrationEvent:
-    """The integration API's event: context and MITRE ids travel in metadata.
-
-    The SpectraStrike readers built `event` from checked fields in their normalized form
-    (an RFC 3339 "Z" timestamp, a severity level, folded MITRE ids, attributes as JSON
-    data), so the payload is converted by msgspec, which checks every annotation of
-    IntegrationEvent in C, without normalize_event's Python steps again (their output is
-    their input). What the conversion refuses is read by normalize_event, whose errors
-    name each field."""
+    """The integration API's event: context and MITRE ids travel in metadata. The readers
+    gave every field of `event` its normalized form, so msgspec checks the annotations of
+    IntegrationEvent (in C) without normalize_event's Python steps again, which would
+    change nothing; normalize_event names what the conversion refuses."""
     if event.asset_ref is None:
         raise VectorVueSerializationError.single(
             "asset_ref",

@@ -73,11 +73,6 @@ class Encoded:
     payload: Payload
     body: bytes
 
-    @property
-    def item_id(self) -> str:
-        """The event_id or finding_id."""
-        return _item_id(self.payload)
-
 
 def _item_id(payload: Payload) -> str:
     if type(payload) is models.IntegrationEvent:
@@ -168,7 +163,7 @@ class IntegrationSender:
         planned = []
         for chunk in plan.batches:
             body = encode_array([items[i].body for i in chunk])
-            ids = tuple(items[i].item_id for i in chunk)
+            ids = tuple(_item_id(items[i].payload) for i in chunk)
             planned.append(PlannedBatch(body, idempotency_key(body), ids, chunk))
         return planned
 
