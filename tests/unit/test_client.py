@@ -671,6 +671,30 @@ def test_problems_of_a_batch_carry_the_callers_indices() -> None:
     assert ports.transport.requests == []
 
 
+def test_a_nul_in_an_item_with_its_own_id_is_refused_and_audited() -> None:
+    """Contract: "NUL (U+0000) in any string, including metadata keys and values at any
+    depth ... a single event/finding then fails with a plain 500 ... The client refuses NUL
+    locally". An item that brings its own id is not encoded to derive one: the refusal comes
+    from encoding its body, and is audited like every other refusal; nothing is sent."""
+    ports = FakePorts(transport=FakeTransport([ACCEPTED]))
+    client = ports.client()
+    with pytest.raises(VectorVueSerializationError) as caught:
+        client.send_event(event(event_id="evt-own-1", metadata={"note": "a\x00b"}))
+    assert [p.field for p in caught.value.problems] == ["metadata.note"]
+    assert ports.audit.records[-1].outcome == "invalid"
+    finding = {
+        "finding_id": "fnd-own-1",
+        "title": "Weak cipher",
+        "description": "x\x00",
+        "severity": "low",
+        "first_seen": "2026-11-25T09:14:03Z",
+    }
+    with pytest.raises(VectorVueSerializationError):
+        client.send_finding(finding)
+    assert ports.audit.records[-1].outcome == "invalid"
+    assert ports.transport.requests == []
+
+
 def test_bodies_go_out_as_plain_json_however_large() -> None:
     """Contract: "Nothing decompresses request bodies (neither the app nor nginx); a gzip
     body ... fail[s] after the signature check with a plain 500 ... Never send

@@ -277,7 +277,7 @@ def test_a_nul_character_anywhere_is_refused_and_an_escaped_backslash_is_not_one
     NUL locally"."""
     assert list(refused(canonical(description="a\x00b"))) == ["payload.description"]
     assert list(refused(canonical(attributes={"k": ["x\x00"]}))) == ["payload.attributes.k[0]"]
-    assert any("key" in f for f in refused(canonical(attributes={"k\x00": "v"})))
+    assert list(refused(canonical(attributes={"k\x00": "v"}))) == ["payload.attributes.'k\\x00'"]
     assert list(refused(canonical(operator_id="op\x00"))) == ["operator_id"]
     literal = "C:\\u0000 and \\\\u0000"  # backslashes, not NUL
     assert sent(canonical(description=literal)).payload.description == literal

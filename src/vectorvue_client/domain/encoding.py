@@ -56,8 +56,16 @@ def encode_json_data(value: object) -> bytes:
     a NUL character in it is refused, naming every field that holds one."""
     data = _encode(value)
     if _NUL_SEARCH(data):
-        _reject_nul(value)
+        problems = nul_problems(value)
+        if problems:  # else the hit was a backslash followed by "u0000": a text, not a NUL
+            raise VectorVueSerializationError(problems)
     return data
+
+
+def may_hold_nul(data: bytes) -> bool:
+    """False when msgspec-encoded `data` certainly holds no NUL character (one C search);
+    True means `nul_problems` of the encoded value must decide."""
+    return _NUL_SEARCH(data) is not None
 
 
 def _encode(payload: object) -> bytes:
@@ -269,10 +277,10 @@ def _reject_non_finite(value: Any, path: str) -> None:
 _NUL_RULE: Final = "contains a NUL character (U+0000), which VectorVue cannot store"
 
 
-def _reject_nul(value: Any) -> None:
-    problems = [Problem(path or "payload", _NUL_RULE) for path in _nul_paths(value, "")]
-    if problems:  # else the hit was a backslash followed by "u0000": a text, not a NUL
-        raise VectorVueSerializationError(problems)
+def nul_problems(value: Any) -> list[Problem]:
+    """One problem per string (value or key) inside `value` that holds a NUL character,
+    named by its path."""
+    return [Problem(path or "payload", _NUL_RULE) for path in _nul_paths(value, "")]
 
 
 def _nul_paths(value: Any, path: str) -> Iterator[str]:

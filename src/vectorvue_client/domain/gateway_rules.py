@@ -4,8 +4,6 @@ gateway's own (VectorVue commit c175221; contract: "Limits the client mirrors ex
 - SQL-looking text: the gateway refuses (422) a description or an attribute string that
   matches one of its six patterns. A pentest finding about SQL injection quotes exactly such
   strings, so the client must catch them with a clear error instead of burning a nonce.
-- NUL (U+0000): the gateway accepts it, then PostgreSQL cannot store it and the event is
-  silently dropped (still 202); refused locally.
 - Size: a body over 1 MiB is answered 413 after the nonce is spent; refused locally.
 - attributes: attestation_measurement_hash and schema_version as the gateway reads them.
 """
@@ -39,10 +37,6 @@ SQL_LIKE: Final = re.compile(
 # U+0131, U+017F, U+212A), and text holding one of them always takes the regex.
 _KEYWORDS: Final = ("union", "drop", "delete", "insert", "update")
 _CASE_TWINS: Final = ("\u0130", "\u0131", "\u017f", "\u212a")
-# msgspec writes U+0000 as \u0000; it is a NUL only when the backslash before it is not
-# itself escaped (an even run of backslashes before it, none included).
-_ENCODED_NUL: Final = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
-_ESCAPED_NUL: Final = re.compile(re.escape(rb"\u0000")).search  # faster than `in`
 _HEX64: Final = re.compile(m.HEX64_PATTERN)
 
 
@@ -54,19 +48,17 @@ def may_be_sql(text: str) -> bool:
     return any(word in lowered for word in _KEYWORDS) or ("or" in lowered and "=" in text)
 
 
-def strings(value: Any, path: str, *, keys: bool = False) -> Iterator[tuple[str, str]]:
+def strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
     """(path, text) of every string value inside `value`, nested objects and arrays
-    included; object keys too when `keys`."""
+    included (keys not)."""
     if isinstance(value, str):
         yield path, value
     elif isinstance(value, dict):
         for key, item in value.items():
-            if keys:
-                yield f"{path} (a key)", key
-            yield from strings(item, f"{path}.{key}", keys=keys)
+            yield from strings(item, f"{path}.{key}")
     elif isinstance(value, (list, tuple)):
         for i, item in enumerate(value):
-            yield from strings(item, f"{path}[{i}]", keys=keys)
+            yield from strings(item, f"{path}[{i}]")
 
 
 def sql_like_strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
@@ -133,27 +125,6 @@ def attribute_problems(attributes: Mapping[str, Any]) -> list[Problem]:
             )
         )
     return problems
-
-
-def has_encoded_nul(data: bytes) -> bool:
-    """Whether msgspec-encoded JSON `data` holds a U+0000 character anywhere."""
-    return _ESCAPED_NUL(data) is not None and _ENCODED_NUL.search(data) is not None
-
-
-def nul_problems(request: Mapping[str, Any]) -> list[Problem]:
-    """Every field of the request (as builtins) that holds a NUL character; signed_metadata
-    is a copy of the top-level fields, whose problems name them."""
-    return [
-        Problem(
-            path.replace("\x00", "\\u0000"),  # a key on the path may hold one too
-            "holds a NUL character (U+0000), which the gateway accepts but cannot store: "
-            "the event would be silently lost",
-        )
-        for name, value in request.items()
-        if name != "signed_metadata"
-        for path, text in strings(value, name, keys=True)
-        if "\x00" in text
-    ]
 
 
 def size_problem(size: int, payload: Mapping[str, Any]) -> Problem:

@@ -26,13 +26,11 @@ import msgspec
 
 from vectorvue_client.domain import models as m
 from vectorvue_client.domain.canonical import CanonicalEvent
-from vectorvue_client.domain.encoding import encode
+from vectorvue_client.domain.encoding import encode, may_hold_nul, nul_problems
 from vectorvue_client.domain.errors import Problem, VectorVueSerializationError
 from vectorvue_client.domain.gateway import GatewayBody, GatewayParts
 from vectorvue_client.domain.gateway_rules import (
     attribute_problems,
-    has_encoded_nul,
-    nul_problems,
     size_problem,
     sql_problems,
 )
@@ -153,15 +151,21 @@ def to_gateway(event: CanonicalEvent, context: GatewayContext) -> GatewayParts:
         request = msgspec.convert(fields, m.GatewayRequest)
     except msgspec.ValidationError as exc:
         found = _field_problems(event, fields) or [Problem("(event)", str(exc))]
-        raise VectorVueSerializationError([*found, *problems, *nul_problems(fields)]) from None
+        raise VectorVueSerializationError([*found, *problems, *_nuls(fields)]) from None
     body = GatewayBody.of(request)
-    if has_encoded_nul(body.head) or has_encoded_nul(body.tail):
-        problems.extend(nul_problems(fields))
+    if may_hold_nul(body.head) or may_hold_nul(body.tail):
+        problems.extend(_nuls(fields))
     if body.largest_size > m.GATEWAY_MAX_BODY:
         problems.append(size_problem(body.largest_size, fields["payload"]))
     if problems:
         raise VectorVueSerializationError(problems)
     return GatewayParts(request.operator_id, request.payload, body)
+
+
+def _nuls(fields: dict[str, Any]) -> list[Problem]:
+    # The gateway accepts a NUL, then cannot store it: the event would be silently lost.
+    # signed_metadata repeats the top-level fields, whose problems name them.
+    return nul_problems({k: v for k, v in fields.items() if k != "signed_metadata"})
 
 
 def _folded(value: Any, case: Callable[[str], str]) -> Any:

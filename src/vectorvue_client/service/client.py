@@ -28,6 +28,7 @@ import msgspec
 from vectorvue_client.config import VectorVueConfig
 from vectorvue_client.domain import models
 from vectorvue_client.domain.canonical import CanonicalEvent
+from vectorvue_client.domain.encoding import encode_json_data
 from vectorvue_client.domain.envelope import ResponseEnvelope, merge_batches
 from vectorvue_client.domain.errors import (
     VectorVueConfigError,
@@ -222,9 +223,14 @@ class VectorVueClient:
                     "send_event", started, lambda: _single(self._gateway_parts([event]))
                 )
                 return self._gateway_sender.one("send_event", parts, started, cancel)
-            payload = self._refusing("send_event", started, lambda: normalize_event(event))
+            # Encoded under _refusing: a NUL in an event that brings its own id is found by
+            # the encoding (normalize encodes only to derive an id), and audited like any
+            # other refusal.
+            body = self._refusing(
+                "send_event", started, lambda: encode_json_data(normalize_event(event))
+            )
             return self._integration_sender.one(
-                "send_event", EVENTS_PATH, payload, idempotency_key, started, cancel
+                "send_event", EVENTS_PATH, body, idempotency_key, started, cancel
             )
 
     def send_finding(
@@ -241,8 +247,9 @@ class VectorVueClient:
                     lambda: _single(self._gateway_sender.prepare([canonical])),
                 )
                 return self._gateway_sender.one("send_finding", parts, started, cancel)
+            body = self._refusing("send_finding", started, lambda: encode_json_data(payload))
             return self._integration_sender.one(
-                "send_finding", FINDINGS_PATH, payload, idempotency_key, started, cancel
+                "send_finding", FINDINGS_PATH, body, idempotency_key, started, cancel
             )
 
     def send_batch(self, events: Sequence[Item]) -> ResponseEnvelope:

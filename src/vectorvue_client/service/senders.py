@@ -115,13 +115,13 @@ class IntegrationSender:
         self,
         operation: str,
         path: str,
-        payload: msgspec.Struct,
+        body: bytes,
         key: str | None,
         started: float,
         cancel: threading.Event,
     ) -> ResponseEnvelope:
-        """POST one payload; the Idempotency-Key is derived from its JSON unless given."""
-        body = encode_json_data(payload)  # normalized: no NaN; a NUL is refused by name
+        """POST one encoded payload (`encode_json_data` of it: the caller encodes it where
+        a refusal is audited); the Idempotency-Key is derived from the body unless given."""
         return self._delivery.post(self._send(operation, path, body, key, started), cancel)
 
     def plan_all(self, payloads: Sequence[Payload]) -> list[PlannedBatch]:
