@@ -271,11 +271,10 @@ class VectorVueConfig(msgspec.Struct, frozen=True, kw_only=True):
         one batch request (1-1000) of the integration API, and most outbox items claimed per drain
         round. VectorVue's default limit is 250: a larger batch than the server allows is refused
         whole (422 `batch_too_large`).""")] = 250
-    max_batch_bytes: Annotated[int, Meta(ge=1024), DELIVERY("""Largest uncompressed JSON
-        body of one batch request, in bytes (at least 1024); batches are split to fit it, and an
-        item that cannot fit alone is refused locally. No upper bound is enforced: above the
-        server's own request-body limit (LocalVectorVue's is 1 MiB) a batch is refused
-        with 413.""")] = MIB
+    max_batch_bytes: Annotated[int, Meta(ge=1024, le=MIB), DELIVERY("""Largest JSON body of
+        one batch request, in bytes (1024 to 1,048,576); batches are split to fit it, and an item
+        that cannot fit alone is refused locally. At most 1 MiB: VectorVue's nginx answers a
+        larger body with 413, after it was sent.""")] = MIB
 
     outbox_path: Annotated[FilePath | None, OUTBOX("""The outbox's SQLite file, opened at the first
         `enqueue`, `drain`, `outbox` or `start_worker` call; unset:

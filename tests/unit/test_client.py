@@ -695,6 +695,28 @@ def test_a_nul_in_an_item_with_its_own_id_is_refused_and_audited() -> None:
     assert ports.transport.requests == []
 
 
+def test_a_single_body_over_one_mib_is_refused_before_sending() -> None:
+    """Contract: "No size cap in the app; the bundled nginx caps every body at 1 MiB (HTML
+    413)". A single event whose body is exactly 1,048,576 bytes is sent; one byte more is
+    refused locally, audited, and nothing is sent."""
+
+    def sized(size: int) -> dict[str, Any]:
+        bare = len(msgspec.json.encode(normalize_event(event(metadata={"pad": ""}))))
+        return event(metadata={"pad": "x" * (size - bare)})
+
+    ports = FakePorts(transport=FakeTransport([ACCEPTED]))
+    client = ports.client()
+    assert client.send_event(sized(1_048_576)).success
+    (request,) = ports.transport.requests
+    assert len(request.body) == 1_048_576
+    with pytest.raises(VectorVueSerializationError) as caught:
+        client.send_event(sized(1_048_577))
+    assert [p.field for p in caught.value.problems] == ["(item)"]
+    assert "413" in caught.value.problems[0].rule
+    assert ports.audit.records[-1].outcome == "invalid"
+    assert len(ports.transport.requests) == 1
+
+
 def test_bodies_go_out_as_plain_json_however_large() -> None:
     """Contract: "Nothing decompresses request bodies (neither the app nor nginx); a gzip
     body ... fail[s] after the signature check with a plain 500 ... Never send

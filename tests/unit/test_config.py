@@ -69,6 +69,7 @@ def test_the_config_is_frozen() -> None:
         ({"batch_size": 0}, "batch_size", ">= 1"),
         ({"batch_size": 1001}, "batch_size", "<= 1000"),
         ({"max_batch_bytes": 10}, "max_batch_bytes", ">= 1024"),
+        ({"max_batch_bytes": 1_048_577}, "max_batch_bytes", "<= 1048576"),
         ({"pool_size": 0}, "pool_size", ">= 1"),
         ({"pool_size": 1001}, "pool_size", "<= 1000"),
         ({"session_output_cap": -1}, "session_output_cap", ">= 0"),

@@ -137,6 +137,6 @@ def size_problem(size: int, payload: Mapping[str, Any]) -> Problem:
     return Problem(
         largest,
         f"makes the gateway body {size:,} bytes ({len(encode(parts[largest])):,} of "
-        f"them here), over the gateway's limit of {m.GATEWAY_MAX_BODY:,} bytes (it would "
+        f"them here), over the gateway's limit of {m.MAX_BODY_BYTES:,} bytes (it would "
         "answer 413 after the attempt's nonce is spent)",
     )

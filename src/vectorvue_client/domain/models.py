@@ -44,7 +44,10 @@ NONCE_LEN: Final = (8, 128)
 MITRE_TECHNIQUES_COUNT: Final = (1, 32)
 MITRE_TACTICS_COUNT: Final = (0, 32)
 GATEWAY_SCHEMA_VERSION: Final = "1.0"  # sent when an event carries none of its own
-GATEWAY_MAX_BODY: Final = 1_048_576  # bytes; exactly 1 MiB passes, one more is a 413
+# Largest request body, in bytes, on both profiles: the gateway's own check and the bundled
+# nginx's cap on every route (the integration API has none of its own); exactly 1 MiB
+# passes, one byte more is a 413 after sending.
+MAX_BODY_BYTES: Final = 1_048_576
 
 Id = Annotated[str, Meta(min_length=ID_LEN[0], max_length=ID_LEN[1], pattern=ID_PATTERN)]
 Name = Annotated[str, Meta(min_length=NAME_LEN[0], max_length=NAME_LEN[1], pattern=ID_PATTERN)]

@@ -155,7 +155,7 @@ def to_gateway(event: CanonicalEvent, context: GatewayContext) -> GatewayParts:
     body = GatewayBody.of(request)
     if may_hold_nul(body.head) or may_hold_nul(body.tail):
         problems.extend(_nuls(fields))
-    if body.largest_size > m.GATEWAY_MAX_BODY:
+    if body.largest_size > m.MAX_BODY_BYTES:
         problems.append(size_problem(body.largest_size, fields["payload"]))
     if problems:
         raise VectorVueSerializationError(problems)

@@ -28,7 +28,6 @@ import msgspec
 from vectorvue_client.config import VectorVueConfig
 from vectorvue_client.domain import models
 from vectorvue_client.domain.canonical import CanonicalEvent
-from vectorvue_client.domain.encoding import encode_json_data
 from vectorvue_client.domain.envelope import ResponseEnvelope, merge_batches
 from vectorvue_client.domain.errors import (
     VectorVueConfigError,
@@ -227,7 +226,9 @@ class VectorVueClient:
             # the encoding (normalize encodes only to derive an id), and audited like any
             # other refusal.
             body = self._refusing(
-                "send_event", started, lambda: encode_json_data(normalize_event(event))
+                "send_event",
+                started,
+                lambda: self._integration_sender.body_of(normalize_event(event)),
             )
             return self._integration_sender.one(
                 "send_event", EVENTS_PATH, body, idempotency_key, started, cancel
@@ -247,7 +248,9 @@ class VectorVueClient:
                     lambda: _single(self._gateway_sender.prepare([canonical])),
                 )
                 return self._gateway_sender.one("send_finding", parts, started, cancel)
-            body = self._refusing("send_finding", started, lambda: encode_json_data(payload))
+            body = self._refusing(
+                "send_finding", started, lambda: self._integration_sender.body_of(payload)
+            )
             return self._integration_sender.one(
                 "send_finding", FINDINGS_PATH, body, idempotency_key, started, cancel
             )

@@ -111,6 +111,19 @@ class IntegrationSender:
             )
         return Encoded(payload, body)
 
+    @staticmethod
+    def body_of(payload: Payload) -> bytes:
+        """The body of a single POST of `payload`: encoded once (a NUL refused, naming its
+        field), and at most the MAX_BODY_BYTES VectorVue takes in one request."""
+        body = encode_json_data(payload)
+        if len(body) > models.MAX_BODY_BYTES:
+            raise VectorVueSerializationError.single(
+                "(item)",
+                f"encodes to {len(body):,} bytes, more than the {models.MAX_BODY_BYTES:,} "
+                "VectorVue accepts in one request (it would answer 413 after the upload)",
+            )
+        return body
+
     def one(
         self,
         operation: str,
@@ -120,8 +133,8 @@ class IntegrationSender:
         started: float,
         cancel: threading.Event,
     ) -> ResponseEnvelope:
-        """POST one encoded payload (`encode_json_data` of it: the caller encodes it where
-        a refusal is audited); the Idempotency-Key is derived from the body unless given."""
+        """POST one encoded payload (`body_of` it: the caller encodes it where a refusal is
+        audited); the Idempotency-Key is derived from the body unless given."""
         return self._delivery.post(self._send(operation, path, body, key, started), cancel)
 
     def plan_all(self, payloads: Sequence[Payload]) -> list[PlannedBatch]:
