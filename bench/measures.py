@@ -126,7 +126,7 @@ def batch_figures(receiver: Receiver, size: int, batches: int, repeats: int) -> 
     events = integration_events(size * batches)
     chunks = [events[i : i + size] for i in range(0, len(events), size)]
     bodies = [(body, key(body)) for body in map(validated_body, chunks)]
-    settings = {"batch_size": size, "max_batch_bytes": 1 << 22}
+    settings = {"batch_size": size, "max_batch_bytes": 1 << 20}  # VectorVue's most
     with client(receiver, **settings) as ours, pool(receiver) as connections:
 
         def send_batch() -> None:
