@@ -36,6 +36,7 @@ from vectorvue_client.version import __version__
 
 
 def _demo(args: argparse.Namespace) -> int:
+    receiver_cmd.require_testing_extra("demo")
     from vectorvue_client.demo import run_demo
 
     return run_demo(sys.stdout, as_json=args.json)

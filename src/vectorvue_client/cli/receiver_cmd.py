@@ -13,14 +13,31 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from vectorvue_client.cli.common import EXIT_OK, emit
+from vectorvue_client.domain.errors import VectorVueConfigError
 
 TENANT = "10000000-0000-0000-0000-000000000001"
 IDENTITY = "spectrastrike-producer"
 
 
+def require_testing_extra(command: str) -> None:
+    """Refuse `command` in one line naming the extra to install when LocalVectorVue's
+    certificate maker (trustme, the `testing` extra) is missing. LocalVectorVue imports it
+    only when it starts, so without this check the command would die mid-way in a
+    ModuleNotFoundError traceback."""
+    try:
+        import trustme  # noqa: F401
+    except ModuleNotFoundError as exc:
+        raise VectorVueConfigError(
+            command,
+            f"needs the testing extra ({exc.name} is not installed): "
+            "pip install 'vectorvue-client[testing]'",
+        ) from exc
+
+
 def run(args: argparse.Namespace) -> int:
     """Serve both profiles on 127.0.0.1 and print how to point the client at it."""
-    from vectorvue_client.testing.receiver import LocalVectorVue  # needs the testing extra
+    require_testing_extra("receiver")
+    from vectorvue_client.testing.receiver import LocalVectorVue
 
     token, signing, password = (secrets.token_urlsafe(24) for _ in range(3))
     key = Ed25519PrivateKey.generate()
