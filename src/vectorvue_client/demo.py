@@ -87,11 +87,9 @@ def documents() -> list[tuple[str, dict[str, Any]]]:
 def run_demo(out: TextIO, *, as_json: bool = False) -> int:
     """Run both profiles, print the summary; 0 when every item ended delivered (and stored
     once by the receiver) or dead-lettered with its reason."""
-    try:
-        from vectorvue_client.testing.receiver import LocalVectorVue
-    except ImportError:  # trustme is an extra
-        out.write("the demo needs the testing extra: pip install 'vectorvue-client[testing]'\n")
-        return 2
+    # Imported here: the receiver needs the testing extra, which the CLI checks first.
+    from vectorvue_client.testing.receiver import LocalVectorVue
+
     runs = []
     with tempfile.TemporaryDirectory(prefix="vectorvue-demo-") as tmp, ExitStack() as stack:
         signing = secrets.token_urlsafe(24)
