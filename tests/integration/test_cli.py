@@ -223,6 +223,89 @@ def test_enqueue_then_the_outbox_commands(
     assert cli("outbox", "retry", env=env).returncode == 2
 
 
+def test_outbox_stats_says_when_the_next_item_is_due(env: dict[str, str]) -> None:
+    empty = cli("outbox", "stats", env=env)
+    assert empty.returncode == 0, empty.stderr
+    assert "next due" in empty.stdout
+    assert summary(cli("outbox", "stats", "--json", env=env))["next_due_in_seconds"] is None
+    enqueued = cli("send", str(sample_path("metasploit-result.json")), "--enqueue", env=env)
+    assert enqueued.returncode == 0, enqueued.stderr
+    assert summary(cli("outbox", "stats", "--json", env=env))["next_due_in_seconds"] == 0
+    assert cli("outbox", "stats", env=env).stdout.splitlines()[-1].endswith("now")
+
+
+def test_a_drain_that_leaves_items_pending_says_why_and_when_they_are_due(
+    local_vectorvue: LocalVectorVue, env: dict[str, str]
+) -> None:
+    env = {**env, "VECTORVUE_MAX_RETRIES": "0"}
+    enqueued = cli("send", str(sample_path("metasploit-result.json")), "--enqueue", env=env)
+    assert enqueued.returncode == 0, enqueued.stderr
+
+    # A deadline spent before the first request: nothing is tried, everything is due now.
+    spent = summary(cli("outbox", "drain", "--deadline", "0", "--json", env=env))
+    assert (spent["stopped_by"], spent["pending"], spent["next_due_in_seconds"]) == (
+        "deadline",
+        2,
+        0,
+    )
+    assert "deadline" in spent["reason"]
+    assert local_vectorvue.requests == []
+
+    # VectorVue says "not now, for 600 s": the items wait for their backoff.
+    local_vectorvue.fail_next(1, 503, retry_after=600)
+    result = cli("outbox", "drain", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    report = summary(result)
+    assert (report["rescheduled"], report["pending"], report["stopped_by"]) == (2, 2, "empty")
+    assert 500 < report["next_due_in_seconds"] <= 600
+    assert "backoff" in report["reason"] and "503" in report["reason"]
+    assert "503" in report["last_error"]
+    stats = summary(cli("outbox", "stats", "--json", env=env))
+    assert 500 < stats["next_due_in_seconds"] <= 600
+
+    human = cli("outbox", "drain", env=env).stdout
+    assert "still pending 2" in human
+    assert "stopped: nothing more is due" in human and "next item due in " in human
+
+
+def test_a_drain_that_empties_the_outbox_gives_no_stop_reason(env: dict[str, str]) -> None:
+    cli("send", str(sample_path("metasploit-result.json")), "--enqueue", env=env)
+    report = summary(cli("outbox", "drain", "--json", env=env))
+    assert (report["delivered"], report["pending"], report["reason"]) == (2, 0, None)
+    assert report["next_due_in_seconds"] is None
+
+
+def test_retrying_an_unknown_key_is_an_error_naming_it(
+    local_vectorvue: LocalVectorVue, env: dict[str, str]
+) -> None:
+    cli("send", str(sample_path("metasploit-result.json")), "--enqueue", env=env)
+    local_vectorvue.fail_next(
+        1,
+        422,
+        b'{"request_id":"r","status":"failed","data":null,'
+        b'"errors":[{"code":"validation_error","message":"no"}]}',
+    )
+    assert cli("outbox", "drain", env=env).returncode == 1
+    dead = summary(cli("outbox", "dead", "--json", env=env))["dead_letters"]
+    known = dead[0]["key"]
+
+    alone = cli("outbox", "retry", "finding:nope", env=env)
+    assert alone.returncode == 2
+    assert "finding:nope" in alone.stderr
+    assert len(alone.stderr.splitlines()) == 1
+    assert alone.stdout == ""  # not "0 dead letter(s) back in line"
+
+    mixed = cli("outbox", "retry", "finding:nope", known, "--json", env=env)
+    assert mixed.returncode == 2
+    assert summary(mixed) == {"requeued": 1, "unknown": ["finding:nope"]}
+    assert "finding:nope" in mixed.stderr and known not in mixed.stderr
+    remaining = summary(cli("outbox", "dead", "--json", env=env))["dead_letters"]
+    assert [d["key"] for d in remaining] == [dead[1]["key"]]
+
+    assert cli("outbox", "retry", dead[1]["key"], env=env).returncode == 0
+    assert summary(cli("outbox", "dead", "--json", env=env))["dead_letters"] == []
+
+
 def test_the_receiver_command_prints_how_to_reach_it() -> None:
     """receiver --seconds 1: URL, CA path and credentials, then it stops by itself."""
     result = cli("receiver", "--seconds", "1", "--json")

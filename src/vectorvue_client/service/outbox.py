@@ -74,6 +74,8 @@ class DrainReport:
     pending: int
     seconds: float
     stopped_by: str  # "empty" (nothing due), "deadline", "unreachable", "stopping" (cancelled)
+    next_due_in_seconds: float | None  # when the next pending item is due (0: now; None: none)
+    last_error: str | None  # what the drain's last transient failure said (None: none)
 
 
 @dataclass
@@ -82,6 +84,7 @@ class _Tally:
     rescheduled: int = 0
     dead: int = 0
     requests: int = 0  # requests started by this drain
+    last_error: str | None = None  # the last transient failure: why items wait
 
 
 type _Budget = Callable[[], float | None]
@@ -212,10 +215,18 @@ class OutboxService:
                 self._stranded = True
                 raise
             after = self.outbox().stats(clock.time())
+            due_in = self.next_due_in()
         dead = max(tally.dead, after.dead - dead_before)
         seconds = clock.monotonic() - started
         return DrainReport(
-            tally.delivered, tally.rescheduled, dead, after.pending, seconds, stopped_by
+            tally.delivered,
+            tally.rescheduled,
+            dead,
+            after.pending,
+            seconds,
+            stopped_by,
+            None if due_in is None else max(0.0, due_in),
+            tally.last_error,
         )
 
     def _round(self, budget: _Budget, cancel: threading.Event, tally: _Tally) -> bool:
@@ -357,6 +368,7 @@ class OutboxService:
         """The batch's outcome is unknown: it is resent whole, later, with the same bytes
         and key. Its items share one fate, so when one of them reaches
         outbox_max_attempts all are dead-lettered (the request cannot be resent in part)."""
+        tally.last_error = error
         now = self._clock.time()
         failures = max(c.attempts for c in batch.items) + 1
         if self._spent(failures):
@@ -429,6 +441,7 @@ class OutboxService:
     ) -> None:
         if not items:
             return
+        tally.last_error = error
         now = self._clock.time()
         retries, burials = [], []
         for item in items:

@@ -20,6 +20,11 @@ class OutboxView:
         """Pending, in flight, delivered, dead, and the age of the oldest pending item."""
         return self._outbox.stats(self._clock.time())
 
+    def next_due_in(self) -> float | None:
+        """Seconds until the next pending item is due (0: due now; None: nothing pending)."""
+        due = self._outbox.next_due()
+        return None if due is None else max(0.0, due - self._clock.time())
+
     def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
         """Items VectorVue (or local validation) refused for good, with the reason."""
         return self._outbox.dead_letters(limit)
