@@ -3,6 +3,7 @@
 The public API is exactly what is re-exported here. `build_client` and `inspect_outbox`
 come from the composition root (vectorvue_client.container), loaded on first use: importing
 it eagerly would load every adapter and HTTP stack into code that only needs the models.
+`AsyncVectorVueClient` is loaded on first use too, since it brings asyncio.
 """
 
 import logging
@@ -30,6 +31,7 @@ from vectorvue_client.version import __version__
 
 if TYPE_CHECKING:
     from vectorvue_client.container import build_client, inspect_outbox
+    from vectorvue_client.service.aio import AsyncVectorVueClient
 
 
 def __getattr__(name: str) -> Any:
@@ -37,6 +39,10 @@ def __getattr__(name: str) -> Any:
         from vectorvue_client import container
 
         return getattr(container, name)
+    if name == "AsyncVectorVueClient":
+        from vectorvue_client.service.aio import AsyncVectorVueClient
+
+        return AsyncVectorVueClient
     raise AttributeError(f"module 'vectorvue_client' has no attribute {name!r}")
 
 
@@ -45,6 +51,7 @@ def __getattr__(name: str) -> Any:
 scrub_logger(logging.getLogger("vectorvue_client")).addHandler(logging.NullHandler())
 
 __all__ = [
+    "AsyncVectorVueClient",
     "ChainReport",
     "ErrorDetail",
     "IntegrationEvent",
