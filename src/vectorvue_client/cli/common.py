@@ -125,16 +125,19 @@ def error(
 ) -> None:
     """One line on stderr: readable text, or with --json the object {"error", "exit_code",
     and "field", "rule", "problems" when the error has them}."""
-    # Masked of every secret the process knows: a server may have echoed one into it.
+    # Masked of every secret the process knows: a server may have echoed one into it. The
+    # values are masked before JSON encoding, which could escape a secret out of sight.
     if not _errors_as_json:
         text = " ".join(mask_known(message).split())  # one line, whatever the message held
         print(f"vectorvue-client: {text}", file=sys.stderr)
         return
-    data: dict[str, object] = {"error": message, "exit_code": exit_code}
+    data: dict[str, object] = {"error": mask_known(message), "exit_code": exit_code}
     if field is not None:
-        data["field"] = field
+        data["field"] = mask_known(field)
     if rule is not None:
-        data["rule"] = rule
+        data["rule"] = mask_known(rule)
     if problems:
-        data["problems"] = list(problems)
-    print(mask_known(json.dumps(data, sort_keys=True, default=str)), file=sys.stderr)
+        data["problems"] = [
+            {k: mask_known(v) if isinstance(v, str) else v for k, v in p.items()} for p in problems
+        ]
+    print(json.dumps(data, sort_keys=True, default=str), file=sys.stderr)
