@@ -154,3 +154,19 @@ def test_errors_are_masked_in_text_and_in_json(tmp_path: Path) -> None:
         assert secret not in ran.stderr
         assert secret not in ran.stdout
         assert f"{tmp_path}/***.jsonl" in ran.stderr
+
+
+def test_a_usage_error_is_one_line_too() -> None:
+    """A missing argument or an unknown command: exit 2, one line naming the command and
+    where its usage is; with --json an object with exit_code 2."""
+    ran = cli("send")
+    assert ran.returncode == 2
+    assert ran.stderr == (
+        "vectorvue-client: send: the following arguments are required: FILE|- "
+        "(see vectorvue-client send --help)\n"
+    )
+    ran = cli("--json", "no-such-command")
+    assert ran.returncode == 2
+    data = one_json_line(ran.stderr)
+    assert data["exit_code"] == 2
+    assert data["error"].startswith("argument COMMAND: invalid choice: 'no-such-command'")

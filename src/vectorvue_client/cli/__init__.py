@@ -21,6 +21,7 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import NoReturn
 
 from vectorvue_client.cli import outbox_cmd, queries, receiver_cmd, send
 from vectorvue_client.cli.common import (
@@ -51,10 +52,22 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(sys.stdout, as_json=args.json)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error reported as every other error is: one line (a JSON
+    object with --json) naming where the full usage is, exit 2. The subcommands' parsers
+    are of this class too (add_subparsers makes them of the parent's class)."""
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.partition(" ")[2]  # "outbox retry"; "" for the top level
+        where = f"{command}: " if command else ""
+        error(f"{where}{message} (see {self.prog} --help)", exit_code=EXIT_USAGE)
+        sys.exit(EXIT_USAGE)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (every command and option). The global options are declared at
     every level of the nesting, so they work before the command or after it (options.py)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="vectorvue-client",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -132,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
+    # Known before parsing only from the words: a usage error must already honour it.
+    errors_as_json("--json" in (sys.argv[1:] if argv is None else argv))
     args = build_parser().parse_args(argv)
     conflict = merge_global_options(args)
     errors_as_json(bool(getattr(args, "json", False)))
