@@ -157,7 +157,7 @@ def test_an_array_of_non_objects_names_each_item_and_its_line(tmp_path: Path) ->
     path = write(tmp_path, "mixed.json", json.dumps(data, indent=1).encode())
     ran = dry_run(path)
     first = json.dumps(data, indent=1).splitlines().index(" 1,") + 1
-    assert_one_line(ran, f"{path}: 3 problems, the first: line {first} (item 2):")
+    assert_one_line(ran, f"{path}: 3 documents refused, the first: line {first} (item 2):")
     assert f"refused: line {first} (item 2): (document): must be a JSON object" in ran.stdout
     assert f"refused: line {first + 2} (item 4): " in ran.stdout
 
@@ -241,23 +241,25 @@ def test_skip_invalid_sends_the_documents_around_hostile_lines(
         "VECTORVUE_API_KEY": local_vectorvue.api_token,
         "VECTORVUE_OUTBOX_PATH": str(tmp_path / "outbox.sqlite3"),
     }
-    assert_one_line(run_cli("send", path, env=env), f"{path}: 4 problems, the first: line 2")
+    refused = run_cli("send", path, env=env)
+    assert_one_line(refused, f"{path}: 4 documents refused, the first: line 2")
     assert local_vectorvue.requests == []
     ran = run_cli("send", path, "--skip-invalid", "--json", env=env)
     assert ran.returncode == 1
     data = json.loads(ran.stdout)
     assert (data["documents"], data["accepted"]) == (8, 4)
-    assert [line.split(":")[0] for line in data["refused_locally"]] == [
+    assert [problem["line"] for problem in data["refused_locally"]] == [
         "line 2",
         "line 4",
         "line 6",
         "line 8",
     ]
     assert len(local_vectorvue.accepted_findings()) == 4
-    # Progress lines come first on stderr (not a terminal); the last line is the summary.
-    assert ran.stderr.splitlines()[-1].startswith(
-        f"vectorvue-client: {path}: 4 problem(s) left out, the first: line 2: not UTF-8"
-    )
+    # Progress lines come first on stderr (not a terminal); the last line is the summary,
+    # a JSON object with --json.
+    last = json.loads(ran.stderr.splitlines()[-1])
+    assert last["exit_code"] == 1
+    assert last["error"].startswith(f"{path}: 4 document(s) left out, the first: line 2: not UTF-8")
     ran = run_cli("send", path, "--enqueue", "--skip-invalid", "--json", env=env)
     assert ran.returncode == 1
     assert json.loads(ran.stdout)["accepted"] == 4

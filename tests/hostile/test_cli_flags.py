@@ -158,7 +158,8 @@ def test_debug_counts_in_every_position() -> None:
 def test_one_option_with_two_values_is_refused(flag: str, tmp_path: Path) -> None:
     """The same option twice with different values (before and after the command, or
     twice in one place): exit 2, one line naming the option (not echoing the values),
-    nothing done; the same value twice is accepted."""
+    nothing done (with --json that line is a JSON object); the same value twice is
+    accepted."""
     values = {
         "--config": [str(tmp_path / "a.toml"), str(tmp_path / "b.toml")],
         "--base-url": ["https://a.example", "https://b.example"],
@@ -178,7 +179,10 @@ def test_one_option_with_two_values_is_refused(flag: str, tmp_path: Path) -> Non
         assert ran.returncode == 2, (argv, ran.stdout)
         assert ran.stdout == ""
         assert len(ran.stderr.splitlines()) == 1, ran.stderr
-        assert ran.stderr.startswith(f"vectorvue-client: {flag} "), ran.stderr
+        assert json.loads(ran.stderr) == {
+            "error": f"{flag} is given twice with different values; give it once",
+            "exit_code": 2,
+        }
         assert first not in ran.stderr
         assert second not in ran.stderr
     same = run_cli(flag, first, "config", "check", flag, first, "--json", env=BASE_ENV)

@@ -24,6 +24,10 @@ class PinMismatchError(ssl.SSLError):
     dropped, never reused, and the error reaches the transport wrapped but intact.
     """
 
+    def __str__(self) -> str:
+        # ssl.SSLError shows a lone argument as its args tuple's repr: "('the server...',)".
+        return str(self.args[0]) if self.args else ""
+
 
 def pin_set(pins: Collection[str]) -> frozenset[str]:
     """`pins` as compared: lower-cased (a pin may be given in any case)."""

@@ -4,23 +4,34 @@ check VectorVue and the configuration, manage the outbox, run a local receiver, 
 Exit codes: 0 everything delivered (or done), 1 some items rejected, refused or
 dead-lettered (including input documents that are not readable JSON), 2 usage or
 configuration error (including an input file that cannot be read at all, and a global
-option given twice with different values), 3 VectorVue unreachable. Errors are one line
-on stderr; --debug adds the traceback. The global options work before or after the command.
+option given twice with different values), 3 VectorVue unreachable, 130 interrupted
+(Ctrl-C), 141 standard output closed early (a pipe to `head`: nothing more is printed).
+
+Errors are one line on stderr; --debug adds the traceback. With --json, standard output
+holds only the result, and each error is one JSON object on its own line of stderr:
+{"error": TEXT, "exit_code": N}, with "field" and "rule" when the error names them and
+"problems" (a list of {"field", "rule", "index"}) when a payload broke several rules.
+The global options work before or after the command.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import NoReturn
 
 from vectorvue_client.cli import outbox_cmd, queries, receiver_cmd, send
 from vectorvue_client.cli.common import (
+    EXIT_INTERRUPTED,
     EXIT_REJECTED,
+    EXIT_STDOUT_CLOSED,
     EXIT_UNREACHABLE,
     EXIT_USAGE,
     error,
+    errors_as_json,
 )
 from vectorvue_client.cli.inputs import InputFileError
 from vectorvue_client.cli.options import add_global_options
@@ -42,10 +53,22 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(sys.stdout, as_json=args.json)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error reported as every other error is: one line (a JSON
+    object with --json) naming where the full usage is, exit 2. The subcommands' parsers
+    are of this class too (add_subparsers makes them of the parent's class)."""
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.partition(" ")[2]  # "outbox retry"; "" for the top level
+        where = f"{command}: " if command else ""
+        error(f"{where}{message} (see {self.prog} --help)", exit_code=EXIT_USAGE)
+        sys.exit(EXIT_USAGE)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (every command and option). The global options are declared at
     every level of the nesting, so they work before the command or after it (options.py)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="vectorvue-client",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -123,13 +146,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
+    # Known before parsing only from the words: a usage error must already honour it.
+    errors_as_json("--json" in (sys.argv[1:] if argv is None else argv))
     args = build_parser().parse_args(argv)
     conflict = merge_global_options(args)
+    errors_as_json(bool(getattr(args, "json", False)))
     if conflict is not None:
-        error(conflict)
+        error(conflict, exit_code=EXIT_USAGE)
         return EXIT_USAGE
     try:
         code: int = args.handler(args)
+        sys.stdout.flush()  # here, where a closed pipe is caught, not at interpreter exit
+    except BrokenPipeError:
+        return _stdout_closed()
     except VectorVueSerializationError as exc:
         return _fail(args, exc, EXIT_REJECTED)
     except VectorVueTransportError as exc:
@@ -144,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (VectorVueError, InputFileError, OSError) as exc:
         return _fail(args, exc, EXIT_USAGE)
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     return code
 
 
@@ -153,8 +182,24 @@ def _fail(args: argparse.Namespace, exc: BaseException, code: int) -> int:
         # Masked too: the chain holds library exceptions, whose words are not ours.
         shown = mask_known("".join(traceback.format_exception(exc)))
         print(shown, file=sys.stderr, end="")
-    error(str(exc) if str(exc) else type(exc).__name__)
+    problems = getattr(exc, "problems", ())
+    error(
+        str(exc) if str(exc) else type(exc).__name__,
+        exit_code=code,
+        field=getattr(exc, "field", None),
+        rule=getattr(exc, "rule", None),
+        problems=[{"field": p.field, "rule": p.rule, "index": p.index} for p in problems],
+    )
     return code
+
+
+def _stdout_closed() -> int:
+    """The reader of standard output went away (`| head`): stop quietly, as `cat` does.
+    What is still buffered goes to /dev/null, so the interpreter's last flush cannot fail."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_STDOUT_CLOSED
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -19,6 +19,8 @@ EXIT_OK: Final = 0  # everything delivered (or the command did what it was asked
 EXIT_REJECTED: Final = 1  # some items rejected, refused or dead-lettered
 EXIT_USAGE: Final = 2  # usage or configuration error
 EXIT_UNREACHABLE: Final = 3  # VectorVue unreachable (or unhealthy)
+EXIT_INTERRUPTED: Final = 130  # Ctrl-C: 128 + SIGINT, as a shell reports it
+EXIT_STDOUT_CLOSED: Final = 141  # the stdout pipe closed early: 128 + SIGPIPE, likewise
 
 
 def settings(args: argparse.Namespace) -> Resolved:
@@ -102,7 +104,40 @@ def _line(row: Sequence[str], widths: Sequence[int]) -> str:
     return "  ".join(c.ljust(widths[i]) for i, c in enumerate(row)).rstrip()
 
 
-def error(message: str) -> None:
-    """One readable line on stderr."""
-    # Masked of every secret the process knows: a server may have echoed one into it.
-    print(f"vectorvue-client: {mask_known(message)}", file=sys.stderr)
+# Set once by main from --json: errors then go to stderr as one JSON object a line, so
+# that stdout keeps the command's own result (one JSON object) and stays parseable.
+_errors_as_json = False
+
+
+def errors_as_json(on: bool) -> None:
+    """Print the errors that follow as JSON objects (--json) or as text lines."""
+    global _errors_as_json  # one CLI process, one output format
+    _errors_as_json = on
+
+
+def error(
+    message: str,
+    *,
+    exit_code: int | None = None,
+    field: str | None = None,
+    rule: str | None = None,
+    problems: Sequence[Mapping[str, object]] = (),
+) -> None:
+    """One line on stderr: readable text, or with --json the object {"error", "exit_code",
+    and "field", "rule", "problems" when the error has them}."""
+    # Masked of every secret the process knows: a server may have echoed one into it. The
+    # values are masked before JSON encoding, which could escape a secret out of sight.
+    if not _errors_as_json:
+        text = " ".join(mask_known(message).split())  # one line, whatever the message held
+        print(f"vectorvue-client: {text}", file=sys.stderr)
+        return
+    data: dict[str, object] = {"error": mask_known(message), "exit_code": exit_code}
+    if field is not None:
+        data["field"] = mask_known(field)
+    if rule is not None:
+        data["rule"] = mask_known(rule)
+    if problems:
+        data["problems"] = [
+            {k: mask_known(v) if isinstance(v, str) else v for k, v in p.items()} for p in problems
+        ]
+    print(json.dumps(data, sort_keys=True, default=str), file=sys.stderr)

@@ -38,30 +38,46 @@ LISTING_HEADER: Final = ("kind", "id", "type", "asset")
 
 
 class Refusals:
-    """The refusal lines ("line 3: severity: ..."): the first SHOWN_REFUSALS kept, the
-    rest only counted, so a file of a million bad lines does not fill memory."""
+    """The refused documents: how many, and their problems as {line, field, rule} (an
+    unreadable line's field is None: no field of it could be read). The first SHOWN_REFUSALS
+    problems are kept, the rest only counted, so a file of a million bad lines does not
+    fill memory."""
 
     def __init__(self) -> None:
-        self.shown: list[str] = []
-        self.count = 0
+        self.shown: list[dict[str, str | None]] = []
+        self.count = 0  # documents: one with two problems counts once
+        self.problems = 0
 
-    def add(self, line: str) -> None:
-        """One more refused document (or unreadable line)."""
+    def add(self, where: str, problems: Sequence[tuple[str | None, str]]) -> None:
+        """One more refused document (or unreadable line) and its (field, rule) problems."""
         self.count += 1
-        if len(self.shown) < SHOWN_REFUSALS:
-            self.shown.append(printable(line))
+        for field_name, rule in problems:
+            self.problems += 1
+            if len(self.shown) < SHOWN_REFUSALS:
+                self.shown.append(
+                    {
+                        "line": where,
+                        "field": None if field_name is None else printable(field_name),
+                        "rule": printable(rule),
+                    }
+                )
 
     @property
     def omitted(self) -> int:
-        """How many refusal lines were counted but not kept."""
-        return self.count - len(self.shown)
+        """How many problems were counted but not kept."""
+        return self.problems - len(self.shown)
 
     def lines(self) -> list[str]:
-        """The human lines: each kept refusal, then how many more there were."""
-        lines = [f"refused: {line}" for line in self.shown]
+        """The human lines: each kept problem, then how many more there were."""
+        lines = [f"refused: {_text(p)}" for p in self.shown]
         if self.omitted:
             lines.append(f"refused: {self.omitted} more (only the first {len(self.shown)} shown)")
         return lines
+
+
+def _text(problem: dict[str, str | None]) -> str:
+    parts = (problem["line"], problem["field"], problem["rule"])
+    return ": ".join(part for part in parts if part is not None)
 
 
 @dataclass
@@ -85,6 +101,7 @@ class Summary:
             "items": self.items,
             "accepted": self.accepted,
             "rejected": self.rejected,
+            "refused": self.refused.count,
             "refused_locally": self.refused.shown,
             "refused_locally_omitted": self.refused.omitted,
             "seconds": round(self.seconds, 3),
@@ -109,11 +126,16 @@ def run(args: argparse.Namespace) -> int:
             _report(args, summary, listing)
             first = refused.shown[0]
             problems = (
-                first if refused.count == 1 else f"{refused.count} problems, the first: {first}"
+                _text(first)
+                if refused.count == 1
+                else f"{refused.count} documents refused, the first: {_text(first)}"
             )
             error(
                 f"{source.name}: {problems}; nothing was sent "
-                "(fix the input, or pass --skip-invalid to send the rest)"
+                "(fix the input, or pass --skip-invalid to send the rest)",
+                exit_code=EXIT_REJECTED,
+                field=first["field"],
+                rule=first["rule"],
             )
             return EXIT_REJECTED
         if mode == "enqueue":
@@ -124,9 +146,12 @@ def run(args: argparse.Namespace) -> int:
         _report(args, summary, listing)
         if refused.count:
             left_out = "would be left out" if mode == "dry-run" else "left out"
+            first = refused.shown[0]
             error(
-                f"{source.name}: {refused.count} problem(s) {left_out}, "
-                f"the first: {refused.shown[0]}"
+                f"{source.name}: {refused.count} document(s) {left_out}, the first: {_text(first)}",
+                exit_code=EXIT_REJECTED,
+                field=first["field"],
+                rule=first["rule"],
             )
     return EXIT_REJECTED if refused.count or summary.rejected else EXIT_OK
 
@@ -174,11 +199,11 @@ def _valid(parts: Iterable[Document | Unreadable]) -> Iterator[Document]:
 def _check(
     client: VectorVueClient, chunk: list[Document | Unreadable], summary: Summary
 ) -> list[PlannedItem]:
-    """Plan every document of `chunk`; count them, and record each problem as
-    "<where>: <field>: <rule>" (unreadable lines as "<where>: <what>"), in file order."""
+    """Plan every document of `chunk`; count them, and record each refused one with its
+    problems (an unreadable line's is its own), in file order."""
     documents = [part for part in chunk if isinstance(part, Document)]
     summary.documents += len(chunk)
-    bad: dict[int, list[str]] = {}  # index in `documents` -> its problems
+    bad: dict[int, list[tuple[str | None, str]]] = {}  # index in `documents` -> its problems
     planned: list[PlannedItem] = []
     if documents:
         try:
@@ -188,19 +213,16 @@ def _check(
                 raise  # a problem of the whole batch, not of one document
             for problem in exc.problems:
                 assert problem.index is not None
-                where = documents[problem.index].where
-                bad.setdefault(problem.index, []).append(
-                    f"{where}: {problem.field}: {problem.rule}"
-                )
+                bad.setdefault(problem.index, []).append((problem.field, problem.rule))
             good = [d.data for i, d in enumerate(documents) if i not in bad]
             planned = client.check_outputs(good) if good else []
     index = 0
     for part in chunk:
         if isinstance(part, Unreadable):
-            summary.refused.add(str(part))
+            summary.refused.add(part.where, [(None, part.problem)])
             continue
-        for line in bad.get(index, ()):
-            summary.refused.add(line)
+        if index in bad:
+            summary.refused.add(part.where, bad[index])
         index += 1
     summary.items += len(planned)
     return planned
