@@ -125,10 +125,10 @@ def retry(args: argparse.Namespace) -> int:
     """Put dead letters back in line: the given keys, or all with --all. A key that is no
     dead letter is a usage error naming it; the known keys still go back in line."""
     if not args.keys and not args.all:
-        error("outbox retry needs KEYS or --all")
+        error("outbox retry needs KEYS or --all", exit_code=EXIT_USAGE)
         return EXIT_USAGE
     if args.all and args.keys:
-        error("outbox retry takes KEYS or --all, not both")
+        error("outbox retry takes KEYS or --all, not both", exit_code=EXIT_USAGE)
         return EXIT_USAGE
     with open_client(args) as client:
         if args.all:
@@ -143,7 +143,8 @@ def retry(args: argparse.Namespace) -> int:
     if unknown:
         error(
             f"no dead letter with key(s) {', '.join(unknown)} "
-            "(`outbox dead` lists them; a damaged one stays dead)"
+            "(`outbox dead` lists them; a damaged one stays dead)",
+            exit_code=EXIT_USAGE,
         )
         return EXIT_USAGE
     return EXIT_OK
