@@ -15,7 +15,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from vectorvue_client.cli import outbox_cmd, queries, receiver_cmd, send
+from vectorvue_client.cli import logs, outbox_cmd, queries, receiver_cmd, send
 from vectorvue_client.cli.common import (
     EXIT_REJECTED,
     EXIT_UNREACHABLE,
@@ -128,6 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if conflict is not None:
         error(conflict)
         return EXIT_USAGE
+    logs.install(args)
     try:
         code: int = args.handler(args)
     except VectorVueSerializationError as exc:
