@@ -23,7 +23,7 @@ import traceback
 from collections.abc import Sequence
 from typing import NoReturn
 
-from vectorvue_client.cli import outbox_cmd, queries, receiver_cmd, send
+from vectorvue_client.cli import logs, outbox_cmd, queries, receiver_cmd, send
 from vectorvue_client.cli.common import (
     EXIT_INTERRUPTED,
     EXIT_REJECTED,
@@ -154,6 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if conflict is not None:
         error(conflict, exit_code=EXIT_USAGE)
         return EXIT_USAGE
+    logs.install(args)
     try:
         code: int = args.handler(args)
         sys.stdout.flush()  # here, where a closed pipe is caught, not at interpreter exit
