@@ -202,9 +202,29 @@ def test_a_hostile_gateway_body_is_answered_and_logged_without_the_operator(
         connection.request(
             "POST", "/internal/v1/telemetry?x=1", body, {"Content-Type": "application/json"}
         )
-        assert connection.getresponse().status == 401
+        with connection.getresponse() as response:
+            response.read()
+        assert response.status == 401
     finally:
         connection.close()
     code, log = receiver.stop()
     assert code == 0
     assert log.splitlines()[-1].endswith(" POST /internal/v1/telemetry 401 operator=-")
+
+
+@pytest.mark.skipif(BASH is None, reason="needs bash to paste the export lines into")
+def test_with_signed_the_api_blocks_carry_the_hmac_secret() -> None:
+    """receiver --signed requires HMAC signatures: the API blocks export the secret and the
+    variable naming it, so that a pasted block still delivers."""
+    running = start("--port", "0", "--signed")
+    try:
+        for title in ("integration API, with the API token", "integration API, with a login"):
+            block = running.block(title)
+            assert "export VECTORVUE_SIGNING_SECRET_ENV=VECTORVUE_SIGNING_SECRET" in block
+            result = send_pasted(block, "findings.jsonl")
+            assert result.returncode == 0, result.stderr
+            assert json.loads(result.stdout)["accepted"] == 4
+    finally:
+        code, log = running.stop()
+    assert code == 0
+    assert " 401" not in log
