@@ -137,6 +137,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("receiver", "run LocalVectorVue on 127.0.0.1 for manual tests")
     p.add_argument("--signed", action="store_true", help="require HMAC request signatures")
     p.add_argument("--seconds", type=float, default=0.0, help="stop after this long")
+    p.add_argument(
+        "--port",
+        type=receiver_cmd.port_number,
+        metavar="N",
+        default=0,
+        help="listen on 127.0.0.1:N (default 0: a free port, printed)",
+    )
     p.set_defaults(handler=receiver_cmd.run)
 
     p = command("demo", "both profiles against an embedded LocalVectorVue")

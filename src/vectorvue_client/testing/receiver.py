@@ -52,7 +52,11 @@ __all__ = ["ClientCert", "LocalVectorVue", "RecordedRequest"]
 
 
 class LocalVectorVue(FaultInjector):
-    """A local VectorVue over HTTPS on an ephemeral port of 127.0.0.1; a context manager.
+    """A local VectorVue over HTTPS on 127.0.0.1; a context manager.
+
+    It listens on `port` (0, the default: an ephemeral one; see `url`). `log`, when given,
+    is called from the serving thread with each request and the status it was answered
+    (not for a connection reset or dropped without an answer).
 
     TLS: `server_names` are the identities in the server certificate and `ca` the trustme
     CA that signs it (a new one by default): pass other names to provoke a hostname
@@ -99,6 +103,8 @@ class LocalVectorVue(FaultInjector):
         operator_tenants: Mapping[str, Collection[str]] | None = None,
         gateway_burst_per_minute: int = 120,
         gateway_schema_versions: Collection[str] = ("1.0",),
+        port: int = 0,
+        log: Callable[[RecordedRequest, int], None] | None = None,
     ) -> None:
         self._api_token = api_token
         accounts = Accounts(
@@ -126,6 +132,8 @@ class LocalVectorVue(FaultInjector):
         self._server_names = tuple(server_names)
         self._require_client_cert = require_client_cert
         self._ca = ca
+        self._port = port
+        self._log = log
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._stopping = threading.Event()
@@ -136,7 +144,7 @@ class LocalVectorVue(FaultInjector):
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> Self:
-        """Make the certificates, bind an ephemeral port and serve in a background thread."""
+        """Make the certificates, bind the port and serve in a background thread."""
         if self._server is not None:
             raise RuntimeError("LocalVectorVue is already started")
         import trustme  # optional dependency: only tests need it
@@ -148,7 +156,14 @@ class LocalVectorVue(FaultInjector):
         self._ca = ca
         self._stopping.clear()
         self._server = TlsServer(
-            context, self.api, self.gateway, self.faults, self._record, self._stopping
+            context,
+            self.api,
+            self.gateway,
+            self.faults,
+            self._record,
+            self._stopping,
+            port=self._port,
+            log=self._log,
         )
         self._tmpdir = Path(tempfile.mkdtemp(prefix="local-vectorvue-"))
         ca.cert_pem.write_to_path(str(self._tmpdir / "ca.pem"))

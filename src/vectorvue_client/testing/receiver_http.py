@@ -46,7 +46,8 @@ class RecordedRequest:
 
 
 class TlsServer(ThreadingHTTPServer):
-    """HTTPS on an ephemeral port of 127.0.0.1, one thread per connection."""
+    """HTTPS on `port` of 127.0.0.1 (0: an ephemeral one), one thread per connection;
+    `log`, when given, is told of each answer sent: the request and its status."""
 
     daemon_threads = True
     block_on_close = False
@@ -59,6 +60,9 @@ class TlsServer(ThreadingHTTPServer):
         faults: FaultQueue,
         record: Callable[[RecordedRequest], None],
         stopping: threading.Event,
+        *,
+        port: int = 0,
+        log: Callable[[RecordedRequest, int], None] | None = None,
     ) -> None:
         self.context = context
         self.api = api
@@ -66,9 +70,10 @@ class TlsServer(ThreadingHTTPServer):
         self.faults = faults
         self.record = record
         self.stopping = stopping
+        self.log = log
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(("127.0.0.1", port), _Handler)
 
     def server_bind(self) -> None:
         """Bind without HTTPServer's reverse DNS lookup (getfqdn), which can take seconds."""
@@ -128,6 +133,7 @@ class _Handler(BaseHTTPRequestHandler):
     request: ssl.SSLSocket
 
     client_cert: str | None = None
+    recorded: RecordedRequest | None = None  # the request being served, once read
 
     def setup(self) -> None:
         self.request.settimeout(self.timeout)
@@ -153,6 +159,24 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         """Stay quiet: tests read the recorded requests, not stderr."""
+
+    def handle_one_request(self) -> None:
+        """Serve one request of the connection (keep-alive serves several)."""
+        self.recorded = None
+        super().handle_one_request()
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """Tell the server's log hook how the request was answered (send_response calls
+        this once per answer). A request refused before it was read (a malformed request
+        line, an unknown method) is told as far as it was parsed, without headers or body."""
+        if self.server.log is None:
+            return
+        request = self.recorded
+        if request is None:
+            peer = (str(self.client_address[0]), int(self.client_address[1]))
+            path = getattr(self, "path", "")
+            request = RecordedRequest(self.command or "-", path, {}, b"", peer, self.client_cert)
+        self.server.log(request, int(code))
 
     def do_GET(self) -> None:
         """Serve a GET."""
@@ -186,16 +210,19 @@ class _Handler(BaseHTTPRequestHandler):
         elif length > MAX_BODY_BYTES:
             early = too_large()  # the bundled nginx's, before the app sees anything
         if early is not None:  # the body is never read, so the connection cannot be reused
-            request = RecordedRequest(self.command, self.path, headers, b"", peer, self.client_cert)
-            self.server.record(request)
+            self.recorded = RecordedRequest(
+                self.command, self.path, headers, b"", peer, self.client_cert
+            )
+            self.server.record(self.recorded)
             self.respond(early.status, early.body, early.headers or {}, announce_close=True)
             self._discard(length)
             self.close_connection = True
             return
         body = self.rfile.read(length) if length > 0 else b""
-        self.server.record(
-            RecordedRequest(self.command, self.path, headers, body, peer, self.client_cert)
+        self.recorded = RecordedRequest(
+            self.command, self.path, headers, body, peer, self.client_cert
         )
+        self.server.record(self.recorded)
         path = self.path.partition("?")[0]
         fault = self.server.faults.take(path)
         processed = fault is None or isinstance(fault, (Stall, LoseReply))
