@@ -47,7 +47,12 @@ class Receiver:
     def stop(self) -> tuple[int, str]:
         """SIGTERM, as a service manager stops it: its exit code and all of its stderr."""
         self.process.send_signal(signal.SIGTERM)
-        _, stderr = self.process.communicate(timeout=30)
+        try:
+            _, stderr = self.process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:  # it did not stop: fail, leaving no process behind
+            self.process.kill()
+            self.process.communicate(timeout=30)
+            raise
         return self.process.returncode, stderr
 
 

@@ -10,7 +10,6 @@ import shlex
 import signal
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -148,14 +147,25 @@ def run(args: argparse.Namespace) -> int:
             ]
         lines += ["", "# One line per request follows on stderr; Ctrl-C stops it."]
         data = {"url": receiver.url, "ca_pem_path": receiver.ca_pem_path, **blocks}
-        # Before the lines are out: whoever read them may stop it at once.
-        stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        emit(args, data, "\n".join(lines))
-        sys.stdout.flush()  # a pipe is block-buffered: whoever reads it needs the lines now
+        # Before the lines are out: whoever read them may stop it at once. The handler
+        # raises rather than setting an Event: Event.set takes a lock that the main thread
+        # may hold at that moment inside Event.wait, and the receiver would never stop.
+        signal.signal(signal.SIGTERM, _stop_on_sigterm)
         with contextlib.suppress(KeyboardInterrupt):
-            stop.wait(args.seconds or None)
+            emit(args, data, "\n".join(lines))
+            sys.stdout.flush()  # a pipe is block-buffered: whoever reads it needs them now
+            while True:  # a handler that raises is what ends a sleep (PEP 475)
+                time.sleep(args.seconds or 3600)
+                if args.seconds:
+                    break
     return EXIT_OK
+
+
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    """Stop the main thread's wait as Ctrl-C does; a second SIGTERM during the cleanup is
+    ignored so that the temporary key and certificates are still removed."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise KeyboardInterrupt
 
 
 def _log_line(request: RecordedRequest, status: int, *, gateway_path: str) -> None:
