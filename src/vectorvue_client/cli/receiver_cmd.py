@@ -11,8 +11,9 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -70,13 +71,14 @@ def run(args: argparse.Namespace) -> int:
         port=args.port,
         log=lambda request, status: _log_line(request, status, gateway_path=TELEMETRY_PATH),
     )
-    try:
-        receiver.start()
-    except OSError as exc:
-        raise VectorVueConfigError(
-            "--port", f"cannot listen on 127.0.0.1:{args.port}: {exc.strerror or exc}"
-        ) from exc
     with contextlib.ExitStack() as cleanup:
+        cleanup.enter_context(_stop_signals_held())  # before its threads start: they inherit it
+        try:
+            receiver.start()
+        except OSError as exc:
+            raise VectorVueConfigError(
+                "--port", f"cannot listen on 127.0.0.1:{args.port}: {exc.strerror or exc}"
+            ) from exc
         cleanup.callback(receiver.stop)
         tmp = cleanup.enter_context(tempfile.TemporaryDirectory(prefix="vectorvue-receiver-"))
         key_path = Path(tmp) / "gateway-ed25519.pem"
@@ -147,25 +149,41 @@ def run(args: argparse.Namespace) -> int:
             ]
         lines += ["", "# One line per request follows on stderr; Ctrl-C stops it."]
         data = {"url": receiver.url, "ca_pem_path": receiver.ca_pem_path, **blocks}
-        # Before the lines are out: whoever read them may stop it at once. The handler
-        # raises rather than setting an Event: Event.set takes a lock that the main thread
-        # may hold at that moment inside Event.wait, and the receiver would never stop.
-        signal.signal(signal.SIGTERM, _stop_on_sigterm)
-        with contextlib.suppress(KeyboardInterrupt):
-            emit(args, data, "\n".join(lines))
-            sys.stdout.flush()  # a pipe is block-buffered: whoever reads it needs them now
-            while True:  # a handler that raises is what ends a sleep (PEP 475)
-                time.sleep(args.seconds or 3600)
-                if args.seconds:
-                    break
+        emit(args, data, "\n".join(lines))
+        sys.stdout.flush()  # a pipe is block-buffered: whoever reads it needs them now
+        _wait_for_stop(args.seconds)
     return EXIT_OK
 
 
-def _stop_on_sigterm(signum: int, frame: object) -> None:
-    """Stop the main thread's wait as Ctrl-C does; a second SIGTERM during the cleanup is
-    ignored so that the temporary key and certificates are still removed."""
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    raise KeyboardInterrupt
+STOP_SIGNALS: Final = frozenset({signal.SIGINT, signal.SIGTERM})
+
+
+@contextlib.contextmanager
+def _stop_signals_held() -> Iterator[None]:
+    """Keep Ctrl-C and SIGTERM pending in this thread and in every thread started inside
+    (threads inherit the mask), so that only _wait_for_stop takes them. Left to the kernel,
+    a stop signal may land on a server thread: Python then runs its handler in the main
+    thread only when that thread wakes, and a main thread asleep until the stop never does.
+    A signal sent before the wait (while the lines are printed) waits for it."""
+    if not hasattr(signal, "pthread_sigmask"):  # Windows: Ctrl-C reaches the main thread
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _wait_for_stop(seconds: float) -> None:
+    """Until Ctrl-C or SIGTERM, or `seconds` when it is not 0."""
+    if not hasattr(signal, "sigwait"):
+        with contextlib.suppress(KeyboardInterrupt):
+            time.sleep(seconds or float(2**31))
+    elif seconds:
+        signal.sigtimedwait(STOP_SIGNALS, seconds)
+    else:
+        signal.sigwait(STOP_SIGNALS)
 
 
 def _log_line(request: RecordedRequest, status: int, *, gateway_path: str) -> None:
