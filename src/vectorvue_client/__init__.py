@@ -1,9 +1,14 @@
 """vectorvue-client: deliver SpectraStrike telemetry and findings to VectorVue.
 
-The public API is exactly what is re-exported here. `build_client` and `inspect_outbox`
-come from the composition root (vectorvue_client.container), loaded on first use: importing
-it eagerly would load every adapter and HTTP stack into code that only needs the models.
-`AsyncVectorVueClient` is loaded on first use too, since it brings asyncio.
+The public API is exactly what is re-exported here, plus the test kit
+`vectorvue_client.testing` (its own `__all__`; its pytest plugin is
+`vectorvue_client.testing.pytest_plugin`). `build_client`, `inspect_outbox` and `Container`
+(whose providers an embedder overrides to swap an adapter) come from the composition root
+(vectorvue_client.container), loaded on first use: importing it eagerly would load every
+adapter and HTTP stack into code that only needs the models. `AsyncVectorVueClient` is
+loaded on first use too, since it brings asyncio. `HttpRequest`, `HttpResponse`,
+`HttpResult`, `TransportFailure` and `AuditRecord` are what a Transport or an AuditSink of
+the embedder's own receives and returns.
 """
 
 import logging
@@ -11,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from vectorvue_client.audit import verify_audit_chain
 from vectorvue_client.config import VectorVueConfig
+from vectorvue_client.domain.audit import AuditRecord
 from vectorvue_client.domain.audit_chain import ChainReport
 from vectorvue_client.domain.envelope import ErrorDetail, ItemOutcome, ResponseEnvelope
 from vectorvue_client.domain.errors import (
@@ -23,6 +29,7 @@ from vectorvue_client.domain.errors import (
     VectorVueSerializationError,
     VectorVueTransportError,
 )
+from vectorvue_client.domain.http import HttpRequest, HttpResponse, HttpResult, TransportFailure
 from vectorvue_client.domain.models import IntegrationEvent, IntegrationFinding
 from vectorvue_client.domain.redaction import Secret
 from vectorvue_client.log_scrub import scrub_logger
@@ -30,12 +37,12 @@ from vectorvue_client.service.client import VectorVueClient
 from vectorvue_client.version import __version__
 
 if TYPE_CHECKING:
-    from vectorvue_client.container import build_client, inspect_outbox
+    from vectorvue_client.container import Container, build_client, inspect_outbox
     from vectorvue_client.service.aio import AsyncVectorVueClient
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("build_client", "inspect_outbox"):
+    if name in ("Container", "build_client", "inspect_outbox"):
         from vectorvue_client import container
 
         return getattr(container, name)
@@ -52,8 +59,13 @@ scrub_logger(logging.getLogger("vectorvue_client")).addHandler(logging.NullHandl
 
 __all__ = [
     "AsyncVectorVueClient",
+    "AuditRecord",
     "ChainReport",
+    "Container",
     "ErrorDetail",
+    "HttpRequest",
+    "HttpResponse",
+    "HttpResult",
     "IntegrationEvent",
     "IntegrationFinding",
     "ItemOutcome",
@@ -61,6 +73,7 @@ __all__ = [
     "ResponseEnvelope",
     "Secret",
     "TransportErrorKind",
+    "TransportFailure",
     "VectorVueAPIError",
     "VectorVueClient",
     "VectorVueConfig",

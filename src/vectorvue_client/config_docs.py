@@ -71,7 +71,7 @@ from the code: do not edit it by hand. After changing a field, its rule or its d
 
     {REGENERATE}
 
-tests/unit/test_docs.py fails while this file and the code disagree.
+tests/docs/test_configuration_reference.py fails while this file and the code disagree.
 
 ## Where settings come from
 
