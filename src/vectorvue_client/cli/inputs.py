@@ -322,7 +322,7 @@ def _not_a_number(data: bytes, offset: int) -> str:
 def _what(exc: Exception) -> tuple[str, int | None]:
     """msgspec's reason, reworded, and the byte offset it names (if any)."""
     if isinstance(exc, RecursionError):
-        return "JSON nested too deeply (over about 1000 levels)", None
+        return "JSON nested too deeply to read (beyond the interpreter's recursion limit)", None
     message = str(exc)
     if isinstance(exc, msgspec.ValidationError):
         # Decoding to Any validates nothing but numbers: msgspec refuses an integer of
