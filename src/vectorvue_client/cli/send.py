@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, TextIO
 
 from vectorvue_client.cli.common import (
+    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_REJECTED,
     TableWriter,
@@ -25,12 +28,19 @@ from vectorvue_client.cli.common import (
     open_client,
     table,
 )
-from vectorvue_client.cli.inputs import Document, InputFile, Unreadable, printable
+from vectorvue_client.cli.inputs import Document, InputFile, InputFileError, Unreadable, printable
 from vectorvue_client.cli.progress import Progress
-from vectorvue_client.domain.errors import VectorVueSerializationError
+from vectorvue_client.domain.envelope import ItemOutcome, ResponseEnvelope
+from vectorvue_client.domain.errors import (
+    VectorVueAPIError,
+    VectorVueError,
+    VectorVueSerializationError,
+)
+from vectorvue_client.domain.redaction import mask_known
 from vectorvue_client.service.client import PlannedItem, VectorVueClient
+from vectorvue_client.service.delivery import SendObserver, WaitReason
 
-CHUNK: Final = 200  # documents per send_outputs call: progress granularity
+CHUNK: Final = 200  # documents per send_outputs call (progress moves per request)
 ENQUEUE_CHUNK: Final = 5000  # documents per durable outbox write (each one is a commit)
 CHUNK_BYTES: Final = 8 << 20  # and at most this much input per chunk, whatever its documents
 SHOWN_REFUSALS: Final = 1000  # refusal lines kept (and shown); the rest only counted
@@ -80,80 +90,281 @@ def _text(problem: dict[str, str | None]) -> str:
     return ": ".join(part for part in parts if part is not None)
 
 
+class Rejections:
+    """The items VectorVue refused, each as {id, status, code, message, request_id}: the
+    first SHOWN_REFUSALS kept, the rest only counted."""
+
+    def __init__(self) -> None:
+        self.shown: list[dict[str, str | None]] = []
+        self.count = 0
+
+    def add(self, item: ItemOutcome, request_id: str | None) -> None:
+        """One more refused item."""
+        self.add_reason(item.item_id, item.status, item.error_code, item.error_message, request_id)
+
+    def add_reason(
+        self,
+        item_id: str | None,
+        status: str,
+        code: str | None,
+        message: str | None,
+        request_id: str | None,
+        count: int = 1,
+    ) -> None:
+        """`count` more refused items, for one reason."""
+        self.count += count
+        if len(self.shown) < SHOWN_REFUSALS:
+            self.shown.append(
+                {
+                    "id": item_id,
+                    "status": status,
+                    "code": code,
+                    "message": message,
+                    "request_id": request_id,
+                }
+            )
+
+    def lines(self) -> list[str]:
+        """The human lines: each kept refusal, then how many more there were."""
+        lines = []
+        for r in self.shown:
+            reason = ": ".join(part for part in (r["code"], r["message"]) if part) or r["status"]
+            lines.append(f"rejected by VectorVue: {r['id'] or 'a request'}: {reason}")
+        if self.count > len(self.shown):
+            lines.append(f"rejected by VectorVue: {self.count - len(self.shown)} more")
+        return lines
+
+
 @dataclass
 class Summary:
-    """The counts of one send."""
+    """The counts of one send, kept as it goes: what it ends with, however it ends."""
 
     mode: str
+    gateway: bool = False
     documents: int = 0
     items: int = 0
     accepted: int = 0
-    rejected: int = 0
+    rejected: Rejections = field(default_factory=Rejections)
+    unconfirmed: int = 0  # in a request that ended without VectorVue's answer on them
     refused: Refusals = field(default_factory=Refusals)
+    request_ids: list[str] = field(default_factory=list)
+    stopped: str | None = None  # why it ended early: an error, or the interrupt
     seconds: float = 0.0
+
+    @property
+    def not_attempted(self) -> int:
+        """The items that were not sent (or stored) at all."""
+        return max(0, self.items - self.accepted - self.rejected.count - self.unconfirmed)
 
     def data(self) -> dict[str, Any]:
         """The --json summary (without a dry run's list of items)."""
         rate = self.accepted / self.seconds if self.seconds > 0 else 0.0
-        return {
+        data = {
             "mode": self.mode,
             "documents": self.documents,
             "items": self.items,
             "accepted": self.accepted,
-            "rejected": self.rejected,
+            "rejected": self.rejected.count,
+            "rejected_items": self.rejected.shown,
+            "rejected_items_omitted": self.rejected.count - len(self.rejected.shown),
+            "unconfirmed": self.unconfirmed,
+            "not_attempted": self.not_attempted,
             "refused": self.refused.count,
             "refused_locally": self.refused.shown,
             "refused_locally_omitted": self.refused.omitted,
+            "requests": len(self.request_ids),
+            "request_ids": self.request_ids,
+            "stopped": self.stopped,
             "seconds": round(self.seconds, 3),
             "items_per_second": round(rate, 1),
         }
+        if self.undelivered:
+            data["resend"] = self.resend_hint()
+        return data
+
+    @property
+    def undelivered(self) -> bool:
+        """Whether the send stopped early, leaving items that VectorVue did not refuse but
+        that are not known to be stored."""
+        return self.stopped is not None and (self.unconfirmed > 0 or self.not_attempted > 0)
+
+    def resend_hint(self) -> str:
+        """What to do about the items not delivered."""
+        if self.mode == "enqueue":
+            return (
+                "running the same command again is safe: each item keeps its key, and the "
+                "outbox stores it once"
+            )
+        return (
+            "sending the same file again is safe: each item keeps its id, and VectorVue "
+            "stores it once; or store the file durably with `send --enqueue FILE` and let "
+            "`vectorvue-client outbox drain` deliver it"
+        )
+
+    def request_line(self) -> str | None:
+        """VectorVue's request ids, compactly: the first and the last, and how many."""
+        ids = self.request_ids
+        if not ids:
+            return None
+        look_up = "" if self.gateway else " (look one up: vectorvue-client status REQUEST_ID)"
+        if len(ids) == 1:
+            return f"request id: {ids[0]}{look_up}"
+        return f"request ids: {len(ids)}, first {ids[0]}, last {ids[-1]}{look_up}"
+
+
+class Tally(SendObserver):
+    """Counts each request's outcome into the summary as it ends, and moves the progress."""
+
+    def __init__(self, summary: Summary, progress: Progress) -> None:
+        self._summary = summary
+        self._progress = progress
+        self.in_flight = 0  # the items of the request started and not yet answered
+
+    def request_started(self, items: int) -> None:
+        self.in_flight = items
+
+    def request_done(self, envelope: ResponseEnvelope) -> None:
+        summary = self._summary
+        self.in_flight = 0
+        if envelope.request_id is not None:
+            summary.request_ids.append(envelope.request_id)
+        for item in envelope.items:
+            if item.accepted:
+                summary.accepted += 1
+            else:
+                summary.rejected.add(item, envelope.request_id)
+        self._progress.advance(len(envelope.items))
+
+    def waiting(self, seconds: float, reason: WaitReason) -> None:
+        self._progress.waiting(seconds, reason)
+
+    def stopped(self, exc: BaseException) -> None:
+        """The send ended with `exc`: the request in flight is refused (a definite answer
+        of VectorVue on it) or unconfirmed (no answer, or one that says "later")."""
+        summary, items, self.in_flight = self._summary, self.in_flight, 0
+        if isinstance(exc, VectorVueAPIError) and _refuses_items(exc.status_code):
+            code = exc.error_code or f"http_{exc.status_code}"
+            summary.rejected.add_reason(
+                None,
+                "failed",
+                code,
+                exc.envelope.error if exc.envelope else str(exc),
+                exc.request_id,
+                items,
+            )
+            if exc.request_id is not None:
+                summary.request_ids.append(exc.request_id)
+        else:
+            summary.unconfirmed += items
+
+
+def _refuses_items(status: int) -> bool:
+    """Whether an error answer refuses what the request carried ("not this"), rather than
+    saying "not now" (408, 425, 429, 5xx) or "not you" (401, 403: the credentials)."""
+    return 400 <= status < 500 and status not in (401, 403, 408, 425, 429)
 
 
 def run(args: argparse.Namespace) -> int:
-    """The send command."""
+    """The send command. However it ends (done, an error, Ctrl-C, SIGTERM), a send or an
+    enqueue prints its summary of what became of every item before the error is reported."""
     mode = "dry-run" if args.dry_run else "enqueue" if args.enqueue else "send"
     summary = Summary(mode=mode)
-    with InputFile(args.file) as source, open_client(args) as client:
-        started = time.monotonic()
-        listing = Listing(sys.stdout, as_json=args.json) if mode == "dry-run" else None
+    terminated = False
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        with InputFile(args.file) as source, open_client(args, offline=mode == "dry-run") as client:
+            summary.gateway = client.config.profile == "telemetry-gateway"
+            started = time.monotonic()
+            try:
+                return _run(args, source, client, summary, started)
+            except (VectorVueError, InputFileError, OSError, KeyboardInterrupt) as exc:
+                if mode == "dry-run" or isinstance(exc, BrokenPipeError):
+                    raise  # nothing was sent; the listing is on stdout already
+                summary.seconds = time.monotonic() - started
+                summary.stopped = _why(exc)
+                _report(args, summary, None)
+                sys.stdout.flush()
+                if not isinstance(exc, _Terminated):
+                    raise
+                terminated = True
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    # Killed by SIGTERM, as the one who sent it expects (the shell reports 143), once the
+    # summary is out and the client (its outbox) closed.
+    assert terminated
+    os.kill(os.getpid(), signal.SIGTERM)
+    return EXIT_INTERRUPTED  # not reached
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the send is, so that it ends as Ctrl-C does."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, _Terminated):
+        return "terminated (SIGTERM)"
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted (Ctrl-C)"
+    return mask_known(" ".join((str(exc) or type(exc).__name__).split()))
+
+
+def _run(
+    args: argparse.Namespace,
+    source: InputFile,
+    client: VectorVueClient,
+    summary: Summary,
+    started: float,
+) -> int:
+    mode = summary.mode
+    listing = Listing(sys.stdout, as_json=args.json) if mode == "dry-run" else None
+    quiet = bool(getattr(args, "quiet", False))
+    with Progress(
+        None, "checking", unit="documents", quiet=quiet, as_json=args.json, after=1.0
+    ) as checking:
         for chunk in _chunks(source.documents(), CHUNK):
             planned = _check(client, chunk, summary)
+            checking.advance(len(chunk))
             if listing is not None:
                 listing.add(planned)
-        refused = summary.refused
-        if refused.count and not args.skip_invalid:
-            summary.seconds = time.monotonic() - started
-            _report(args, summary, listing)
-            first = refused.shown[0]
-            problems = (
-                _text(first)
-                if refused.count == 1
-                else f"{refused.count} documents refused, the first: {_text(first)}"
-            )
-            error(
-                f"{source.name}: {problems}; nothing was sent "
-                "(fix the input, or pass --skip-invalid to send the rest)",
-                exit_code=EXIT_REJECTED,
-                field=first["field"],
-                rule=first["rule"],
-            )
-            return EXIT_REJECTED
-        if mode == "enqueue":
-            _enqueue(client, source, summary, args.skip_invalid)
-        elif mode == "send":
-            _send(client, source, summary, args.skip_invalid)
+    refused = summary.refused
+    if refused.count and not args.skip_invalid:
         summary.seconds = time.monotonic() - started
         _report(args, summary, listing)
-        if refused.count:
-            left_out = "would be left out" if mode == "dry-run" else "left out"
-            first = refused.shown[0]
-            error(
-                f"{source.name}: {refused.count} document(s) {left_out}, the first: {_text(first)}",
-                exit_code=EXIT_REJECTED,
-                field=first["field"],
-                rule=first["rule"],
-            )
-    return EXIT_REJECTED if refused.count or summary.rejected else EXIT_OK
+        first = refused.shown[0]
+        problems = (
+            _text(first)
+            if refused.count == 1
+            else f"{refused.count} documents refused, the first: {_text(first)}"
+        )
+        error(
+            f"{source.name}: {problems}; nothing was sent "
+            "(fix the input, or pass --skip-invalid to send the rest)",
+            exit_code=EXIT_REJECTED,
+            field=first["field"],
+            rule=first["rule"],
+        )
+        return EXIT_REJECTED
+    if mode == "enqueue":
+        _enqueue(client, source, summary, args.skip_invalid)
+    elif mode == "send":
+        with Progress(summary.items, "sending", quiet=quiet, as_json=args.json) as progress:
+            _send(client, source, summary, args.skip_invalid, Tally(summary, progress))
+    summary.seconds = time.monotonic() - started
+    _report(args, summary, listing)
+    if refused.count:
+        left_out = "would be left out" if mode == "dry-run" else "left out"
+        first = refused.shown[0]
+        error(
+            f"{source.name}: {refused.count} document(s) {left_out}, the first: {_text(first)}",
+            exit_code=EXIT_REJECTED,
+            field=first["field"],
+            rule=first["rule"],
+        )
+    return EXIT_REJECTED if refused.count or summary.rejected.count else EXIT_OK
 
 
 def _enqueue(
@@ -165,17 +376,25 @@ def _enqueue(
         summary.accepted += len(keys or ())
 
 
-def _send(client: VectorVueClient, source: InputFile, summary: Summary, skip_invalid: bool) -> None:
-    """The second reading of a send: deliver the valid documents, a chunk per call."""
-    with Progress(summary.items, "sending") as progress:
+def _send(
+    client: VectorVueClient,
+    source: InputFile,
+    summary: Summary,
+    skip_invalid: bool,
+    tally: Tally,
+) -> None:
+    """The second reading of a send: deliver the valid documents, a chunk per call; the
+    tally counts each request's outcome as it ends."""
+
+    def send_outputs(documents: list[Any]) -> ResponseEnvelope:
+        return client.send_outputs(documents, observer=tally)
+
+    try:
         for chunk in _chunks(_valid(source.documents()), CHUNK):
-            envelope = _leaving_out_refused(client.send_outputs, chunk, skip_invalid)
-            if envelope is None:
-                continue
-            accepted = sum(1 for item in envelope.items if item.accepted)
-            summary.accepted += accepted
-            summary.rejected += len(envelope.items) - accepted
-            progress.advance(len(envelope.items))
+            _leaving_out_refused(send_outputs, chunk, skip_invalid)
+    except BaseException as exc:
+        tally.stopped(exc)
+        raise
 
 
 def _chunks[T](parts: Iterable[T], size: int) -> Iterator[list[T]]:
@@ -247,7 +466,8 @@ def _leaving_out_refused[R](
 class Listing:
     """What a dry run would send, written as it is found: a table (its column widths set
     by the first rows; later, wider cells push their row out) or, with --json, one JSON
-    object whose "would_send" list is written item by item before the summary keys."""
+    object whose "would_send" list is written item by item before the summary keys, each
+    with the payload it would be sent as (see PlannedItem.body)."""
 
     WIDTH_ROWS: Final = 1000
 
@@ -261,16 +481,12 @@ class Listing:
         """Write these items."""
         for p in planned:
             if self._json:
-                item = {
-                    "kind": p.kind,
-                    "id": p.item_id,
-                    "type": p.item_type,
-                    "asset_ref": p.asset_ref,
-                }
-                self._out.write(
-                    ('{"would_send": [' if self._count == 0 else ", ")
-                    + json.dumps(item, sort_keys=True)
-                )
+                item = {"kind": p.kind, "id": p.item_id, "type": p.item_type}
+                described = json.dumps({"asset_ref": p.asset_ref, **item}, sort_keys=True)
+                # The payload as the exact JSON it is sent as (its keys in their order),
+                # spliced in as "payload", the last key.
+                entry = f'{described.removesuffix("}")}, "payload": {p.body.decode()}}}'
+                self._out.write(('{"would_send": [' if self._count == 0 else ", ") + entry)
             else:
                 self._table.row((p.kind, p.item_id, p.item_type, p.asset_ref or "-"))
             self._count += 1
@@ -302,6 +518,8 @@ def _report(args: argparse.Namespace, summary: Summary, listing: Listing | None)
         return
     if summary.mode == "enqueue":
         lines = [f"{summary.accepted} item(s) stored in the outbox ({summary.seconds:.2f} s)"]
+        if summary.not_attempted:
+            lines.append(f"{summary.not_attempted} item(s) not stored")
     else:
         lines = [
             table(
@@ -310,13 +528,38 @@ def _report(args: argparse.Namespace, summary: Summary, listing: Listing | None)
                         summary.documents,
                         summary.items,
                         summary.accepted,
-                        summary.rejected,
+                        summary.rejected.count,
                         summary.refused.count,
+                        summary.unconfirmed,
+                        summary.not_attempted,
                         f"{summary.seconds:.2f}",
                         f"{data['items_per_second']:.0f}",
                     )
                 ],
-                ("documents", "items", "accepted", "rejected", "refused", "seconds", "items/s"),
+                (
+                    "documents",
+                    "items",
+                    "accepted",
+                    "rejected",
+                    "refused",
+                    "unconfirmed",
+                    "not attempted",
+                    "seconds",
+                    "items/s",
+                ),
             )
         ]
-    emit(args, data, "\n".join([*lines, *summary.refused.lines()]))
+        if (requests := summary.request_line()) is not None:
+            lines.append(requests)
+        lines.extend(summary.rejected.lines())
+    lines.extend(summary.refused.lines())
+    if summary.unconfirmed:
+        lines.append(
+            f"unconfirmed: {summary.unconfirmed} item(s) were in the request that failed or "
+            "was cut short: VectorVue did not confirm them (they may or may not be stored)"
+        )
+    if summary.stopped is not None:
+        lines.append(f"stopped: {summary.stopped}")
+    if summary.undelivered:
+        lines.append(f"{summary.resend_hint()[0].upper()}{summary.resend_hint()[1:]}.")
+    emit(args, data, "\n".join(lines))
