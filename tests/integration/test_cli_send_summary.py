@@ -279,3 +279,29 @@ def test_gateway_progress_moves_per_request_and_shows_its_waits(
     assert ran.returncode == 0, ran.stderr
     first = ran.stderr.splitlines()[0]
     assert re.fullmatch(rf"sending: 0/{FINDINGS} items; waiting \d+\.\d s before retrying", first)
+
+
+def test_the_check_of_a_long_file_shows_its_progress(
+    local_vectorvue: LocalVectorVue, env: dict[str, str], tmp_path: Path
+) -> None:
+    """A file of more documents than one chunk: the first reading (every document checked
+    before anything is sent) prints its count on stderr, up to the last, before the send's
+    own lines; -q prints no progress at all."""
+    template = json.loads(sample_path("findings.jsonl").read_text().splitlines()[0])
+    path = tmp_path / "long.jsonl"
+    count = 450
+    lines = [json.dumps({**template, "title": f"finding {i}"}) for i in range(count)]
+    path.write_text("\n".join(lines) + "\n")
+    env = {**env, "VECTORVUE_BATCH_SIZE": "100"}
+    ran = cli("send", str(path), env=env)
+    assert ran.returncode == 0, ran.stderr
+    printed = ran.stderr.splitlines()
+    checking = [line for line in printed if line.startswith("checking: ")]
+    assert re.fullmatch(r"checking: 200 documents \(\d+/s\)", checking[0]), printed
+    assert checking[-1] == f"checking: {count} documents", printed
+    assert printed.index(checking[-1]) < next(
+        i for i, line in enumerate(printed) if line.startswith("sending: ")
+    )
+    quiet = cli("send", str(path), "-q", env=env)
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stderr == ""

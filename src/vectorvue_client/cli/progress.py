@@ -3,8 +3,8 @@ otherwise (a log, a CI job), never on stdout, which holds the result.
 
 The bar is transient (it leaves no trace once done): the command prints its own summary
 after it. Plain lines come at most one a second (and the last one), so a log of a long
-send stays readable; `quiet` (-q) and `as_json` (--json, whose stderr holds only JSON
-error objects) print no plain line at all.
+send stays readable. `quiet` (-q) shows nothing at all; `as_json` (--json, whose stderr
+holds only JSON error objects) shows the bar but no plain line.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ class Progress:
     """Counts what is done (`advance`) out of `total` (None: not known in advance) and
     shows the count and the rate, and what it waits for (`waiting`).
 
-    `after`: plain lines start only once the work has run this many seconds (a small file
-    is checked at once: nothing to report); the last line is printed only if one was."""
+    `after`: plain lines start only once this many are done (a small file is checked at
+    once: nothing to report); the last line is printed only if one was."""
 
     def __init__(
         self,
@@ -34,11 +34,12 @@ class Progress:
         unit: str = "items",
         quiet: bool = False,
         as_json: bool = False,
-        after: float = 0.0,
+        after: int = 0,
     ) -> None:
         self._total = total
         self._label = label
         self._unit = unit
+        self._quiet = quiet
         self._plain = not (quiet or as_json)
         self._after = after
         self._done = 0
@@ -49,7 +50,7 @@ class Progress:
         self._task: Any = None
 
     def __enter__(self) -> Self:
-        if sys.stderr.isatty():
+        if sys.stderr.isatty() and not self._quiet:
             try:
                 from rich.progress import (  # optional: the `cli` extra
                     BarColumn,
@@ -97,7 +98,7 @@ class Progress:
     def _line(self, text: str, *, last: bool) -> None:
         """Print `text` if a second has passed since the last line, or if it is `last`."""
         now = time.monotonic()
-        if not self._plain or (self._last_line is None and now - self._started < self._after):
+        if not self._plain or (self._last_line is None and self._done < self._after):
             return
         if last or self._last_line is None or now - self._last_line >= 1.0:
             self._last_line = now

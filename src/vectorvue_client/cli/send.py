@@ -322,8 +322,14 @@ def _run(
     mode = summary.mode
     listing = Listing(sys.stdout, as_json=args.json) if mode == "dry-run" else None
     quiet = bool(getattr(args, "quiet", False))
+    # A dry run's listing shows its own progress, on stdout.
     with Progress(
-        None, "checking", unit="documents", quiet=quiet, as_json=args.json, after=1.0
+        None,
+        "checking",
+        unit="documents",
+        quiet=quiet or mode == "dry-run",
+        as_json=args.json,
+        after=CHUNK,
     ) as checking:
         for chunk in _chunks(source.documents(), CHUNK):
             planned = _check(client, chunk, summary)
