@@ -145,35 +145,50 @@ def test_an_interrupted_send_says_what_was_delivered_and_what_was_not(
     assert "send --enqueue FILE" in stdout
 
 
-@pytest.mark.parametrize(
-    "fault",
-    ["429", "reset"],
-)
+@pytest.mark.parametrize("fault", ["429", "reset", "422"])
 def test_a_send_stopped_by_vectorvue_prints_its_summary_before_its_error(
     local_vectorvue: LocalVectorVue, env: dict[str, str], findings_file: Path, fault: str
 ) -> None:
     """Two requests answered, then a 429 on every attempt of the third (or a dropped
     connection): exit 3, the summary on stdout (the JSON object with --json), the error
-    one JSON line on stderr."""
+    one JSON line on stderr; its 2 items unconfirmed, 4 not attempted. A 422 refuses the
+    third request's items: they are rejected, with its reason, and the exit code is 1."""
     local_vectorvue.stall_next(2, 0.0)
     if fault == "429":
         local_vectorvue.fail_next(2, 429, b'{"detail":"Rate limit exceeded"}')  # 1 + 1 retry
-    else:
+    elif fault == "reset":
         local_vectorvue.reset_next(2)
+    else:
+        local_vectorvue.fail_next(1, 422, b'{"detail":"batch refused on purpose"}')
     ran = cli("send", str(findings_file), "--json", env=env)
-    assert ran.returncode == 3, ran.stderr
     error = json.loads(ran.stderr.splitlines()[-1])
-    assert error["exit_code"] == 3
     data = json.loads(ran.stdout)
-    assert (data["accepted"], data["unconfirmed"], data["not_attempted"]) == (4, 2, 4)
-    assert added_up(data) == FINDINGS
     assert data["stopped"] == error["error"]
+    assert data["accepted"] == 4 and data["not_attempted"] == 4
+    assert added_up(data) == FINDINGS
     assert "--enqueue" in data["resend"]
+    if fault == "422":
+        assert ran.returncode == error["exit_code"] == 1, ran.stderr
+        assert (data["rejected"], data["unconfirmed"]) == (2, 0)
+        [rejected] = data["rejected_items"]
+        assert (rejected["code"], rejected["message"]) == ("http_422", "batch refused on purpose")
+        assert (rejected["id"], rejected["items"]) == (None, 2)
+        local_vectorvue.stall_next(2, 0.0)
+        local_vectorvue.fail_next(1, 422, b'{"detail":"batch refused on purpose"}')
+        table = cli("send", str(findings_file), env=env)
+        assert re.search(
+            r"^rejected by VectorVue: the 2 item\(s\) of one request: "
+            r"http_422: batch refused on purpose$",
+            table.stdout,
+            re.MULTILINE,
+        ), table.stdout
+    else:
+        assert ran.returncode == error["exit_code"] == 3, ran.stderr
+        assert (data["rejected"], data["unconfirmed"]) == (0, 2)
     # And resending the same file is indeed safe: every finding stored once.
     again = cli("send", str(findings_file), "--json", env=env)
     assert again.returncode == 0, again.stderr
     assert len(local_vectorvue.accepted_findings()) == FINDINGS
-    assert all(local_vectorvue.receipts(i) >= 1 for i in local_vectorvue.accepted_findings())
 
 
 def test_request_ids_and_the_servers_reasons_are_shown(

@@ -13,8 +13,10 @@ import json
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Final, TextIO
 
@@ -91,11 +93,12 @@ def _text(problem: dict[str, str | None]) -> str:
 
 
 class Rejections:
-    """The items VectorVue refused, each as {id, status, code, message, request_id}: the
-    first SHOWN_REFUSALS kept, the rest only counted."""
+    """The items VectorVue refused, as {id, items, status, code, message, request_id}: one
+    per item, or one for all the items of a request refused whole (id None); the first
+    SHOWN_REFUSALS kept, the rest only counted."""
 
     def __init__(self) -> None:
-        self.shown: list[dict[str, str | None]] = []
+        self.shown: list[dict[str, str | int | None]] = []
         self.count = 0
 
     def add(self, item: ItemOutcome, request_id: str | None) -> None:
@@ -117,6 +120,7 @@ class Rejections:
             self.shown.append(
                 {
                     "id": item_id,
+                    "items": count,
                     "status": status,
                     "code": code,
                     "message": message,
@@ -124,14 +128,21 @@ class Rejections:
                 }
             )
 
+    @property
+    def omitted(self) -> int:
+        """How many refused items were counted but not kept."""
+        return self.count - sum(int(r["items"] or 0) for r in self.shown)
+
     def lines(self) -> list[str]:
         """The human lines: each kept refusal, then how many more there were."""
         lines = []
         for r in self.shown:
-            reason = ": ".join(part for part in (r["code"], r["message"]) if part) or r["status"]
-            lines.append(f"rejected by VectorVue: {r['id'] or 'a request'}: {reason}")
-        if self.count > len(self.shown):
-            lines.append(f"rejected by VectorVue: {self.count - len(self.shown)} more")
+            reason = ": ".join(str(p) for p in (r["code"], r["message"]) if p) or r["status"]
+            request = f"request {r['request_id']}" if r["request_id"] else "one request"
+            what = r["id"] or f"the {r['items']} item(s) of {request}"
+            lines.append(f"rejected by VectorVue: {what}: {reason}")
+        if self.omitted:
+            lines.append(f"rejected by VectorVue: {self.omitted} more item(s)")
         return lines
 
 
@@ -166,7 +177,7 @@ class Summary:
             "accepted": self.accepted,
             "rejected": self.rejected.count,
             "rejected_items": self.rejected.shown,
-            "rejected_items_omitted": self.rejected.count - len(self.rejected.shown),
+            "rejected_items_omitted": self.rejected.omitted,
             "unconfirmed": self.unconfirmed,
             "not_attempted": self.not_attempted,
             "refused": self.refused.count,
@@ -269,29 +280,27 @@ def run(args: argparse.Namespace) -> int:
     enqueue prints its summary of what became of every item before the error is reported."""
     mode = "dry-run" if args.dry_run else "enqueue" if args.enqueue else "send"
     summary = Summary(mode=mode)
-    terminated = False
-    previous = signal.signal(signal.SIGTERM, _terminate)
-    try:
-        with InputFile(args.file) as source, open_client(args, offline=mode == "dry-run") as client:
-            summary.gateway = client.config.profile == "telemetry-gateway"
-            started = time.monotonic()
-            try:
-                return _run(args, source, client, summary, started)
-            except (VectorVueError, InputFileError, OSError, KeyboardInterrupt) as exc:
-                if mode == "dry-run" or isinstance(exc, BrokenPipeError):
-                    raise  # nothing was sent; the listing is on stdout already
-                summary.seconds = time.monotonic() - started
-                summary.stopped = _why(exc)
-                _report(args, summary, None)
-                sys.stdout.flush()
-                if not isinstance(exc, _Terminated):
-                    raise
-                terminated = True
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-    # Killed by SIGTERM, as the one who sent it expects (the shell reports 143), once the
-    # summary is out and the client (its outbox) closed.
-    assert terminated
+    with (
+        _sigterm_raises(mode != "dry-run"),
+        InputFile(args.file) as source,
+        open_client(args, offline=mode == "dry-run") as client,
+    ):
+        summary.gateway = client.config.profile == "telemetry-gateway"
+        started = time.monotonic()
+        try:
+            return _run(args, source, client, summary, started)
+        except (VectorVueError, InputFileError, OSError, KeyboardInterrupt) as exc:
+            if mode == "dry-run" or isinstance(exc, BrokenPipeError):
+                raise  # nothing was sent; the listing is on stdout already
+            summary.seconds = time.monotonic() - started
+            summary.stopped = _why(exc)
+            _report(args, summary, None)
+            sys.stdout.flush()
+            if not isinstance(exc, _Terminated):
+                raise
+    # Ended by SIGTERM, as whoever sent it expects (a shell reports 143), once the summary
+    # is out and the client (its outbox) closed.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     os.kill(os.getpid(), signal.SIGTERM)
     return EXIT_INTERRUPTED  # not reached
 
@@ -302,6 +311,20 @@ class _Terminated(KeyboardInterrupt):
 
 def _terminate(signum: int, frame: object) -> None:
     raise _Terminated
+
+
+@contextmanager
+def _sigterm_raises(on: bool) -> Iterator[None]:
+    """SIGTERM raises _Terminated while inside (when `on`, and on the main thread, the only
+    one a signal handler can be set from)."""
+    if not on or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _why(exc: BaseException) -> str:
