@@ -243,6 +243,22 @@ def test_request_ids_and_the_servers_reasons_are_shown(
     assert rejected["request_id"] == partial["request_id"] == data["request_ids"][0]
 
 
+def test_an_answer_that_is_not_vectorvues_leaves_its_items_unconfirmed(
+    local_vectorvue: LocalVectorVue, env: dict[str, str], findings_file: Path
+) -> None:
+    """A proxy's HTML page with a 202 for the second request: the send goes on, its 2
+    items are unconfirmed (nothing says VectorVue has them), and the exit code is 1."""
+    local_vectorvue.stall_next(1, 0.0)
+    local_vectorvue.non_json_next(1, 202)
+    ran = cli("send", str(findings_file), "--json", env=env)
+    assert ran.returncode == 1, ran.stderr
+    data = json.loads(ran.stdout)
+    assert (data["accepted"], data["unconfirmed"], data["not_attempted"]) == (8, 2, 0)
+    assert added_up(data) == FINDINGS
+    assert data["stopped"] is None
+    assert "safe" in data["resend"]
+
+
 def gateway_env(vv: LocalVectorVue, key: Ed25519PrivateKey) -> dict[str, str]:
     cert = vv.issue_client_cert("spectrastrike-producer")
     seed = key.private_bytes(

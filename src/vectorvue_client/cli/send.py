@@ -4,6 +4,12 @@ The input is read twice (ADR 0023): once to check every document, and, unless a 
 was refused (and --skip-invalid not given) or this is a dry run, once more to send or
 enqueue them. Each reading holds one chunk of documents at a time, so a JSON Lines file
 of any size is sent in bounded memory; a dry run writes what it would send as it goes.
+
+A send counts each request's outcome as it ends (a SendObserver on send_outputs), so
+however it ends (done, an error, Ctrl-C, SIGTERM) its summary says what was accepted,
+rejected by VectorVue (with its reasons), refused here, unconfirmed (in a request that
+got no answer on them) and not attempted, with VectorVue's request ids. The summary is
+the result, on stdout; progress and errors go to stderr.
 """
 
 from __future__ import annotations
@@ -195,9 +201,9 @@ class Summary:
 
     @property
     def undelivered(self) -> bool:
-        """Whether the send stopped early, leaving items that VectorVue did not refuse but
-        that are not known to be stored."""
-        return self.stopped is not None and (self.unconfirmed > 0 or self.not_attempted > 0)
+        """Whether items that VectorVue did not refuse are not known to be stored: some
+        unconfirmed, or not attempted by a send that stopped early."""
+        return self.unconfirmed > 0 or (self.stopped is not None and self.not_attempted > 0)
 
     def resend_hint(self) -> str:
         """What to do about the items not delivered."""
@@ -236,7 +242,7 @@ class Tally(SendObserver):
 
     def request_done(self, envelope: ResponseEnvelope) -> None:
         summary = self._summary
-        self.in_flight = 0
+        items, self.in_flight = self.in_flight, 0
         if envelope.request_id is not None:
             summary.request_ids.append(envelope.request_id)
         for item in envelope.items:
@@ -244,7 +250,10 @@ class Tally(SendObserver):
                 summary.accepted += 1
             else:
                 summary.rejected.add(item, envelope.request_id)
-        self._progress.advance(len(envelope.items))
+        # An answer that says nothing of the items (a 2xx that is not VectorVue's, from a
+        # proxy) confirms none of them.
+        summary.unconfirmed += max(0, items - len(envelope.items))
+        self._progress.advance(max(items, len(envelope.items)))
 
     def waiting(self, seconds: float, reason: WaitReason) -> None:
         self._progress.waiting(seconds, reason)
@@ -393,7 +402,8 @@ def _run(
             field=first["field"],
             rule=first["rule"],
         )
-    return EXIT_REJECTED if refused.count or summary.rejected.count else EXIT_OK
+    delivered = not (refused.count or summary.rejected.count or summary.unconfirmed)
+    return EXIT_OK if delivered else EXIT_REJECTED
 
 
 def _enqueue(

@@ -75,7 +75,8 @@ class SendObserver:
     def request_done(self, envelope: ResponseEnvelope) -> None:
         """A request ended with VectorVue's answer on its items: `envelope.items` are their
         outcomes, `envelope.request_id` VectorVue's id of the request. A request that ends
-        in an exception (VectorVue unreachable, the call cancelled) reports nothing."""
+        in an exception reports nothing: VectorVue unreachable, an error answer (a 422, a
+        429 that outlasts the retries), the call cancelled."""
 
     def waiting(self, seconds: float, reason: WaitReason) -> None:
         """The send is about to wait `seconds`: "rate_limit" for the gateway's per-operator
