@@ -336,3 +336,51 @@ def test_the_check_of_a_long_file_shows_its_progress(
     quiet = cli("send", str(path), "-q", env=env)
     assert quiet.returncode == 0, quiet.stderr
     assert quiet.stderr == ""
+
+
+def test_a_wait_for_the_gateways_rate_limit_is_shown_and_can_be_interrupted(
+    local_vectorvue_factory: LocalVectorVueFactory, findings_file: Path
+) -> None:
+    """One request a minute: after the first event the send waits for the operator's
+    budget, and says so on stderr as the wait starts; Ctrl-C then ends it: 1 accepted,
+    the rest not attempted (none unconfirmed: no request was in flight)."""
+    key = Ed25519PrivateKey.generate()
+    vv = local_vectorvue_factory(
+        gateway_identities={"spectrastrike-producer": key.public_key()},
+        operator_tenants={"op-001": [TENANT]},
+    )
+    env = {**gateway_env(vv, key), "VECTORVUE_GATEWAY_RATE_PER_MINUTE": "1"}
+    with subprocess.Popen(  # noqa: S603 - our own console script
+        [str(SCRIPT), "send", str(findings_file), "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=clean_env(env),
+    ) as proc:
+        until(lambda: posts(vv) == 1, proc)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=WAIT_SECONDS)
+    assert proc.returncode == 130, stderr
+    data = json.loads(stdout)
+    assert (data["accepted"], data["unconfirmed"], data["not_attempted"]) == (1, 0, FINDINGS - 1)
+    assert data["stopped"] == "interrupted (Ctrl-C)"
+
+    with subprocess.Popen(  # noqa: S603 - our own console script
+        [str(SCRIPT), "send", str(findings_file)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=clean_env(env),
+    ) as proc:
+        assert proc.stderr is not None
+        waiting = ""
+        while line := proc.stderr.readline():
+            if "waiting" in line:
+                waiting = line
+                break
+        proc.send_signal(signal.SIGINT)
+        stdout, _ = proc.communicate(timeout=WAIT_SECONDS)
+    assert re.fullmatch(
+        rf"sending: 1/{FINDINGS} items; waiting \d+\.\d s for the gateway's rate limit\n", waiting
+    ), waiting
+    assert "stopped: interrupted (Ctrl-C)" in stdout
