@@ -23,9 +23,24 @@ EXIT_INTERRUPTED: Final = 130  # Ctrl-C: 128 + SIGINT, as a shell reports it
 EXIT_STDOUT_CLOSED: Final = 141  # the stdout pipe closed early: 128 + SIGPIPE, likewise
 
 
-def settings(args: argparse.Namespace) -> Resolved:
-    """The configuration the flags, the environment and --config resolve to."""
-    flags: dict[str, str] = {}
+# What a command that sends nothing resolves base_url to when none is configured: a name
+# that can never resolve (RFC 6761), so that nothing could reach anything through it.
+OFFLINE_BASE_URL: Final = "https://offline.invalid"
+
+
+def settings(args: argparse.Namespace, *, offline: bool = False) -> Resolved:
+    """The configuration the flags, the environment and --config resolve to; `offline`
+    (a command that sends nothing): base_url may be missing."""
+    try:
+        return _settings(args, {})
+    except VectorVueConfigError as exc:
+        if not (offline and exc.field == "base_url" and exc.rule.startswith("is required")):
+            raise
+    return _settings(args, {"base_url": OFFLINE_BASE_URL})
+
+
+def _settings(args: argparse.Namespace, fallback: Mapping[str, str]) -> Resolved:
+    flags: dict[str, str] = dict(fallback)
     for name in ("base_url", "profile", "outbox_path"):
         value = getattr(args, name, None)
         if value is not None:
@@ -38,12 +53,13 @@ def settings(args: argparse.Namespace) -> Resolved:
     return resolve(toml_path=args.config, flags=flags)
 
 
-def open_client(args: argparse.Namespace) -> VectorVueClient:
-    """A client with the default adapters for the resolved configuration."""
+def open_client(args: argparse.Namespace, *, offline: bool = False) -> VectorVueClient:
+    """A client with the default adapters for the resolved configuration; `offline` for a
+    command that sends nothing (a dry run), which needs no base_url."""
     # Imported here: the adapters load only for the commands that talk to VectorVue.
     from vectorvue_client.container import build_client
 
-    return build_client(settings(args).config)
+    return build_client(settings(args, offline=offline).config)
 
 
 def emit(args: argparse.Namespace, data: Mapping[str, Any], human: str) -> None:

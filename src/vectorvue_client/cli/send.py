@@ -4,156 +4,169 @@ The input is read twice (ADR 0023): once to check every document, and, unless a 
 was refused (and --skip-invalid not given) or this is a dry run, once more to send or
 enqueue them. Each reading holds one chunk of documents at a time, so a JSON Lines file
 of any size is sent in bounded memory; a dry run writes what it would send as it goes.
+
+However a send or an enqueue ends (done, an error, Ctrl-C, SIGTERM), it prints its
+summary (send_summary.py) before the error is reported: the summary is the result, on
+stdout; progress and errors go to stderr.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from contextlib import contextmanager
 from typing import Any, Final, TextIO
 
 from vectorvue_client.cli.common import (
+    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_REJECTED,
     TableWriter,
     emit,
     error,
     open_client,
-    table,
 )
-from vectorvue_client.cli.inputs import Document, InputFile, Unreadable, printable
+from vectorvue_client.cli.inputs import Document, InputFile, InputFileError, Unreadable
 from vectorvue_client.cli.progress import Progress
-from vectorvue_client.domain.errors import VectorVueSerializationError
+from vectorvue_client.cli.send_summary import Summary, Tally, problem_text
+from vectorvue_client.domain.envelope import ResponseEnvelope
+from vectorvue_client.domain.errors import VectorVueError, VectorVueSerializationError
+from vectorvue_client.domain.redaction import mask_known
 from vectorvue_client.service.client import PlannedItem, VectorVueClient
 
-CHUNK: Final = 200  # documents per send_outputs call: progress granularity
+CHUNK: Final = 200  # documents per send_outputs call (progress moves per request)
 ENQUEUE_CHUNK: Final = 5000  # documents per durable outbox write (each one is a commit)
 CHUNK_BYTES: Final = 8 << 20  # and at most this much input per chunk, whatever its documents
-SHOWN_REFUSALS: Final = 1000  # refusal lines kept (and shown); the rest only counted
 LISTING_HEADER: Final = ("kind", "id", "type", "asset")
 
 
-class Refusals:
-    """The refused documents: how many, and their problems as {line, field, rule} (an
-    unreadable line's field is None: no field of it could be read). The first SHOWN_REFUSALS
-    problems are kept, the rest only counted, so a file of a million bad lines does not
-    fill memory."""
-
-    def __init__(self) -> None:
-        self.shown: list[dict[str, str | None]] = []
-        self.count = 0  # documents: one with two problems counts once
-        self.problems = 0
-
-    def add(self, where: str, problems: Sequence[tuple[str | None, str]]) -> None:
-        """One more refused document (or unreadable line) and its (field, rule) problems."""
-        self.count += 1
-        for field_name, rule in problems:
-            self.problems += 1
-            if len(self.shown) < SHOWN_REFUSALS:
-                self.shown.append(
-                    {
-                        "line": where,
-                        "field": None if field_name is None else printable(field_name),
-                        "rule": printable(rule),
-                    }
-                )
-
-    @property
-    def omitted(self) -> int:
-        """How many problems were counted but not kept."""
-        return self.problems - len(self.shown)
-
-    def lines(self) -> list[str]:
-        """The human lines: each kept problem, then how many more there were."""
-        lines = [f"refused: {_text(p)}" for p in self.shown]
-        if self.omitted:
-            lines.append(f"refused: {self.omitted} more (only the first {len(self.shown)} shown)")
-        return lines
-
-
-def _text(problem: dict[str, str | None]) -> str:
-    parts = (problem["line"], problem["field"], problem["rule"])
-    return ": ".join(part for part in parts if part is not None)
-
-
-@dataclass
-class Summary:
-    """The counts of one send."""
-
-    mode: str
-    documents: int = 0
-    items: int = 0
-    accepted: int = 0
-    rejected: int = 0
-    refused: Refusals = field(default_factory=Refusals)
-    seconds: float = 0.0
-
-    def data(self) -> dict[str, Any]:
-        """The --json summary (without a dry run's list of items)."""
-        rate = self.accepted / self.seconds if self.seconds > 0 else 0.0
-        return {
-            "mode": self.mode,
-            "documents": self.documents,
-            "items": self.items,
-            "accepted": self.accepted,
-            "rejected": self.rejected,
-            "refused": self.refused.count,
-            "refused_locally": self.refused.shown,
-            "refused_locally_omitted": self.refused.omitted,
-            "seconds": round(self.seconds, 3),
-            "items_per_second": round(rate, 1),
-        }
-
-
 def run(args: argparse.Namespace) -> int:
-    """The send command."""
+    """The send command. However it ends (done, an error, Ctrl-C, SIGTERM), a send or an
+    enqueue prints its summary of what became of every item before the error is reported."""
     mode = "dry-run" if args.dry_run else "enqueue" if args.enqueue else "send"
     summary = Summary(mode=mode)
-    with InputFile(args.file) as source, open_client(args) as client:
+    with (
+        _sigterm_raises(mode != "dry-run"),
+        InputFile(args.file) as source,
+        open_client(args, offline=mode == "dry-run") as client,
+    ):
+        summary.gateway = client.config.profile == "telemetry-gateway"
         started = time.monotonic()
-        listing = Listing(sys.stdout, as_json=args.json) if mode == "dry-run" else None
+        try:
+            return _run(args, source, client, summary, started)
+        except (VectorVueError, InputFileError, OSError, KeyboardInterrupt) as exc:
+            if mode == "dry-run" or isinstance(exc, BrokenPipeError):
+                raise  # nothing was sent; the listing is on stdout already
+            summary.seconds = time.monotonic() - started
+            summary.stopped = _why(exc)
+            _report(args, summary, None)
+            sys.stdout.flush()
+            if not isinstance(exc, _Terminated):
+                raise
+    # Ended by SIGTERM, as whoever sent it expects (a shell reports 143), once the summary
+    # is out and the client (its outbox) closed.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)
+    return EXIT_INTERRUPTED  # not reached
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the send is, so that it ends as Ctrl-C does."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
+@contextmanager
+def _sigterm_raises(on: bool) -> Iterator[None]:
+    """SIGTERM raises _Terminated while inside (when `on`, and on the main thread, the only
+    one a signal handler can be set from)."""
+    if not on or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, _Terminated):
+        return "terminated (SIGTERM)"
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted (Ctrl-C)"
+    return mask_known(" ".join((str(exc) or type(exc).__name__).split()))
+
+
+def _run(
+    args: argparse.Namespace,
+    source: InputFile,
+    client: VectorVueClient,
+    summary: Summary,
+    started: float,
+) -> int:
+    mode = summary.mode
+    listing = Listing(sys.stdout, as_json=args.json) if mode == "dry-run" else None
+    quiet = bool(getattr(args, "quiet", False))
+    # A dry run's listing shows its own progress, on stdout.
+    with Progress(
+        None,
+        "checking",
+        unit="documents",
+        quiet=quiet or mode == "dry-run",
+        as_json=args.json,
+        after=CHUNK,
+    ) as checking:
         for chunk in _chunks(source.documents(), CHUNK):
             planned = _check(client, chunk, summary)
+            checking.advance(len(chunk))
             if listing is not None:
                 listing.add(planned)
-        refused = summary.refused
-        if refused.count and not args.skip_invalid:
-            summary.seconds = time.monotonic() - started
-            _report(args, summary, listing)
-            first = refused.shown[0]
-            problems = (
-                _text(first)
-                if refused.count == 1
-                else f"{refused.count} documents refused, the first: {_text(first)}"
-            )
-            error(
-                f"{source.name}: {problems}; nothing was sent "
-                "(fix the input, or pass --skip-invalid to send the rest)",
-                exit_code=EXIT_REJECTED,
-                field=first["field"],
-                rule=first["rule"],
-            )
-            return EXIT_REJECTED
-        if mode == "enqueue":
-            _enqueue(client, source, summary, args.skip_invalid)
-        elif mode == "send":
-            _send(client, source, summary, args.skip_invalid)
+    refused = summary.refused
+    if refused.count and not args.skip_invalid:
         summary.seconds = time.monotonic() - started
         _report(args, summary, listing)
-        if refused.count:
-            left_out = "would be left out" if mode == "dry-run" else "left out"
-            first = refused.shown[0]
-            error(
-                f"{source.name}: {refused.count} document(s) {left_out}, the first: {_text(first)}",
-                exit_code=EXIT_REJECTED,
-                field=first["field"],
-                rule=first["rule"],
-            )
-    return EXIT_REJECTED if refused.count or summary.rejected else EXIT_OK
+        first = refused.shown[0]
+        problems = (
+            problem_text(first)
+            if refused.count == 1
+            else f"{refused.count} documents refused, the first: {problem_text(first)}"
+        )
+        error(
+            f"{source.name}: {problems}; nothing was sent "
+            "(fix the input, or pass --skip-invalid to send the rest)",
+            exit_code=EXIT_REJECTED,
+            field=first["field"],
+            rule=first["rule"],
+        )
+        return EXIT_REJECTED
+    if mode == "enqueue":
+        _enqueue(client, source, summary, args.skip_invalid)
+    elif mode == "send":
+        with Progress(summary.items, "sending", quiet=quiet, as_json=args.json) as progress:
+            _send(client, source, summary, args.skip_invalid, Tally(summary, progress))
+    summary.seconds = time.monotonic() - started
+    _report(args, summary, listing)
+    if refused.count:
+        left_out = "would be left out" if mode == "dry-run" else "left out"
+        first = refused.shown[0]
+        left = f"{refused.count} document(s) {left_out}"
+        error(
+            f"{source.name}: {left}, the first: {problem_text(first)}",
+            exit_code=EXIT_REJECTED,
+            field=first["field"],
+            rule=first["rule"],
+        )
+    delivered = not (refused.count or summary.rejected.count or summary.unconfirmed)
+    return EXIT_OK if delivered else EXIT_REJECTED
 
 
 def _enqueue(
@@ -165,17 +178,25 @@ def _enqueue(
         summary.accepted += len(keys or ())
 
 
-def _send(client: VectorVueClient, source: InputFile, summary: Summary, skip_invalid: bool) -> None:
-    """The second reading of a send: deliver the valid documents, a chunk per call."""
-    with Progress(summary.items, "sending") as progress:
+def _send(
+    client: VectorVueClient,
+    source: InputFile,
+    summary: Summary,
+    skip_invalid: bool,
+    tally: Tally,
+) -> None:
+    """The second reading of a send: deliver the valid documents, a chunk per call; the
+    tally counts each request's outcome as it ends."""
+
+    def send_outputs(documents: list[Any]) -> ResponseEnvelope:
+        return client.send_outputs(documents, observer=tally)
+
+    try:
         for chunk in _chunks(_valid(source.documents()), CHUNK):
-            envelope = _leaving_out_refused(client.send_outputs, chunk, skip_invalid)
-            if envelope is None:
-                continue
-            accepted = sum(1 for item in envelope.items if item.accepted)
-            summary.accepted += accepted
-            summary.rejected += len(envelope.items) - accepted
-            progress.advance(len(envelope.items))
+            _leaving_out_refused(send_outputs, chunk, skip_invalid)
+    except BaseException as exc:
+        tally.stopped(exc)
+        raise
 
 
 def _chunks[T](parts: Iterable[T], size: int) -> Iterator[list[T]]:
@@ -247,7 +268,8 @@ def _leaving_out_refused[R](
 class Listing:
     """What a dry run would send, written as it is found: a table (its column widths set
     by the first rows; later, wider cells push their row out) or, with --json, one JSON
-    object whose "would_send" list is written item by item before the summary keys."""
+    object whose "would_send" list is written item by item before the summary keys, each
+    with the payload it would be sent as (see PlannedItem.body)."""
 
     WIDTH_ROWS: Final = 1000
 
@@ -261,16 +283,12 @@ class Listing:
         """Write these items."""
         for p in planned:
             if self._json:
-                item = {
-                    "kind": p.kind,
-                    "id": p.item_id,
-                    "type": p.item_type,
-                    "asset_ref": p.asset_ref,
-                }
-                self._out.write(
-                    ('{"would_send": [' if self._count == 0 else ", ")
-                    + json.dumps(item, sort_keys=True)
-                )
+                item = {"kind": p.kind, "id": p.item_id, "type": p.item_type}
+                described = json.dumps({"asset_ref": p.asset_ref, **item}, sort_keys=True)
+                # The payload as the exact JSON it is sent as (its keys in their order),
+                # spliced in as "payload", the last key.
+                entry = f'{described.removesuffix("}")}, "payload": {p.body.decode()}}}'
+                self._out.write(('{"would_send": [' if self._count == 0 else ", ") + entry)
             else:
                 self._table.row((p.kind, p.item_id, p.item_type, p.asset_ref or "-"))
             self._count += 1
@@ -290,33 +308,13 @@ class Listing:
 
 
 def _report(args: argparse.Namespace, summary: Summary, listing: Listing | None) -> None:
-    data = summary.data()
-    if listing is not None:
-        listing.finish(
-            data,
-            [
-                f"\n{summary.items} item(s) from {summary.documents} document(s) would be sent",
-                *summary.refused.lines(),
-            ],
-        )
+    if listing is None:
+        emit(args, summary.data(), "\n".join(summary.lines()))
         return
-    if summary.mode == "enqueue":
-        lines = [f"{summary.accepted} item(s) stored in the outbox ({summary.seconds:.2f} s)"]
-    else:
-        lines = [
-            table(
-                [
-                    (
-                        summary.documents,
-                        summary.items,
-                        summary.accepted,
-                        summary.rejected,
-                        summary.refused.count,
-                        f"{summary.seconds:.2f}",
-                        f"{data['items_per_second']:.0f}",
-                    )
-                ],
-                ("documents", "items", "accepted", "rejected", "refused", "seconds", "items/s"),
-            )
-        ]
-    emit(args, data, "\n".join([*lines, *summary.refused.lines()]))
+    listing.finish(
+        summary.data(),
+        [
+            f"\n{summary.items} item(s) from {summary.documents} document(s) would be sent",
+            *summary.refused.lines(),
+        ],
+    )

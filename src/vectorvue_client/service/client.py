@@ -52,7 +52,7 @@ from vectorvue_client.ports import (
     Signer,
     Transport,
 )
-from vectorvue_client.service.delivery import Delivery, Send
+from vectorvue_client.service.delivery import NO_OBSERVER, Delivery, Send, SendObserver
 from vectorvue_client.service.outbox import DrainReport, OutboxService
 from vectorvue_client.service.outbox_view import OutboxView
 from vectorvue_client.service.senders import (
@@ -79,13 +79,16 @@ _STOP_GRACE_SECONDS: Final = 0.25
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class PlannedItem:
-    """One item send_outputs would send: its kind ("event" or "finding"), id, type and
-    asset."""
+    """One item send_outputs would send: its kind ("event" or "finding"), id, type, asset,
+    and `body`, the JSON it is sent as: on the integration API its exact bytes (the body of
+    a single POST, or one element of a batch's array); on the gateway the request body with
+    `timestamp` and `nonce` null, since each attempt sets (and signs) its own."""
 
     kind: str
     item_id: str
     item_type: str
     asset_ref: str | None
+    body: bytes
 
 
 Output = CanonicalEvent | models.IntegrationFinding
@@ -289,13 +292,16 @@ class VectorVueClient:
                 "send_findings", FINDINGS_BATCH_PATH, planned, started, cancel
             )
 
-    def send_outputs(self, documents: Sequence[Mapping[str, Any]]) -> ResponseEnvelope:
+    def send_outputs(
+        self, documents: Sequence[Mapping[str, Any]], *, observer: SendObserver = NO_OBSERVER
+    ) -> ResponseEnvelope:
         """Deliver what SpectraStrike emits, whatever the shape (broker envelopes, internal
         events, CloudEvents, nmap and metasploit results, findings, VectorVue events): each
         document is recognised and normalized (one nmap result gives one event per host),
         and everything is validated before anything is sent; a problem names its
         document's index. `items` cover every event and then every finding (integration
-        API), or every event in document order (gateway)."""
+        API), or every event in document order (gateway). `observer` (a SendObserver) is
+        told of each request as it starts and ends, and of each wait, as they happen."""
         with self._call() as (started, cancel):
             if self._gateway:
                 source = self._options.source_system
@@ -313,7 +319,7 @@ class VectorVueClient:
                         lambda o: self._gateway_sender.prepare([to_canonical(o)])[0],
                     ),
                 )
-                return self._gateway_sender.many("send_outputs", parts, started, cancel)
+                return self._gateway_sender.many("send_outputs", parts, started, cancel, observer)
             sender = self._integration_sender
 
             def encoded(output: Output) -> Encoded:
@@ -330,11 +336,15 @@ class VectorVueClient:
             if events:
                 planned = sender.plan(events)
                 envelopes.append(
-                    sender.many("send_outputs", EVENTS_BATCH_PATH, planned, started, cancel)
+                    sender.many(
+                        "send_outputs", EVENTS_BATCH_PATH, planned, started, cancel, observer
+                    )
                 )
             if findings:
                 planned = sender.plan(findings)
-                sent = sender.many("send_outputs", FINDINGS_BATCH_PATH, planned, started, cancel)
+                sent = sender.many(
+                    "send_outputs", FINDINGS_BATCH_PATH, planned, started, cancel, observer
+                )
                 envelopes.append(_shift_items(sent, len(events)))
             return merge_batches(envelopes, len(items))
 
@@ -353,15 +363,20 @@ class VectorVueClient:
                     else finding_to_canonical(output, source)
                 )
                 parts = self._gateway_sender.prepare([event])[0]
+                template = parts.body
+                body = template.head + b"null" + template.middle + b"null" + template.tail
                 return PlannedItem(
-                    "event", parts.payload.event_id, event.event_type, event.asset_ref
+                    "event", parts.payload.event_id, event.event_type, event.asset_ref, body
                 )
             if isinstance(output, CanonicalEvent):
-                payload = self._integration_sender.encoded(to_integration_event(output)).payload
+                encoded = self._integration_sender.encoded(to_integration_event(output))
+                payload = encoded.payload
                 assert isinstance(payload, models.IntegrationEvent)
-                return PlannedItem("event", payload.event_id, payload.event_type, payload.asset_ref)
-            self._integration_sender.encoded(output)
-            return PlannedItem("finding", output.finding_id, "finding", output.asset_ref)
+                return PlannedItem(
+                    "event", payload.event_id, payload.event_type, payload.asset_ref, encoded.body
+                )
+            body = self._integration_sender.encoded(output).body
+            return PlannedItem("finding", output.finding_id, "finding", output.asset_ref, body)
 
         return self._per_document(documents, plan)
 

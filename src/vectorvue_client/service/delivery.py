@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Final, Literal
 
 import msgspec
 
@@ -58,6 +59,31 @@ from vectorvue_client.ports import (
 from vectorvue_client.version import USER_AGENT
 
 BASE_HEADERS = (("Accept", "application/json"), ("User-Agent", USER_AGENT))
+
+
+type WaitReason = Literal["rate_limit", "retry"]
+
+
+class SendObserver:
+    """What a long send reports as it goes (VectorVueClient.send_outputs(observer=...)), for
+    a progress display: override the methods you need. They are called on the sending
+    thread, between attempts (never inside one), and must return quickly."""
+
+    def request_started(self, items: int) -> None:
+        """A request carrying `items` items is about to be sent (its first attempt)."""
+
+    def request_done(self, envelope: ResponseEnvelope) -> None:
+        """A request ended with VectorVue's answer on its items: `envelope.items` are their
+        outcomes, `envelope.request_id` VectorVue's id of the request. A request that ends
+        in an exception reports nothing: VectorVue unreachable, an error answer (a 422, a
+        429 that outlasts the retries), the call cancelled."""
+
+    def waiting(self, seconds: float, reason: WaitReason) -> None:
+        """The send is about to wait `seconds`: "rate_limit" for the gateway's per-operator
+        budget, "retry" before the next attempt of a request that failed."""
+
+
+NO_OBSERVER: Final = SendObserver()
 
 
 class Send(msgspec.Struct, frozen=True):
@@ -130,14 +156,18 @@ class Delivery:
         self._limiters: dict[str, SlidingWindowLimiter] = {}
         self._pacing = threading.Lock()
 
-    def post(self, send: Send, cancel: threading.Event) -> ResponseEnvelope:
+    def post(
+        self, send: Send, cancel: threading.Event, observer: SendObserver = NO_OBSERVER
+    ) -> ResponseEnvelope:
         """Send (a POST, or a GET for queries) until the retry policy stops or `cancel` is
         set; the envelope of a 2xx, else raise VectorVueAPIError or
-        VectorVueTransportError. Audited either way."""
-        done = self.exchange(send, cancel)
+        VectorVueTransportError. Audited either way; `observer` is told of every wait."""
+        done = self.exchange(send, cancel, observer)
         return self._conclude(send, done)
 
-    def exchange(self, send: Send, cancel: threading.Event) -> Exchange:
+    def exchange(
+        self, send: Send, cancel: threading.Event, observer: SendObserver = NO_OBSERVER
+    ) -> Exchange:
         """The attempts of `send`, until the retry policy stops or `cancel` is set (a
         backoff in progress then ends at once, and the last answer stands). Raises only
         VectorVueConfigError (a credential that cannot be had), audited.
@@ -156,7 +186,7 @@ class Delivery:
             if send.pace_key is not None and attempts and remaining > 0:
                 # A retry spends the operator's budget too; the first attempt was paced by
                 # the caller before this send's deadline started (see pace()).
-                waited = self.pace(send.pace_key, cancel, remaining)
+                waited = self.pace(send.pace_key, cancel, remaining, observer)
                 if waited is None:  # no room before the deadline: the last answer stands
                     break
                 remaining -= waited
@@ -209,6 +239,7 @@ class Delivery:
             attempts.append(summary(result, delay))
             if delay is None or cancel.is_set():
                 break
+            observer.waiting(delay, "retry")
             self._clock.sleep(delay, cancel)
             if cancel.is_set():
                 break
@@ -267,7 +298,13 @@ class Delivery:
     def _deadline(self, send: Send) -> float:
         return send.deadline if send.deadline is not None else self._config.deadline_seconds
 
-    def pace(self, key: str, cancel: threading.Event, at_most: float | None = None) -> float | None:
+    def pace(
+        self,
+        key: str,
+        cancel: threading.Event,
+        at_most: float | None = None,
+        observer: SendObserver = NO_OBSERVER,
+    ) -> float | None:
         """Wait until `key`'s per-minute budget has room (or `cancel` is set), and count one
         request; returns how long it waited. When that wait would be longer than `at_most`
         seconds, it waits nothing, counts nothing and returns None. Every attempt counts:
@@ -282,6 +319,7 @@ class Delivery:
             if at_most is not None and wait > at_most:
                 return None
             if wait > 0:
+                observer.waiting(wait, "rate_limit")
                 self._clock.sleep(wait, cancel)
             limiter.record(self._clock.monotonic())
         return wait

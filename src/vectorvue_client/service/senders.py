@@ -33,7 +33,7 @@ from vectorvue_client.domain.errors import (
 from vectorvue_client.domain.gateway import GatewayParts
 from vectorvue_client.domain.identity import idempotency_key
 from vectorvue_client.domain.profiles import GatewayContext, to_gateway
-from vectorvue_client.service.delivery import Delivery, Send
+from vectorvue_client.service.delivery import NO_OBSERVER, Delivery, Send, SendObserver
 
 _BASE: Final = "/api/v1/integrations/spectrastrike"
 EVENTS_PATH: Final = f"{_BASE}/events"
@@ -189,6 +189,7 @@ class IntegrationSender:
         cancel: threading.Event,
         *,
         deadline: float | None = None,
+        observer: SendObserver = NO_OBSERVER,
     ) -> ResponseEnvelope:
         """POST one planned batch under its own key (the same bytes and key on every
         attempt, and on every later resend of it)."""
@@ -197,7 +198,7 @@ class IntegrationSender:
         )
         if deadline is not None:
             send = msgspec.structs.replace(send, deadline=deadline)
-        return self._delivery.post(send, cancel)
+        return self._delivery.post(send, cancel, observer)
 
     def many(
         self,
@@ -206,9 +207,16 @@ class IntegrationSender:
         planned: Sequence[PlannedBatch],
         started: float,
         cancel: threading.Event,
+        observer: SendObserver = NO_OBSERVER,
     ) -> ResponseEnvelope:
-        """POST the batches of a plan (`plan` or `plan_all`), in order: one envelope."""
-        parts = [self.post(operation, path, batch, started, cancel) for batch in planned]
+        """POST the batches of a plan (`plan` or `plan_all`), in order: one envelope;
+        `observer` is told of each request as it starts and ends."""
+        parts = []
+        for batch in planned:
+            observer.request_started(len(batch.indices))
+            part = self.post(operation, path, batch, started, cancel, observer=observer)
+            observer.request_done(part)
+            parts.append(part)
         return merge_batches(parts, sum(len(batch.indices) for batch in planned))
 
     def _send(
@@ -261,27 +269,30 @@ class GatewaySender:
         parts: Sequence[GatewayParts],
         started: float,
         cancel: threading.Event,
+        observer: SendObserver = NO_OBSERVER,
     ) -> ResponseEnvelope:
         """Send each event in order, paced per operator, all within one deadline counted
         from `started`; the waits for an operator's budget are not counted in it (they
         depend on the budget, not on VectorVue, and are known in advance). An event
         VectorVue refuses becomes a failed item and the others still go; a transport
         failure (VectorVue unreachable, or the deadline spent) stops the batch and raises,
-        since the next ones would fail too."""
+        since the next ones would fail too. `observer` is told of each wait and request."""
         envelopes = []
         paced = 0.0
         for index, item in enumerate(parts):
             event_id = item.payload.event_id
-            paced += self._delivery.pace(item.operator_id, cancel) or 0.0
+            paced += self._delivery.pace(item.operator_id, cancel, None, observer) or 0.0
             send = self._send(operation, item, index, started + paced)
+            observer.request_started(1)
             try:
-                envelope = self._delivery.post(send, cancel)
+                envelope = self._delivery.post(send, cancel, observer)
             except VectorVueAPIError as exc:
                 envelope = _refused_item(exc, index, event_id)
             else:
                 status = "accepted" if envelope.success else "failed"
                 outcome = ItemOutcome(index, event_id, status, None, envelope.error)
                 envelope = msgspec.structs.replace(envelope, items=(outcome,))
+            observer.request_done(envelope)
             envelopes.append(envelope)
         return merge_batches(envelopes, len(parts))
 
