@@ -25,6 +25,11 @@ EXIT_STDOUT_CLOSED: Final = 141  # the stdout pipe closed early: 128 + SIGPIPE, 
 
 def settings(args: argparse.Namespace) -> Resolved:
     """The configuration the flags, the environment and --config resolve to."""
+    return resolve(toml_path=args.config, flags=setting_flags(args))
+
+
+def setting_flags(args: argparse.Namespace) -> dict[str, str]:
+    """The settings the command line gives: --base-url, --profile, --outbox-path, --set."""
     flags: dict[str, str] = {}
     for name in ("base_url", "profile", "outbox_path"):
         value = getattr(args, name, None)
@@ -35,7 +40,7 @@ def settings(args: argparse.Namespace) -> Resolved:
         if not sep or not name:
             raise VectorVueConfigError("--set", f"{item!r} is not FIELD=VALUE")
         flags[name.strip()] = value
-    return resolve(toml_path=args.config, flags=flags)
+    return flags
 
 
 def open_client(args: argparse.Namespace) -> VectorVueClient:
