@@ -4,7 +4,8 @@ and the one resolver that reads them (flags > environment > TOML > default).
 Each field carries its rule (msgspec Meta constraints, checked in C; a named check in
 __post_init__ only where Meta cannot say it) and its description and section, from which
 config_docs renders docs/configuration.md. Configuration is read here and in the container,
-nowhere else. Each invalid value raises VectorVueConfigError naming the field and the rule.
+nowhere else. Each invalid value raises VectorVueConfigError naming the field and the rule;
+diagnose() collects every broken rule instead (for `config check`).
 """
 
 import difflib
@@ -475,12 +476,14 @@ class Diagnosis(NamedTuple):
 
     def error(self) -> VectorVueConfigError | None:
         """The first problem, naming where the bad value came from; None when there is none."""
-        for name, problem in self.problems.items():
-            source = self.sources.get(name, "default") if name in _NAMES else "default"
-            if source == "default":
-                return problem
-            return VectorVueConfigError(problem.field, f"{problem.rule} (from {source})")
-        return None
+        if not self.problems:
+            return None
+        name, problem = next(iter(self.problems.items()))
+        # An unknown name's rule says where it is already; a default broke no rule of its own.
+        source = self.sources[name] if name in _NAMES else "default"
+        if source == "default":
+            return problem
+        return VectorVueConfigError(problem.field, f"{problem.rule} (from {source})")
 
 
 def resolve(

@@ -121,7 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     add_global_options(parser, 0)
     commands = parser.add_subparsers(
-        dest="command", required=True, metavar="COMMAND", help="what to do (COMMAND --help)"
+        dest="command",
+        required=True,
+        metavar="COMMAND",
+        help="the command to run (each has its own --help)",
     )
 
     def command(
@@ -129,12 +132,15 @@ def build_parser() -> argparse.ArgumentParser:
         name: str,
         help_text: str,
         example: str,
+        more: str = "",
     ) -> _Parser:
+        """A command (or subcommand) with its help line, `more` below it, one example."""
         level = 1 if group is commands else 2  # a command, or a subcommand (outbox stats)
+        sentence = help_text[0].upper() + help_text[1:]
         p = group.add_parser(
             name,
             help=help_text,
-            description=help_text[0].upper() + help_text[1:] + ".",
+            description=sentence + ("" if sentence.endswith("?") else ".") + more,
             epilog=f"Example:\n  vectorvue-client {example}\n",
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
@@ -188,6 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
         "check",
         "every setting, its value and where it came from; invalid ones marked",
         "config check --json",
+        "\n\nExit 0 when every setting is valid, 1 when a secret the configuration needs is\n"
+        "not set (its variable is named, never its value), 2 when a setting is invalid:\n"
+        "every setting is still listed, each invalid one with the rule it breaks.",
     )
     q.set_defaults(handler=queries.config_check)
 
