@@ -4,7 +4,8 @@ and the one resolver that reads them (flags > environment > TOML > default).
 Each field carries its rule (msgspec Meta constraints, checked in C; a named check in
 __post_init__ only where Meta cannot say it) and its description and section, from which
 config_docs renders docs/configuration.md. Configuration is read here and in the container,
-nowhere else. Each invalid value raises VectorVueConfigError naming the field and the rule.
+nowhere else. Each invalid value raises VectorVueConfigError naming the field and the rule;
+diagnose() collects every broken rule instead (for `config check`).
 """
 
 import difflib
@@ -13,6 +14,7 @@ import sys
 import tomllib
 import types
 from collections.abc import Callable, Iterator, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal, NamedTuple, Union, get_args, get_origin
 from urllib.parse import urlsplit
@@ -323,10 +325,9 @@ class VectorVueConfig(msgspec.Struct, frozen=True, kw_only=True):
         # Pins lower-cased once, so comparisons elsewhere are plain string equality.
         pins = tuple(pin.lower() for pin in self.pinned_cert_sha256)
         msgspec.structs.force_setattr(self, "pinned_cert_sha256", pins)
-        _check_url("base_url", self.base_url, ("https",))
-        _check_url("vault_url", self.vault_url, ("https",))
-        _check_url("proxy_url", self.proxy_url, ("http", "https"), path_allowed=False)
-        if broken := next(_between(self), None):
+        for name, schemes, path_allowed in _URLS:
+            _check_url(name, getattr(self, name), schemes, path_allowed=path_allowed)
+        if broken := next(_between(msgspec.structs.asdict(self)), None):
             raise VectorVueConfigError(*broken)
 
     @classmethod
@@ -346,6 +347,22 @@ _FIELDS: Final = msgspec.defstruct(
     "_Fields", [(f.name, f.type) for f in msgspec.structs.fields(VectorVueConfig)]
 )
 _NAMES: Final = VectorVueConfig.__struct_fields__
+# One field each, so that diagnose() checks each field's Meta rules on its own.
+_ONE: Final = {
+    f.name: msgspec.defstruct(f"_{f.name}", [(f.name, f.type)])
+    for f in msgspec.structs.fields(VectorVueConfig)
+}
+_DEFAULTS: Final = {
+    f.name: f.default
+    for f in msgspec.structs.fields(VectorVueConfig)
+    if f.default is not msgspec.NODEFAULT
+}
+# The URL settings: their schemes, and whether a path is allowed.
+_URLS: Final = (
+    ("base_url", ("https",), True),
+    ("vault_url", ("https",), True),
+    ("proxy_url", ("http", "https"), False),
+)
 _AT: Final = " - at `$"
 
 
@@ -401,38 +418,39 @@ def _url_problems(value: str, schemes: tuple[str, ...], path_allowed: bool) -> I
         yield "must not have a path"
 
 
-def _between(c: VectorVueConfig) -> Iterator[tuple[str, str]]:
-    """The rules between fields, in the order they are checked: (field, rule) of each broken."""
-    if c.client_key is not None and c.client_cert is None:
+def _between(c: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """The rules between fields, in the order they are checked: (field, rule) of each broken.
+    `c` maps every field to its value (a VectorVueConfig's, or diagnose()'s)."""
+    if c["client_key"] is not None and c["client_cert"] is None:
         yield "client_key", "is set without client_cert"
-    if c.client_cert is not None and c.client_key is None:
+    if c["client_cert"] is not None and c["client_key"] is None:
         yield "client_cert", "needs client_key: a client certificate without its key is useless"
-    if c.backoff_base_seconds > c.backoff_max_seconds:
+    if c["backoff_base_seconds"] > c["backoff_max_seconds"]:
         yield "backoff_base_seconds", "must not exceed backoff_max_seconds"
-    if c.outbox_backoff_base_seconds > c.outbox_backoff_max_seconds:
+    if c["outbox_backoff_base_seconds"] > c["outbox_backoff_max_seconds"]:
         yield "outbox_backoff_base_seconds", "must not exceed outbox_backoff_max_seconds"
-    if c.ca_bundle is not None and not c.verify_tls:
+    if c["ca_bundle"] is not None and not c["verify_tls"]:
         yield "verify_tls", "is false while ca_bundle is set: verify against it, or not at all"
-    if c.proxy_url is not None and c.proxy_from_env:
+    if c["proxy_url"] is not None and c["proxy_from_env"]:
         yield "proxy_url", "set either proxy_url or proxy_from_env, not both"
-    if len(set(c.credential_sources)) != len(c.credential_sources):
+    if len(set(c["credential_sources"])) != len(c["credential_sources"]):
         yield "credential_sources", "names a source twice"
-    if "file" in c.credential_sources and c.api_key_file is None:
+    if "file" in c["credential_sources"] and c["api_key_file"] is None:
         yield "api_key_file", "is required when credential_sources has file"
     for name in ("vault_url", "vault_path"):
-        if "vault" in c.credential_sources and getattr(c, name) is None:
+        if "vault" in c["credential_sources"] and c[name] is None:
             yield name, "is required when credential_sources has vault"
     for name in ("login_username", "login_tenant_id"):
-        if c.auth == "login" and getattr(c, name) is None:
+        if c["auth"] == "login" and c[name] is None:
             yield name, "is required when auth is login"
-    if c.auth == "login" and c.profile != "integration-api":
+    if c["auth"] == "login" and c["profile"] != "integration-api":
         yield "auth", "login exists on the integration API only"
-    if c.profile == "telemetry-gateway":
-        if c.client_cert is None:
+    if c["profile"] == "telemetry-gateway":
+        if c["client_cert"] is None:
             yield "client_cert", "is required by the telemetry gateway (mutual TLS)"
-        if c.service_identity is None:
+        if c["service_identity"] is None:
             yield "service_identity", "is required by the telemetry gateway (X-Service-Identity)"
-        if (c.signing_key_file is None) == (c.signing_key_env is None):
+        if (c["signing_key_file"] is None) == (c["signing_key_env"] is None):
             yield "signing_key_file", "the gateway needs exactly one of it or signing_key_env"
 
 
@@ -445,6 +463,29 @@ class Resolved(NamedTuple):
     sources: Mapping[str, str]
 
 
+class Diagnosis(NamedTuple):
+    """What the layers resolve to, with every rule they break rather than the first:
+    `values` holds each field's valid value (the default when not given; a field whose
+    given value is invalid, or a base_url not given, is absent), `sources` where each
+    field's value (and each unknown name) came from, and `problems` every broken rule by
+    the setting's name, or by the unknown name as given, in the order resolve() checks."""
+
+    values: Mapping[str, Any]
+    sources: Mapping[str, str]
+    problems: Mapping[str, VectorVueConfigError]
+
+    def error(self) -> VectorVueConfigError | None:
+        """The first problem, naming where the bad value came from; None when there is none."""
+        if not self.problems:
+            return None
+        name, problem = next(iter(self.problems.items()))
+        # An unknown name's rule says where it is already; a default broke no rule of its own.
+        source = self.sources[name] if name in _NAMES else "default"
+        if source == "default":
+            return problem
+        return VectorVueConfigError(problem.field, f"{problem.rule} (from {source})")
+
+
 def resolve(
     *,
     toml_path: str | os.PathLike[str] | None = None,
@@ -455,41 +496,96 @@ def resolve(
     """Every field from its highest layer: flags, then `<prefix>*` variables, then the TOML
     file, then the default. Flag and environment values are text, converted to the field's
     type; an error names the field, the rule, and where the bad value came from."""
+    found = diagnose(toml_path=toml_path, flags=flags, environ=environ, prefix=prefix)
+    if (error := found.error()) is not None:
+        raise error
+    return Resolved(VectorVueConfig(**found.values), found.sources)
+
+
+def diagnose(
+    *,
+    toml_path: str | os.PathLike[str] | None = None,
+    flags: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    prefix: str = PREFIX,
+) -> Diagnosis:
+    """resolve()'s reading of the layers, collecting every broken rule instead of raising
+    the first (`config check` shows them all). A field takes the value, or the problem, of
+    its highest layer: a valid flag replaces an invalid variable."""
     env = os.environ if environ is None else environ
-    values: dict[str, Any] = {}
+    given: dict[str, Any] = {}
     sources = dict.fromkeys(_NAMES, "default")
+    problems: dict[str, VectorVueConfigError] = {}
+
+    def take(name: str, source: str, read: Callable[[], object]) -> None:
+        sources[name] = source
+        given.pop(name, None)
+        problems.pop(name, None)
+        try:
+            given[name] = read()
+        except VectorVueConfigError as exc:
+            problems[name] = exc
+
+    def unknown(name: str, source: str, rule: str) -> None:
+        sources[name] = source
+        problems[name] = VectorVueConfigError(name, rule)
+
     if toml_path is not None:
-        for name, value in read_toml_table(toml_path).items():
-            _known(name, f" in {toml_path}")
-            values[name], sources[name] = value, f"toml:{toml_path}"
-    try:
-        for name in _NAMES:
-            if (key := prefix + name.upper()) in env:
-                sources[name] = f"env:{key}"
-                values[name] = _from_text(name, env[key])
-        _refuse_unknown_variables(env, prefix, values)
-        for name, text in (flags or {}).items():
-            _known(name, " (see docs/configuration.md)")
-            sources[name] = "flag"
-            values[name] = _from_text(name, text)
-        if "base_url" not in values:
-            raise VectorVueConfigError(
-                "base_url", f"is required (--base-url, {prefix}BASE_URL, or base_url in --config)"
-            )
-        return Resolved(VectorVueConfig(**values), sources)
-    except VectorVueConfigError as exc:
-        source = sources.get(exc.field.split("[")[0], "default")
-        if source == "default":
-            raise
-        raise VectorVueConfigError(exc.field, f"{exc.rule} (from {source})") from None
+        source = f"toml:{toml_path}"
+        try:
+            table = read_toml_table(toml_path)
+        except VectorVueConfigError as exc:
+            table = {}
+            sources[exc.field], problems[exc.field] = source, exc
+        for name, value in table.items():
+            if rule := _unknown(name, f" in {toml_path}"):
+                unknown(name, source, rule)
+            else:
+                sources[name], given[name] = source, value  # the first layer
+    for name in _NAMES:
+        if (key := prefix + name.upper()) in env:
+            take(name, f"env:{key}", partial(_from_text, name, env[key]))
+    for key, rule in _unknown_variables(env, prefix, given):
+        unknown(key, f"env:{key}", rule)
+    for name, text in (flags or {}).items():
+        if rule := _unknown(name, " (`vectorvue-client config check` lists every setting)"):
+            unknown(name, "flag", rule)
+        else:
+            take(name, "flag", partial(_from_text, name, text))
+    if "base_url" not in given and "base_url" not in problems:
+        problems["base_url"] = VectorVueConfigError(
+            "base_url", f"is required (--base-url, {prefix}BASE_URL, or base_url in --config)"
+        )
+    # Each given value against its own rules (Meta, then the URL rules); an invalid value
+    # leaves the field, so the rules between fields see its default.
+    for name in [n for n in _NAMES if n in given]:  # in field order, as construction
+        try:
+            given[name] = getattr(msgspec.convert({name: given[name]}, _ONE[name]), name)
+        except msgspec.ValidationError as exc:
+            problems[name] = _config_error(str(exc))
+            del given[name]
+    for name, schemes, path_allowed in _URLS:
+        value = given.get(name)
+        if value is not None and (rule := next(_url_problems(value, schemes, path_allowed), None)):
+            problems[name] = VectorVueConfigError(name, rule)
+            del given[name]
+    invalid = set(problems)
+    values = {**_DEFAULTS, **given}
+    for name, rule in _between(values):
+        problems.setdefault(name, VectorVueConfigError(name, rule))
+    # A field that broke its own rules has no value to show (a rule between fields names
+    # fields whose values are valid each).
+    return Diagnosis({k: v for k, v in values.items() if k not in invalid}, sources, problems)
 
 
-def _known(name: str, where: str = "", choices: tuple[str, ...] = _NAMES) -> None:
-    """Refuse a name that is not among `choices`, suggesting the nearest one."""
-    if name not in choices:
-        near = difflib.get_close_matches(name, choices, n=1)
-        hint = f" (did you mean {near[0]}?)" if near else ""
-        raise VectorVueConfigError(name, f"is not a setting{hint}{where}")
+def _unknown(name: str, where: str = "", choices: tuple[str, ...] = _NAMES) -> str | None:
+    """The rule a name that is not among `choices` breaks, suggesting the nearest one;
+    None for a known name."""
+    if name in choices:
+        return None
+    near = difflib.get_close_matches(name, choices, n=1)
+    hint = f" (did you mean {near[0]}?)" if near else ""
+    return f"is not a setting{hint}{where}"
 
 
 _TRUE: Final = {"1", "true", "yes", "on"}
@@ -534,12 +630,12 @@ SECRET_VARIABLE_SETTINGS: Final = tuple(
 )
 
 
-def _refuse_unknown_variables(
+def _unknown_variables(
     environ: Mapping[str, str], prefix: str, values: Mapping[str, object]
-) -> None:
-    """A `<prefix>*` variable that is neither a setting nor a variable a setting names (the
-    API key's, a password's) is refused: a typo such as VECTORVUE_PINNED_CERT_SHA would
-    otherwise turn pinning off without a word."""
+) -> Iterator[tuple[str, str]]:
+    """Each `<prefix>*` variable that is neither a setting nor a variable a setting names
+    (the API key's, a password's), with its rule: a typo such as
+    VECTORVUE_PINNED_CERT_SHA would otherwise turn pinning off without a word."""
     settings = tuple(prefix + name.upper() for name in _NAMES)
     # The variables the *_env settings name, configured or by default (a default-named one
     # left in the environment is harmless, and refusing it would only get in the way).
@@ -550,8 +646,8 @@ def _refuse_unknown_variables(
         for v in (values.get(f.name), f.default)
     }
     for key in environ:
-        if key.startswith(prefix) and key not in named:
-            _known(key, choices=settings)
+        if key.startswith(prefix) and key not in named and (rule := _unknown(key, "", settings)):
+            yield key, rule
 
 
 def read_toml_table(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The `vectorvue-client` command line (ADR 0017, 0023): send files of SpectraStrike outputs,
+"""The `vectorvue-client` command line: send files of SpectraStrike outputs to VectorVue,
 check VectorVue and the configuration, manage the outbox, run a local receiver, a demo.
 
 Exit codes: 0 everything delivered (or done), 1 some items rejected, refused or
@@ -17,6 +17,7 @@ The global options work before or after the command.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import traceback
@@ -65,31 +66,90 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(EXIT_USAGE)
 
 
+# The top level's examples: the commands of a first hour, in the order they are met.
+_EXAMPLES = """\
+Examples:
+  vectorvue-client demo
+  vectorvue-client config check --base-url https://vectorvue.example
+  vectorvue-client send findings.jsonl --dry-run
+  vectorvue-client send findings.jsonl --enqueue
+  vectorvue-client outbox drain --deadline 300
+"""
+# Bounds of `outbox drain --deadline` and `outbox dead --limit`: a week is longer than any
+# drain an operator waits for, and a larger count would overflow SQLite's LIMIT.
+_MAX_DEADLINE_SECONDS = 7 * 24 * 3600.0
+_MAX_LIMIT = 1_000_000
+
+
+def _deadline(text: str) -> float:
+    """`--deadline`: a number of seconds, positive and at most a week."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not 0 < seconds <= _MAX_DEADLINE_SECONDS:  # NaN and inf fail too
+        raise argparse.ArgumentTypeError(
+            f"must be a number of seconds above 0 and at most {_MAX_DEADLINE_SECONDS:.0f} "
+            f"(a week), got {text!r}"
+        )
+    return seconds
+
+
+def _limit(text: str) -> int:
+    """`--limit`: a whole number from 1 to _MAX_LIMIT."""
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if not 1 <= count <= _MAX_LIMIT:
+        raise argparse.ArgumentTypeError(
+            f"must be a whole number from 1 to {_MAX_LIMIT}, got {text!r}"
+        )
+    return count
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (every command and option). The global options are declared at
-    every level of the nesting, so they work before the command or after it (options.py)."""
+    every level of the nesting, so they work before the command or after it (options.py).
+    Every parser ends its help with one example (tests/integration/test_cli_help.py)."""
     parser = _Parser(
         prog="vectorvue-client",
         description=__doc__,
+        epilog=_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     add_global_options(parser, 0)
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(
+        dest="command",
+        required=True,
+        metavar="COMMAND",
+        help="the command to run (each has its own --help)",
+    )
 
-    def command(name: str, help_text: str) -> argparse.ArgumentParser:
-        p = commands.add_parser(name, help=help_text)
-        add_global_options(p, 1)
+    def command(
+        group: argparse._SubParsersAction[_Parser],
+        name: str,
+        help_text: str,
+        example: str,
+        more: str = "",
+    ) -> _Parser:
+        """A command (or subcommand) with its help line, `more` below it, one example."""
+        level = 1 if group is commands else 2  # a command, or a subcommand (outbox stats)
+        sentence = help_text[0].upper() + help_text[1:]
+        p = group.add_parser(
+            name,
+            help=help_text,
+            description=sentence + ("" if sentence.endswith("?") else ".") + more,
+            epilog=f"Example:\n  vectorvue-client {example}\n",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        add_global_options(p, level)
         return p
 
-    def subcommand(
-        group: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help_text: str
-    ) -> argparse.ArgumentParser:
-        q = group.add_parser(name, help=help_text)
-        add_global_options(q, 2)
-        return q
-
-    p = command("send", "send a file of SpectraStrike outputs")
+    p = command(
+        commands, "send", "send a file of SpectraStrike outputs", "send findings.jsonl --enqueue"
+    )
     p.add_argument(
         "file",
         metavar="FILE|-",
@@ -108,35 +168,87 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=send.run)
 
-    p = command("health", "is VectorVue healthy?")
+    p = command(
+        commands, "health", "is VectorVue healthy?", "health --base-url https://vectorvue.example"
+    )
     p.set_defaults(handler=queries.health)
-    p = command("status", "the ingest record of a request")
-    p.add_argument("request_id", metavar="REQUEST_ID")
+    p = command(
+        commands,
+        "status",
+        "the ingest record of a request",
+        "status 0b6f2c1e-5d4a-4c3b-9e8f-7a6b5c4d3e2f --json",
+    )
+    p.add_argument(
+        "request_id",
+        metavar="REQUEST_ID",
+        help="a request id VectorVue gave, as `send` shows it (table or --json)",
+    )
     p.set_defaults(handler=queries.status)
 
-    p = command("config", "configuration")
-    sub = p.add_subparsers(dest="config_command", required=True, metavar="check")
-    q = subcommand(sub, "check", "resolved settings and their sources")
+    p = command(commands, "config", "the configuration", "config check --config vectorvue.toml")
+    sub = p.add_subparsers(
+        dest="config_command", required=True, metavar="check", help="what to do with it"
+    )
+    q = command(
+        sub,
+        "check",
+        "every setting, its value and where it came from; invalid ones marked",
+        "config check --json",
+        "\n\nExit 0 when every setting is valid, 1 when a secret the configuration needs is\n"
+        "not set (its variable is named, never its value), 2 when a setting is invalid:\n"
+        "every setting is still listed, each invalid one with the rule it breaks.",
+    )
     q.set_defaults(handler=queries.config_check)
 
-    p = command("outbox", "the durable outbox")
-    sub = p.add_subparsers(dest="outbox_command", required=True, metavar="stats|drain|dead|retry")
-    q = subcommand(sub, "stats", "counts by state")
+    p = command(commands, "outbox", "the durable outbox", "outbox stats")
+    sub = p.add_subparsers(
+        dest="outbox_command",
+        required=True,
+        metavar="stats|drain|dead|retry",
+        help="what to do with it",
+    )
+    q = command(
+        sub, "stats", "counts by state, and when the next item is due", "outbox stats --json"
+    )
     q.set_defaults(handler=outbox_cmd.stats)
-    q = subcommand(sub, "drain", "deliver what is due")
-    q.add_argument("--deadline", type=float, default=60.0, metavar="SECONDS")
+    q = command(sub, "drain", "deliver what is due", "outbox drain --deadline 300")
+    q.add_argument(
+        "--deadline",
+        type=_deadline,
+        default=60.0,
+        metavar="SECONDS",
+        help="stop after SECONDS (above 0, at most a week; default 60); the rest stays pending",
+    )
     q.set_defaults(handler=outbox_cmd.drain)
-    q = subcommand(sub, "dead", "dead letters and their reasons")
-    q.add_argument("--limit", type=int, default=100)
+    q = command(sub, "dead", "dead letters and their reasons", "outbox dead --limit 20")
+    q.add_argument(
+        "--limit",
+        type=_limit,
+        default=100,
+        metavar="N",
+        help=f"show at most N dead letters, the oldest first (1-{_MAX_LIMIT}; default 100)",
+    )
     q.set_defaults(handler=outbox_cmd.dead)
-    q = subcommand(sub, "retry", "put dead letters back in line")
-    q.add_argument("keys", nargs="*", metavar="KEY")
-    q.add_argument("--all", action="store_true")
+    q = command(sub, "retry", "put dead letters back in line", "outbox retry --all")
+    q.add_argument(
+        "keys", nargs="*", metavar="KEY", help="the key of a dead letter, as `outbox dead` lists it"
+    )
+    q.add_argument("--all", action="store_true", help="every dead letter (instead of KEYs)")
     q.set_defaults(handler=outbox_cmd.retry)
 
-    p = command("receiver", "run LocalVectorVue on 127.0.0.1 for manual tests")
+    p = command(
+        commands,
+        "receiver",
+        "run LocalVectorVue on 127.0.0.1 for manual tests",
+        "receiver --port 8443 --seconds 600",
+    )
     p.add_argument("--signed", action="store_true", help="require HMAC request signatures")
-    p.add_argument("--seconds", type=float, default=0.0, help="stop after this long")
+    p.add_argument(
+        "--seconds",
+        type=float,
+        default=0.0,
+        help="stop after this long (default 0: run until Ctrl-C)",
+    )
     p.add_argument(
         "--port",
         type=receiver_cmd.port_number,
@@ -146,7 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=receiver_cmd.run)
 
-    p = command("demo", "both profiles against an embedded LocalVectorVue")
+    p = command(commands, "demo", "both profiles against an embedded LocalVectorVue", "demo --json")
     p.set_defaults(handler=_demo)
     return parser
 

@@ -31,16 +31,18 @@ OFFLINE_BASE_URL: Final = "https://offline.invalid"
 def settings(args: argparse.Namespace, *, offline: bool = False) -> Resolved:
     """The configuration the flags, the environment and --config resolve to; `offline`
     (a command that sends nothing): base_url may be missing."""
+    flags = setting_flags(args)
     try:
-        return _settings(args, {})
+        return resolve(toml_path=args.config, flags=flags)
     except VectorVueConfigError as exc:
         if not (offline and exc.field == "base_url" and exc.rule.startswith("is required")):
             raise
-    return _settings(args, {"base_url": OFFLINE_BASE_URL})
+    return resolve(toml_path=args.config, flags={"base_url": OFFLINE_BASE_URL, **flags})
 
 
-def _settings(args: argparse.Namespace, fallback: Mapping[str, str]) -> Resolved:
-    flags: dict[str, str] = dict(fallback)
+def setting_flags(args: argparse.Namespace) -> dict[str, str]:
+    """The settings the command line gives: --base-url, --profile, --outbox-path, --set."""
+    flags: dict[str, str] = {}
     for name in ("base_url", "profile", "outbox_path"):
         value = getattr(args, name, None)
         if value is not None:
@@ -50,7 +52,7 @@ def _settings(args: argparse.Namespace, fallback: Mapping[str, str]) -> Resolved
         if not sep or not name:
             raise VectorVueConfigError("--set", f"{item!r} is not FIELD=VALUE")
         flags[name.strip()] = value
-    return resolve(toml_path=args.config, flags=flags)
+    return flags
 
 
 def open_client(args: argparse.Namespace, *, offline: bool = False) -> VectorVueClient:

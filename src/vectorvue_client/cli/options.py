@@ -54,7 +54,7 @@ OPTIONS: Final = (
         "--set",
         "set",
         "append",
-        "any setting, as in docs/configuration.md (repeatable)",
+        "any setting by its name, as `config check` lists them (repeatable)",
         "FIELD=VALUE",
     ),
     GlobalOption("--json", "json", "switch", "machine-readable output"),
