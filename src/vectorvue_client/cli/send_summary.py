@@ -15,6 +15,7 @@ from vectorvue_client.cli.inputs import printable
 from vectorvue_client.cli.progress import Progress
 from vectorvue_client.domain.envelope import ItemOutcome, ResponseEnvelope
 from vectorvue_client.domain.errors import VectorVueAPIError
+from vectorvue_client.domain.redaction import mask_known
 from vectorvue_client.service.delivery import SendObserver, WaitReason
 
 SHOWN_REFUSALS: Final = 1000  # refusal lines kept (and shown); the rest only counted
@@ -102,12 +103,12 @@ class Rejections:
         if len(self.shown) < SHOWN_REFUSALS:
             self.shown.append(
                 {
-                    "id": item_id,
+                    "id": None if item_id is None else shown(item_id),
                     "items": count,
                     "status": status,
-                    "code": code,
-                    "message": message,
-                    "request_id": request_id,
+                    "code": None if code is None else shown(code),
+                    "message": None if message is None else shown(message),
+                    "request_id": None if request_id is None else shown(request_id),
                 }
             )
 
@@ -140,6 +141,7 @@ class Summary:
     accepted: int = 0
     rejected: Rejections = field(default_factory=Rejections)
     unconfirmed: int = 0  # in a request that ended without VectorVue's answer on them
+    unconfirmed_reason: str | None = None  # why the last of them was not confirmed
     refused: Refusals = field(default_factory=Refusals)
     request_ids: list[str] = field(default_factory=list)
     stopped: str | None = None  # why it ended early: an error, or the interrupt
@@ -162,6 +164,7 @@ class Summary:
             "rejected_items": self.rejected.shown,
             "rejected_items_omitted": self.rejected.omitted,
             "unconfirmed": self.unconfirmed,
+            "unconfirmed_reason": self.unconfirmed_reason,
             "not_attempted": self.not_attempted,
             "refused": self.refused.count,
             "refused_locally": self.refused.shown,
@@ -219,8 +222,9 @@ class Summary:
         lines.extend(self.refused.lines())
         if self.unconfirmed:
             lines.append(
-                f"unconfirmed: {self.unconfirmed} item(s) were in the request that failed or "
-                "was cut short: VectorVue did not confirm them (they may or may not be stored)"
+                f"unconfirmed: {self.unconfirmed} item(s) were in requests that failed or "
+                "were cut short: VectorVue did not confirm them (they may or may not be stored)"
+                + (f"; the last: {self.unconfirmed_reason}" if self.unconfirmed_reason else "")
             )
         if self.stopped is not None:
             lines.append(f"stopped: {self.stopped}")
@@ -259,10 +263,18 @@ class Tally(SendObserver):
         summary = self._summary
         items, self.in_flight = self.in_flight, 0
         if envelope.request_id is not None:
-            summary.request_ids.append(envelope.request_id)
+            summary.request_ids.append(shown(envelope.request_id))
+        # A failed item of an answer that says "not now" or "not you" (the gateway's 429,
+        # 5xx or 403 once the retries are spent: its batch goes on without that event) is
+        # not refused: VectorVue would take it later, so it is unconfirmed, to resend.
+        later = envelope.status_code >= 400 and not _refuses_items(envelope.status_code)
         for item in envelope.items:
             if item.accepted:
                 summary.accepted += 1
+            elif later:
+                summary.unconfirmed += 1
+                reason = ": ".join(p for p in (item.error_code, item.error_message) if p)
+                summary.unconfirmed_reason = shown(reason or f"HTTP {envelope.status_code}")
             else:
                 summary.rejected.add(item, envelope.request_id)
         # An answer that says nothing of the items (a 2xx that is not VectorVue's, from a
@@ -290,9 +302,16 @@ class Tally(SendObserver):
                 items,
             )
             if exc.request_id is not None:
-                summary.request_ids.append(exc.request_id)
+                summary.request_ids.append(shown(exc.request_id))
         else:
             summary.unconfirmed += items
+            summary.unconfirmed_reason = shown(str(exc) or type(exc).__name__)
+
+
+def shown(text: str) -> str:
+    """Words of VectorVue's (or of whatever answered) as they may be printed: a hostile
+    server's message can neither echo a secret of ours nor drive the operator's terminal."""
+    return printable(mask_known(text))
 
 
 def _refuses_items(status: int) -> bool:
