@@ -34,6 +34,7 @@ from vectorvue_client.domain.models import IntegrationEvent, IntegrationFinding
 from vectorvue_client.domain.redaction import Secret
 from vectorvue_client.log_scrub import scrub_logger
 from vectorvue_client.service.client import VectorVueClient
+from vectorvue_client.service.delivery import SendObserver
 from vectorvue_client.version import __version__
 
 if TYPE_CHECKING:
@@ -72,6 +73,7 @@ __all__ = [
     "Problem",
     "ResponseEnvelope",
     "Secret",
+    "SendObserver",
     "TransportErrorKind",
     "TransportFailure",
     "VectorVueAPIError",

@@ -93,9 +93,11 @@ tests/docs/test_configuration_reference.py fails while this file and the code di
   `from_env` and `from_toml` use too). Precedence, highest first: flags (`--base-url`,
   `--profile`, `--outbox-path`, and `--set FIELD=VALUE` for any field; their values are
   read as environment values are), then `{PREFIX}*` variables, then the TOML file given
-  with `--config`, then the default. `vectorvue-client config check` shows each setting
-  and where it came from. In the library, `from_env` and `from_toml` each read their one
-  source.
+  with `--config`, then the default; a valid flag replaces an invalid variable of the same
+  setting. `vectorvue-client config check` shows each setting and where it came from, and
+  on a bad configuration still shows them all, every invalid one marked with the rule it
+  breaks (its value not shown: it may be a secret pasted into the wrong variable), then
+  exits 2. In the library, `from_env` and `from_toml` each read their one source.
 
 ## Secrets are never values
 

@@ -8,6 +8,7 @@ the loop polls what the receiver recorded, which is the event the tests wait for
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, Final
@@ -17,6 +18,7 @@ import pytest
 from vectorvue_client import (
     AsyncVectorVueClient,
     ResponseEnvelope,
+    SendObserver,
     VectorVueConfig,
     VectorVueError,
 )
@@ -211,3 +213,31 @@ def test_close_from_the_loop_does_not_wait_for_a_stalled_send(
     # The attempt in flight when close cancelled the call was let finish.
     assert envelope.success
     assert len(vectorvue.accepted_findings()) == 1
+
+
+def test_send_outputs_reports_each_request_to_its_observer_off_the_loop(
+    vectorvue: LocalVectorVue, tmp_path: Path
+) -> None:
+    """The observer of an async send_outputs hears of every request (two, batch_size 2)
+    with its request id, on the client's thread: the event loop's thread never runs it."""
+
+    class Heard(SendObserver):
+        def __init__(self) -> None:
+            self.done: list[tuple[int, str | None, int]] = []
+
+        def request_done(self, envelope: ResponseEnvelope) -> None:
+            self.done.append((len(envelope.items), envelope.request_id, threading.get_ident()))
+
+    heard = Heard()
+
+    async def main() -> int:
+        async with async_client(vectorvue, tmp_path, batch_size=2) as client:
+            sent = await client.send_outputs([finding(n) for n in range(4)], observer=heard)
+            assert sent.success
+        return threading.get_ident()
+
+    loop_thread = run(main())
+    assert [items for items, _, _ in heard.done] == [2, 2]
+    ids = [request_id for _, request_id, _ in heard.done]
+    assert all(ids) and len(set(ids)) == 2
+    assert all(thread != loop_thread for _, _, thread in heard.done)

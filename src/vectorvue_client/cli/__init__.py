@@ -1,11 +1,13 @@
 """The `vectorvue-client` command line: send files of SpectraStrike outputs to VectorVue,
 check VectorVue and the configuration, manage the outbox, run a local receiver, a demo.
 
-Exit codes: 0 everything delivered (or done), 1 some items rejected, refused or
-dead-lettered (including input documents that are not readable JSON), 2 usage or
-configuration error (including an input file that cannot be read at all, and a global
-option given twice with different values), 3 VectorVue unreachable, 130 interrupted
-(Ctrl-C), 141 standard output closed early (a pipe to `head`: nothing more is printed).
+Exit codes: 0 everything delivered (or done), 1 some items rejected, refused,
+unconfirmed or dead-lettered (including input documents that are not readable JSON), 2
+usage or configuration error (including an input file that cannot be read at all, and a
+global option given twice with different values), 3 VectorVue unreachable, 130
+interrupted (Ctrl-C), 141 standard output closed early (a pipe to `head`: nothing more is
+printed). A send ended by SIGTERM prints its summary, then ends by SIGTERM (143 in a
+shell). However a send ends, it prints what was delivered and what was not.
 
 Errors are one line on stderr; --debug adds the traceback. With --json, standard output
 holds only the result, and each error is one JSON object on its own line of stderr:
@@ -160,7 +162,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--enqueue", action="store_true", help="store in the outbox, send later")
-    mode.add_argument("--dry-run", action="store_true", help="validate and show, send nothing")
+    mode.add_argument(
+        "--dry-run",
+        action="store_true",
+        help=(
+            "check and show what would be sent, send nothing (with --json: the payloads "
+            "themselves); needs no base_url"
+        ),
+    )
     p.add_argument(
         "--skip-invalid",
         action="store_true",

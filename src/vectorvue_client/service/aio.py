@@ -28,6 +28,7 @@ from vectorvue_client.domain.envelope import ResponseEnvelope
 from vectorvue_client.domain.errors import VectorVueError
 from vectorvue_client.domain.health import HealthReport
 from vectorvue_client.service.client import Item, PlannedItem, VectorVueClient
+from vectorvue_client.service.delivery import NO_OBSERVER, SendObserver
 from vectorvue_client.service.outbox import DrainReport
 
 
@@ -100,9 +101,13 @@ class AsyncVectorVueClient:
         """VectorVueClient.send_findings: deliver findings, all validated first."""
         return await self._run(self._client.send_findings, findings)
 
-    async def send_outputs(self, documents: Sequence[Mapping[str, Any]]) -> ResponseEnvelope:
-        """VectorVueClient.send_outputs: deliver what SpectraStrike emits, any shape."""
-        return await self._run(self._client.send_outputs, documents)
+    async def send_outputs(
+        self, documents: Sequence[Mapping[str, Any]], *, observer: SendObserver = NO_OBSERVER
+    ) -> ResponseEnvelope:
+        """VectorVueClient.send_outputs: deliver what SpectraStrike emits, any shape. The
+        observer is called on the client's thread, not the event loop's: hand what it
+        learns to the loop with `loop.call_soon_threadsafe`."""
+        return await self._run(self._client.send_outputs, documents, observer=observer)
 
     async def check_outputs(self, documents: Sequence[Mapping[str, Any]]) -> list[PlannedItem]:
         """VectorVueClient.check_outputs: what send_outputs would send, without sending
