@@ -34,10 +34,9 @@ from vectorvue_client.cli.common import (
 )
 from vectorvue_client.cli.inputs import Document, InputFile, InputFileError, Unreadable
 from vectorvue_client.cli.progress import Progress
-from vectorvue_client.cli.send_summary import Summary, Tally, problem_text
+from vectorvue_client.cli.send_summary import Summary, Tally, problem_text, shown
 from vectorvue_client.domain.envelope import ResponseEnvelope
 from vectorvue_client.domain.errors import VectorVueError, VectorVueSerializationError
-from vectorvue_client.domain.redaction import mask_known
 from vectorvue_client.service.client import PlannedItem, VectorVueClient
 
 CHUNK: Final = 200  # documents per send_outputs call (progress moves per request)
@@ -103,7 +102,7 @@ def _why(exc: BaseException) -> str:
         return "terminated (SIGTERM)"
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted (Ctrl-C)"
-    return mask_known(" ".join((str(exc) or type(exc).__name__).split()))
+    return shown(" ".join((str(exc) or type(exc).__name__).split()))
 
 
 def _run(
