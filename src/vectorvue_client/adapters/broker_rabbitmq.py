@@ -8,6 +8,7 @@ was not acknowledged, and the bridge reconnects.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -131,20 +132,18 @@ class RabbitMQBroker:
         """Give back what was received and not handed out, then disconnect."""
         held, self._received = self._received, []
         if held and self._channel is not None:
-            try:
+            # When the connection is gone, the broker requeues them itself.
+            with contextlib.suppress(BrokerError):
                 self.requeue([m.tag for m in held])
-            except BrokerError:
-                pass  # the connection is gone: the broker requeues them itself
         self._drop()
 
     def _drop(self) -> None:
         connection, self._connection, self._channel = self._connection, None, None
         self._received = []
         if connection is not None and connection.is_open:
-            try:
+            # Closing a connection that is going away anyway.
+            with contextlib.suppress(pika.exceptions.AMQPError, OSError):
                 connection.close()
-            except (pika.exceptions.AMQPError, OSError):
-                pass  # closing a connection that is going away anyway
 
     def _open(self) -> pika.BlockingConnection:
         if self._connection is None or not self._connection.is_open:
