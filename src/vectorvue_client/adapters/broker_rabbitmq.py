@@ -22,6 +22,7 @@ from vectorvue_client.domain.bridge import BrokerError, BrokerMessage, Topology
 from vectorvue_client.domain.redaction import Secret, mask_known
 
 PERSISTENT: Final = 2
+NOT_FOUND: Final = 404  # AMQP's reply code for a queue that does not exist
 # A consumer that stops reading for longer than this is cut off by the broker: the bridge
 # reads between batches, and a batch's delivery is bounded by deadline_seconds.
 HEARTBEAT_SECONDS: Final = 60
@@ -49,14 +50,14 @@ class RabbitMQBroker:
             self._connection = pika.BlockingConnection(params)
             channel = self._connection.channel()
             channel.confirm_delivery()
-            if create == "quorum":
-                channel.queue_declare(
-                    topology.queue, durable=True, arguments={"x-queue-type": "quorum"}
-                )
-            elif create == "classic":
-                channel.queue_declare(topology.queue, durable=True)
-            else:  # SpectraStrike's queue, as it declared it: never redeclared
+            # SpectraStrike's queue, as it declared it, is only checked: never redeclared
+            # (other arguments would be refused, PRECONDITION_FAILED). `create` makes it
+            # only where it does not exist yet.
+            if create is None or self._exists(topology.queue):
                 channel.queue_declare(topology.queue, passive=True)
+            else:
+                kind = {"x-queue-type": "quorum"} if create == "quorum" else None
+                channel.queue_declare(topology.queue, durable=True, arguments=kind)
             channel.queue_declare(topology.dead_letters, durable=True)
             for name, ttl in topology.delay_queues().items():
                 channel.queue_declare(
@@ -71,6 +72,20 @@ class RabbitMQBroker:
             channel.basic_qos(prefetch_count=prefetch)
             channel.basic_consume(topology.queue, self._on_message, auto_ack=False)
             self._channel = channel
+
+    def _exists(self, queue: str) -> bool:
+        """Whether `queue` exists: a passive declare on a channel of its own, since the
+        broker closes the channel of one that fails."""
+        assert self._connection is not None
+        probe = self._connection.channel()
+        try:
+            probe.queue_declare(queue, passive=True)
+        except pika.exceptions.ChannelClosedByBroker as exc:
+            if exc.reply_code == NOT_FOUND:
+                return False
+            raise
+        probe.close()
+        return True
 
     def _on_message(
         self,
