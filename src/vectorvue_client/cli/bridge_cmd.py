@@ -69,16 +69,20 @@ def _watch(
     thread: threading.Thread, ready: threading.Event, report: BridgeReport, queue: str
 ) -> None:
     """Until a stop signal (or the bridge's end): one line on stderr whenever the bridge
-    becomes ready or loses the broker (the health line an operator or a probe reads)."""
+    becomes ready, and whenever it fails to reach the broker (the health line an operator
+    or a probe reads)."""
     was_ready = False
+    failures = 0
     while thread.is_alive():
-        if ready.is_set() != was_ready:
-            was_ready = ready.is_set()
-            if was_ready:
-                line = f"bridge: ready, consuming {queue}"
-            else:
-                line = f"bridge: broker lost, reconnecting ({report.last_error})"
-            print(line, file=sys.stderr, flush=True)
+        if ready.is_set() and not was_ready:
+            print(f"bridge: ready, consuming {queue}", file=sys.stderr, flush=True)
+        elif report.reconnects != failures:
+            print(
+                f"bridge: broker unavailable, reconnecting: {report.last_error}",
+                file=sys.stderr,
+                flush=True,
+            )
+        was_ready, failures = ready.is_set(), report.reconnects
         if _stop_requested(LOOK_SECONDS):
             print("bridge: stopping", file=sys.stderr, flush=True)
             return
