@@ -46,7 +46,7 @@ def topology(queue: str, *, base: float = 0.05, cap: float = 0.2) -> Topology:
 def side(request: pytest.FixtureRequest) -> Iterator[Side]:
     if request.param == "memory":
         clock = FakeClock()
-        memory = MemoryBroker(clock.time)
+        memory = MemoryBroker(clock.time, clock.advance)
         yield Side(memory, memory.declare_queue, clock.advance, memory.drop_connection)
         return
     node: RabbitMQNode = request.getfixturevalue("rabbitmq")

@@ -34,10 +34,15 @@ class _Queue:
 
 
 class MemoryBroker:
-    """The Broker port in memory; `now` is the clock TTLs are measured on (seconds)."""
+    """The Broker port in memory; `now` is the clock TTLs are measured on (seconds), and
+    `pass_time` what a receive that finds nothing does for the `wait` it was given (a
+    FakeClock's `advance`: the wait passes at once, on that clock)."""
 
-    def __init__(self, now: Callable[[], float]) -> None:
+    def __init__(
+        self, now: Callable[[], float], pass_time: Callable[[float], None] = lambda _: None
+    ) -> None:
         self._now = now
+        self._pass_time = pass_time
         self._lock = threading.Lock()
         self.queues: dict[str, _Queue] = {}
         self._consuming: str | None = None
@@ -67,9 +72,11 @@ class MemoryBroker:
         self.connects += 1
 
     def receive(self, limit: int, wait: float) -> list[BrokerMessage]:
-        """Up to `limit` ready messages within the prefetch; never waits (nothing else
-        can publish while the caller is inside)."""
+        """Up to `limit` ready messages within the prefetch; when there are none, `wait`
+        passes (on the given clock) and the delay queues are looked at again."""
         with self._lock:
+            if not self._ready():
+                self._pass_time(wait)
             queue = self._queue(self._consumer())
             self._expire()
             out: list[BrokerMessage] = []
@@ -81,6 +88,11 @@ class MemoryBroker:
                     BrokerMessage(stored.body, dict(stored.headers), tag, stored.redelivered)
                 )
             return out
+
+    def _ready(self) -> bool:
+        self._expire()
+        queue = self._queue(self._consumer())
+        return bool(queue.messages) and len(self._unacked) < self._prefetch
 
     def ack(self, tags: Sequence[int]) -> None:
         """Forget these messages."""
