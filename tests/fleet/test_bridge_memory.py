@@ -14,8 +14,7 @@ from vectorvue_client.config import VectorVueConfig
 from vectorvue_client.container import build_client
 from vectorvue_client.domain.bridge import BrokerError, BrokerMessage, Topology
 from vectorvue_client.service.bridge import Bridge
-from vectorvue_client.testing import FakeClock, LocalVectorVue
-from vectorvue_client.testing.broker_memory import MemoryBroker
+from vectorvue_client.testing import FakeClock, LocalVectorVue, MemoryBroker
 
 from .fleet_support import body_of, envelope
 

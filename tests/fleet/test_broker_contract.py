@@ -15,8 +15,7 @@ import pytest
 from vectorvue_client.domain.bridge import BrokerError, BrokerMessage, Topology
 from vectorvue_client.domain.redaction import Secret
 from vectorvue_client.ports import Broker
-from vectorvue_client.testing import FakeClock
-from vectorvue_client.testing.broker_memory import MemoryBroker
+from vectorvue_client.testing import FakeClock, MemoryBroker
 from vectorvue_client.testing.rabbitmq_node import RabbitMQNode
 
 WAIT_SECONDS = 30.0  # a bound on waits for the broker, never reached when it works
