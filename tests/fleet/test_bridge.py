@@ -179,7 +179,7 @@ def test_a_transient_failure_is_retried_through_the_delay_queue_and_stored_once(
     local_vectorvue.fail_next(2, status)
     documents = events(config.broker_queue, 5)
     publish(rabbitmq.url, config.broker_queue, [body_of(d) for d in documents])
-    running = run_bridge(bridge_linger_seconds=2.0)  # one request for the five, every time
+    running = run_bridge(bridge_linger_seconds=0.5)  # one request for the five, every time
     until(lambda: len(local_vectorvue.accepted_events()) == 5, "the five stored")
     until(lambda: running.bridge.report.acked == 5, "the five acked")
     report = running.finish()
@@ -265,7 +265,7 @@ def test_a_lost_answer_resends_the_same_ids_under_the_same_key(
     local_vectorvue.lose_reply_next(1)
     documents = events(config.broker_queue, 4)
     publish(rabbitmq.url, config.broker_queue, [body_of(d) for d in documents])
-    running = run_bridge(bridge_linger_seconds=2.0)
+    running = run_bridge(bridge_linger_seconds=0.5)
     until(lambda: running.bridge.report.acked == 4, "the four acked")
     running.finish()
     posts = [r for r in local_vectorvue.requests if r.method == "POST"]

@@ -36,6 +36,7 @@ from vectorvue_client.domain.bridge import (
 from vectorvue_client.domain.envelope import ResponseEnvelope
 from vectorvue_client.domain.errors import (
     VectorVueAPIError,
+    VectorVueConfigError,
     VectorVueError,
     VectorVueSerializationError,
 )
@@ -137,24 +138,26 @@ class Bridge:
         """Deliver until `stop` is set; returns the report. The batch in delivery when
         `stop` is set is finished and settled; received messages not yet sent go back."""
         failures = 0
-        while not stop.is_set():
-            try:
-                if not self.ready.is_set():
-                    self._broker.connect(self._topology, self._prefetch, self._create)
-                    self.ready.set()
-                    failures = 0
-                self._round(stop)
-            except BrokerError as exc:
-                self.ready.clear()
-                self.report.last_error = str(exc)
-                failures += 1
-                self.report.reconnects += 1
-                delay = backoff(
-                    failures, base=self._reconnect_base, cap=self._reconnect_cap, jitter=1.0
-                )
-                self._clock.sleep(delay, stop)
-        self._broker.close()
-        self.ready.clear()
+        try:
+            while not stop.is_set():
+                try:
+                    if not self.ready.is_set():
+                        self._broker.connect(self._topology, self._prefetch, self._create)
+                        self.ready.set()
+                        failures = 0
+                    self._round(stop)
+                except BrokerError as exc:
+                    self.ready.clear()
+                    self.report.last_error = str(exc)
+                    failures += 1
+                    self.report.reconnects += 1
+                    delay = backoff(
+                        failures, base=self._reconnect_base, cap=self._reconnect_cap, jitter=1.0
+                    )
+                    self._clock.sleep(delay, stop)
+        finally:  # also when a configuration error ends the run: the unacked go back
+            self._broker.close()
+            self.ready.clear()
         return self.report
 
     def close(self) -> None:
@@ -239,6 +242,10 @@ class Bridge:
             unanswered = error_verdict(exc.status_code, exc.error_code, text)
         except VectorVueSerializationError as exc:  # checked per message: a guard
             unanswered = ItemVerdict(Verdict.REFUSED, exc.rules())
+        except VectorVueConfigError:
+            # A credential missing or unreadable: not the messages' fault, and no retry
+            # can help. The run ends; nothing is acked, so the broker keeps them all.
+            raise
         except VectorVueError as exc:  # unreachable, deadline, cancelled: resent later
             unanswered = error_verdict(None, None, str(exc))
         verdicts: dict[str, ItemVerdict] = {}
