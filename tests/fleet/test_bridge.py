@@ -297,3 +297,22 @@ def test_the_broker_restarted_mid_run_loses_nothing(
     assert report.reconnects >= 1
     assert counts(rabbitmq.url, config.broker_queue) == 0
     assert counts(rabbitmq.url, config.broker_dead_letter_queue) == 0
+
+
+def test_competing_bridges_share_the_queue_and_deliver_each_message_once(
+    config: VectorVueConfig,
+    rabbitmq: RabbitMQNode,
+    local_vectorvue: LocalVectorVue,
+    run_bridge: Any,
+) -> None:
+    first, second = run_bridge(), run_bridge()
+    until(lambda: first.bridge.ready.is_set() and second.bridge.ready.is_set(), "both ready")
+    documents = events(config.broker_queue, 150)
+    publish(rabbitmq.url, config.broker_queue, [body_of(d) for d in documents])
+    until(lambda: len(local_vectorvue.accepted_events()) == 150, "the 150 stored")
+    until(lambda: first.bridge.report.acked + second.bridge.report.acked == 150, "150 acks")
+    reports = [first.finish(), second.finish()]
+    assert all(report.acked > 0 for report in reports)  # the broker shared the messages
+    assert sum(report.received for report in reports) == 150  # each message once
+    assert all(local_vectorvue.receipts(d["event_id"]) == 1 for d in documents)
+    assert counts(rabbitmq.url, config.broker_queue) == 0
