@@ -48,6 +48,9 @@ Identity = Annotated[str, Meta(pattern=r"^[A-Za-z0-9._:-]{1,128}\Z")]
 Uuid = Annotated[str, Meta(pattern=UUID_PATTERN)]
 Hex64 = Annotated[str, Meta(pattern=HEX64_PATTERN)]
 Attempts = Annotated[int, Meta(ge=1, le=1_000_000)]
+# A RabbitMQ queue name: at most 255 bytes; kept to plain characters so that a delay
+# queue's name (the queue's, plus ".retry.<ms>ms") fits too.
+QueueName = Annotated[str, Meta(pattern=r"^[A-Za-z0-9._:-]{1,200}\Z")]
 SchemaVersion = Annotated[str, Meta(max_length=32, pattern=r"\S")]
 CredentialSources = Annotated[tuple[CredentialKind, ...], Meta(min_length=1)]  # distinct: below
 
@@ -66,6 +69,7 @@ TRANSPORT = _section("Transport")
 DELIVERY = _section("Delivery")
 OUTBOX = _section("Outbox")
 AUDIT = _section("Audit")
+BRIDGE = _section("RabbitMQ bridge")
 
 
 class VectorVueConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -311,6 +315,34 @@ class VectorVueConfig(msgspec.Struct, frozen=True, kw_only=True):
     audit_fsync: Annotated[Fsync, AUDIT("""`"always"`: each audit record is flushed to disk before
         the operation returns; `"never"`: the OS writes it back when it chooses, so a power loss
         (not a process crash) may lose the latest records, undetectably.""")] = "always"
+
+    broker_url_env: Annotated[EnvName, BRIDGE("""Name of the environment variable that holds the
+        AMQP URL of the RabbitMQ broker `vectorvue-client bridge` consumes from
+        (`amqp://user:password@host:5672/%2F`, or `amqps://` with TLS). The URL holds a password:
+        it is read from the environment only, never a setting, and never
+        written out.""")] = "VECTORVUE_BROKER_URL"
+    broker_queue: Annotated[QueueName, BRIDGE("""The queue the bridge consumes: SpectraStrike's
+        `telemetry.events`. It must exist (the bridge only checks it, never redeclares it)
+        unless `bridge --declare` creates it.""")] = "telemetry.events"
+    broker_dead_letter_queue: Annotated[QueueName, BRIDGE("""Where refused, unreadable and
+        given-up messages go, with the reason in their `x-vv-*` headers; declared durable
+        without arguments, as SpectraStrike declares it.""")] = "telemetry.events.dlq"
+    bridge_prefetch: Annotated[Attempts | None, BRIDGE("""Most unacknowledged messages the broker
+        hands one bridge (1-1000000); unset, `batch_size`, so that a bridge holds one batch and
+        the other bridges on the queue get the rest.""")] = None
+    bridge_linger_seconds: Annotated[Seconds, BRIDGE("""Longest wait, in seconds (positive), for
+        more messages once the first of a batch arrived: a batch goes out when it holds
+        `batch_size` items or when this has passed.""")] = 0.2
+    bridge_max_attempts: Annotated[Attempts, BRIDGE("""Deliveries (1-1000000) after which a message
+        that keeps failing transiently (5xx, 429, timeouts, VectorVue unreachable) goes to the
+        dead letters with its history.""")] = 20
+    bridge_backoff_base_seconds: Annotated[Seconds, BRIDGE("""Delay, in seconds (positive), of a
+        message after its first transient failure: after `n` failures it waits
+        `min(bridge_backoff_max_seconds, base * 2^(n-1))` in a delay queue named by that delay
+        (`<broker_queue>.retry.<ms>ms`). Also the first wait before reconnecting to a broker that
+        went away.""")] = 1.0
+    bridge_backoff_max_seconds: Annotated[Seconds, BRIDGE("""Longest delay, in seconds (positive),
+        of a message between two attempts, and longest wait between two reconnections.""")] = 300.0
     # fmt: on
 
     def __post_init__(self) -> None:
@@ -429,6 +461,10 @@ def _between(c: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
         yield "backoff_base_seconds", "must not exceed backoff_max_seconds"
     if c["outbox_backoff_base_seconds"] > c["outbox_backoff_max_seconds"]:
         yield "outbox_backoff_base_seconds", "must not exceed outbox_backoff_max_seconds"
+    if c["bridge_backoff_base_seconds"] > c["bridge_backoff_max_seconds"]:
+        yield "bridge_backoff_base_seconds", "must not exceed bridge_backoff_max_seconds"
+    if c["broker_queue"] == c["broker_dead_letter_queue"]:
+        yield "broker_dead_letter_queue", "must differ from broker_queue"
     if c["ca_bundle"] is not None and not c["verify_tls"]:
         yield "verify_tls", "is false while ca_bundle is set: verify against it, or not at all"
     if c["proxy_url"] is not None and c["proxy_from_env"]:

@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Callable, Mapping
+from urllib.parse import unquote, urlsplit
 
 from dependency_injector import containers, providers
 
 from vectorvue_client.adapters.audit_fanout import FanoutAuditSink
 from vectorvue_client.adapters.audit_jsonl import JsonlAuditSink
 from vectorvue_client.adapters.audit_logging import LoggingAuditSink
+from vectorvue_client.adapters.broker_rabbitmq import RabbitMQBroker
 from vectorvue_client.adapters.clock_system import SystemClock
 from vectorvue_client.adapters.credentials_cached import CachedCredentialSource
 from vectorvue_client.adapters.credentials_chain import ChainCredentialSource
@@ -48,15 +51,19 @@ from vectorvue_client.adapters.transport_sockets import TlsSetupError
 from vectorvue_client.adapters.transport_urllib3 import Urllib3Transport
 from vectorvue_client.config import VectorVueConfig, default_outbox_path, proxy_from_environment
 from vectorvue_client.domain.errors import VectorVueConfigError
+from vectorvue_client.domain.redaction import Secret, remember
 from vectorvue_client.ports import (
     AuditSink,
+    Broker,
     Clock,
     CredentialSource,
     Entropy,
     Outbox,
+    QueueKind,
     Signer,
     Transport,
 )
+from vectorvue_client.service.bridge import Bridge
 from vectorvue_client.service.client import VectorVueClient
 from vectorvue_client.service.outbox_view import OutboxView
 from vectorvue_client.version import USER_AGENT
@@ -279,6 +286,24 @@ def make_entropy() -> Entropy:
     return SystemEntropy()
 
 
+def make_broker(config: VectorVueConfig, environ: Mapping[str, str]) -> Broker:
+    """RabbitMQ at the URL in the environment variable broker_url_env (a secret from the
+    moment it is read: its password is masked wherever the client writes)."""
+    name = config.broker_url_env
+    value = environ.get(name, "")
+    if not value.strip():
+        raise VectorVueConfigError("broker_url_env", f"the environment variable {name} is not set")
+    url = Secret(value)
+    parts = urlsplit(value)
+    if parts.scheme not in ("amqp", "amqps") or not parts.hostname:
+        raise VectorVueConfigError(
+            "broker_url_env", f"{name} must hold an amqp:// or amqps:// URL with a host"
+        )
+    if parts.password:
+        remember(parts.password, unquote(parts.password))
+    return RabbitMQBroker(url, connect_timeout=config.timeout_seconds)
+
+
 def _require_file(field: str, path: str) -> None:
     if not os.path.isfile(path):
         raise VectorVueConfigError(field, f"file {path} does not exist or is not a regular file")
@@ -326,6 +351,7 @@ class Container(containers.DeclarativeContainer):
         none=providers.Singleton(make_unsigned),
     )
     outbox_reader = providers.Factory(make_outbox_reader, config=config, environ=environ)
+    broker = providers.Factory(make_broker, config=config, environ=environ)
     client = providers.Factory(
         VectorVueClient,
         config=config,
@@ -339,6 +365,24 @@ class Container(containers.DeclarativeContainer):
         closers=providers.Callable(
             make_closers, config=config, vault=vault.provider, audit_file=audit_file
         ),
+    )
+
+
+def build_bridge(
+    config: VectorVueConfig,
+    *,
+    create: QueueKind | None = None,
+    ready: threading.Event | None = None,
+) -> Bridge:
+    """A RabbitMQ bridge delivering through a client with the default adapters; close its
+    client when the bridge has run (see `vectorvue-client bridge`)."""
+    container = Container(config=config)
+    return Bridge(
+        client=container.client(),
+        broker=container.broker(),
+        clock=container.clock(),
+        create=create,
+        ready=ready,
     )
 
 

@@ -7,10 +7,11 @@ proves it where the container wires them) and inherit from nothing of ours.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from vectorvue_client.domain.audit import AuditRecord
+from vectorvue_client.domain.bridge import BrokerMessage, Topology
 from vectorvue_client.domain.http import HttpRequest, HttpResult, Timeouts
 from vectorvue_client.domain.outbox import (
     Batch,
@@ -170,3 +171,37 @@ class Outbox(Protocol):
 
     def close(self) -> None:
         """Release the file."""
+
+
+QueueKind = Literal["classic", "quorum"]
+
+
+class Broker(Protocol):
+    """A message broker's queues, as the bridge uses them: one consumer on the main queue,
+    confirmed persistent publishes to any queue. Every failure of the broker (refused,
+    lost, closed, unconfirmed) raises BrokerError; what was received and not acknowledged
+    is then redelivered by the broker, and `connect` starts afresh."""
+
+    def connect(self, topology: Topology, prefetch: int, create: QueueKind | None) -> None:
+        """(Re)connect, declare the dead letters and the delay queues, and start consuming
+        `topology.queue` with `prefetch` unacknowledged messages at most. The main queue is
+        only checked (a passive declare) unless `create` says to declare it of that kind."""
+
+    def receive(self, limit: int, wait: float) -> list[BrokerMessage]:
+        """Up to `limit` messages, waiting up to `wait` seconds for the first one."""
+
+    def ack(self, tags: Sequence[int]) -> None:
+        """The broker may forget these messages."""
+
+    def requeue(self, tags: Sequence[int]) -> None:
+        """Give these messages back to the queue, undelivered (nack with requeue)."""
+
+    def publish(self, queue: str, body: bytes, headers: Mapping[str, Any]) -> None:
+        """Put a persistent copy in `queue` through the default exchange; returns once the
+        broker has confirmed it (BrokerError when it cannot route or store it)."""
+
+    def depth(self, queue: str) -> int:
+        """How many messages wait in `queue`, ready to be delivered."""
+
+    def close(self) -> None:
+        """Stop consuming, give back what was received and not settled, disconnect."""

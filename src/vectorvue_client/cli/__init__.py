@@ -26,7 +26,7 @@ import traceback
 from collections.abc import Sequence
 from typing import NoReturn
 
-from vectorvue_client.cli import logs, outbox_cmd, queries, receiver_cmd, send
+from vectorvue_client.cli import bridge_cmd, logs, outbox_cmd, queries, receiver_cmd, send
 from vectorvue_client.cli.common import (
     EXIT_INTERRUPTED,
     EXIT_REJECTED,
@@ -244,6 +244,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     q.add_argument("--all", action="store_true", help="every dead letter (instead of KEYs)")
     q.set_defaults(handler=outbox_cmd.retry)
+
+    p = command(
+        commands,
+        "bridge",
+        "deliver SpectraStrike's RabbitMQ queue to VectorVue until Ctrl-C or SIGTERM",
+        "bridge --json",
+        "\n\nConsumes broker_queue (SpectraStrike's telemetry.events) on the broker whose URL is\n"
+        "in the variable named by broker_url_env (VECTORVUE_BROKER_URL), delivers through the\n"
+        "configured profile, and acks a message only after VectorVue's verdict on all of it:\n"
+        "refused and unreadable messages go to broker_dead_letter_queue with the reason in\n"
+        "x-vv-* headers, transient failures wait in a delay queue and come back, until\n"
+        "bridge_max_attempts. Run as many bridges on the queue as you like. Ctrl-C or SIGTERM:\n"
+        "the batch in delivery is finished, the rest given back, a summary printed, exit 0.",
+    )
+    p.add_argument(
+        "--declare",
+        choices=("classic", "quorum"),
+        default=None,
+        help="create broker_queue (durable, of this kind) when it does not exist; without it "
+        "the queue must exist and is only checked, never redeclared",
+    )
+    p.set_defaults(handler=bridge_cmd.run)
 
     p = command(
         commands,

@@ -3,6 +3,7 @@ with them (FakePorts), and LocalVectorVue, a VectorVue over real HTTPS on 127.0.
 profiles; its certificates need the `testing` extra, trustme). Its pytest fixtures are in
 vectorvue_client.testing.pytest_plugin."""
 
+from vectorvue_client.testing.broker_memory import MemoryBroker
 from vectorvue_client.testing.fakes import (
     FAKE_EPOCH,
     FakeClock,
@@ -32,6 +33,7 @@ __all__ = [
     "FakeTransport",
     "LocalVectorVue",
     "MemoryAuditSink",
+    "MemoryBroker",
     "MemoryOutbox",
     "RecordingSigner",
     "SentRequest",

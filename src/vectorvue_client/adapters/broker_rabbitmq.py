@@ -1,0 +1,183 @@
+"""The Broker port on RabbitMQ, with pika's BlockingConnection (ADR 0031).
+
+One connection and one channel, in publisher-confirm mode, consuming the main queue with a
+prefetch; messages the consumer callback receives wait in a list until `receive` hands
+them out. Every pika or socket failure becomes a BrokerError: the broker redelivers what
+was not acknowledged, and the bridge reconnects.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, Final
+
+import pika
+import pika.exceptions
+from pika.adapters.blocking_connection import BlockingChannel
+
+from vectorvue_client.domain.bridge import BrokerError, BrokerMessage, Topology
+from vectorvue_client.domain.redaction import Secret, mask_known
+
+PERSISTENT: Final = 2
+NOT_FOUND: Final = 404  # AMQP's reply code for a queue that does not exist
+# A consumer that stops reading for longer than this is cut off by the broker: the bridge
+# reads between batches, and a batch's delivery is bounded by deadline_seconds.
+HEARTBEAT_SECONDS: Final = 60
+
+
+class RabbitMQBroker:
+    """The Broker port on one RabbitMQ connection (reconnected by `connect`)."""
+
+    def __init__(self, url: Secret, *, connect_timeout: float = 10.0) -> None:
+        self._url = url
+        self._connect_timeout = connect_timeout
+        self._connection: pika.BlockingConnection | None = None
+        self._channel: BlockingChannel | None = None
+        self._received: list[BrokerMessage] = []
+
+    def connect(self, topology: Topology, prefetch: int, create: str | None) -> None:
+        """(Re)connect, declare, and consume `topology.queue` (see ports.Broker)."""
+        self._drop()
+        with _broker_errors("connect"):
+            params = pika.URLParameters(self._url.reveal())
+            params.heartbeat = HEARTBEAT_SECONDS
+            params.socket_timeout = self._connect_timeout
+            params.blocked_connection_timeout = self._connect_timeout * 3
+            params.connection_attempts = 1
+            self._connection = pika.BlockingConnection(params)
+            channel = self._connection.channel()
+            channel.confirm_delivery()
+            # SpectraStrike's queue, as it declared it, is only checked: never redeclared
+            # (other arguments would be refused, PRECONDITION_FAILED). `create` makes it
+            # only where it does not exist yet.
+            if create is None or self._exists(topology.queue):
+                channel.queue_declare(topology.queue, passive=True)
+            else:
+                kind = {"x-queue-type": "quorum"} if create == "quorum" else None
+                channel.queue_declare(topology.queue, durable=True, arguments=kind)
+            channel.queue_declare(topology.dead_letters, durable=True)
+            for name, ttl in topology.delay_queues().items():
+                channel.queue_declare(
+                    name,
+                    durable=True,
+                    arguments={
+                        "x-message-ttl": ttl,
+                        "x-dead-letter-exchange": "",
+                        "x-dead-letter-routing-key": topology.queue,
+                    },
+                )
+            channel.basic_qos(prefetch_count=prefetch)
+            channel.basic_consume(topology.queue, self._on_message, auto_ack=False)
+            self._channel = channel
+
+    def _exists(self, queue: str) -> bool:
+        """Whether `queue` exists: a passive declare on a channel of its own, since the
+        broker closes the channel of one that fails."""
+        assert self._connection is not None
+        probe = self._connection.channel()
+        try:
+            probe.queue_declare(queue, passive=True)
+        except pika.exceptions.ChannelClosedByBroker as exc:
+            if exc.reply_code == NOT_FOUND:
+                return False
+            raise
+        probe.close()
+        return True
+
+    def _on_message(
+        self,
+        _channel: BlockingChannel,
+        method: Any,
+        properties: pika.BasicProperties,
+        body: bytes,
+    ) -> None:
+        headers = dict(properties.headers or {})
+        self._received.append(
+            BrokerMessage(body, headers, int(method.delivery_tag), bool(method.redelivered))
+        )
+
+    def receive(self, limit: int, wait: float) -> list[BrokerMessage]:
+        """Up to `limit` received messages, waiting up to `wait` s for the first."""
+        connection = self._open()
+        with _broker_errors("receive"):
+            connection.process_data_events(time_limit=0)  # what already arrived
+            ends = time.monotonic() + wait
+            while not self._received and (left := ends - time.monotonic()) > 0:
+                connection.process_data_events(time_limit=left)
+        out, self._received = self._received[:limit], self._received[limit:]
+        return out
+
+    def ack(self, tags: Sequence[int]) -> None:
+        """Acknowledge each of `tags`."""
+        channel = self._open_channel()
+        with _broker_errors("ack"):
+            for tag in tags:
+                channel.basic_ack(tag)
+
+    def requeue(self, tags: Sequence[int]) -> None:
+        """Nack each of `tags` with requeue."""
+        channel = self._open_channel()
+        with _broker_errors("requeue"):
+            for tag in tags:
+                channel.basic_nack(tag, requeue=True)
+
+    def publish(self, queue: str, body: bytes, headers: Mapping[str, Any]) -> None:
+        """A confirmed, persistent, mandatory publish to `queue` (default exchange)."""
+        channel = self._open_channel()
+        with _broker_errors("publish"):
+            channel.basic_publish(
+                "",
+                queue,
+                body,
+                pika.BasicProperties(delivery_mode=PERSISTENT, headers=dict(headers)),
+                mandatory=True,
+            )
+
+    def depth(self, queue: str) -> int:
+        """Ready messages of `queue` (a passive declare)."""
+        channel = self._open_channel()
+        with _broker_errors("depth"):
+            frame = channel.queue_declare(queue, passive=True)
+        return int(frame.method.message_count)
+
+    def close(self) -> None:
+        """Give back what was received and not handed out, then disconnect."""
+        held, self._received = self._received, []
+        if held and self._channel is not None:
+            # When the connection is gone, the broker requeues them itself.
+            with contextlib.suppress(BrokerError):
+                self.requeue([m.tag for m in held])
+        self._drop()
+
+    def _drop(self) -> None:
+        connection, self._connection, self._channel = self._connection, None, None
+        self._received = []
+        if connection is not None and connection.is_open:
+            # Closing a connection that is going away anyway.
+            with contextlib.suppress(pika.exceptions.AMQPError, OSError):
+                connection.close()
+
+    def _open(self) -> pika.BlockingConnection:
+        if self._connection is None or not self._connection.is_open:
+            raise BrokerError("not connected to the broker")
+        return self._connection
+
+    def _open_channel(self) -> BlockingChannel:
+        self._open()
+        if self._channel is None or not self._channel.is_open:
+            raise BrokerError("the broker channel is closed")
+        return self._channel
+
+
+@contextmanager
+def _broker_errors(doing: str) -> Iterator[None]:
+    """Every failure of pika or of the socket below it, as a BrokerError (masked: pika's
+    text may quote the URL)."""
+    try:
+        yield
+    except (pika.exceptions.AMQPError, OSError, ValueError) as exc:
+        text = str(exc) or type(exc).__name__
+        raise BrokerError(f"broker {doing} failed: {mask_known(text)}") from None

@@ -1,0 +1,114 @@
+"""`vectorvue-client bridge`: consume SpectraStrike's RabbitMQ queue and deliver it to
+VectorVue until Ctrl-C or SIGTERM (ADR 0031).
+
+The bridge runs on a thread of its own; the main thread holds the stop signals (every
+thread inherits the mask, so no other thread takes them) and takes them with sigtimedwait,
+waking between waits to say when the bridge is ready or reconnecting. On a stop, the
+batch in delivery is finished and settled, messages received but not sent are given back,
+and the summary is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Final
+
+from vectorvue_client.cli.common import EXIT_OK, emit, settings
+
+if TYPE_CHECKING:
+    from vectorvue_client.service.bridge import BridgeReport
+
+STOP_SIGNALS: Final = frozenset({signal.SIGINT, signal.SIGTERM})
+LOOK_SECONDS: Final = 0.5  # how often the main thread looks at the bridge's readiness
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the bridge until a stop signal; exit 0 after a clean stop."""
+    # Imported here: pika and the adapters load only for the commands that need them.
+    from vectorvue_client.container import build_bridge
+
+    config = settings(args).config
+    ready = threading.Event()
+    with _stop_signals_held():
+        bridge = build_bridge(config, create=args.declare, ready=ready)
+        stop = threading.Event()
+        failure: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                bridge.run(stop)
+            except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+                failure.append(exc)
+
+        thread = threading.Thread(target=work, name="vectorvue-bridge", daemon=True)
+        thread.start()
+        try:
+            _watch(thread, ready, bridge.report, config.broker_queue)
+        finally:
+            stop.set()
+            thread.join()
+            bridge.close()
+    if failure:
+        raise failure[0]
+    report = bridge.report
+    human = (
+        f"received {report.received}, acked {report.acked}, dead-lettered "
+        f"{report.dead_lettered}, retried later {report.retried}, given back {report.returned}, "
+        f"items accepted {report.items_accepted}, reconnects {report.reconnects}"
+    )
+    emit(args, report.data(), human)
+    return EXIT_OK
+
+
+def _watch(
+    thread: threading.Thread, ready: threading.Event, report: BridgeReport, queue: str
+) -> None:
+    """Until a stop signal (or the bridge's end): one line on stderr whenever the bridge
+    becomes ready, and whenever it fails to reach the broker (the health line an operator
+    or a probe reads)."""
+    was_ready = False
+    failures = 0
+    while thread.is_alive():
+        if ready.is_set() and not was_ready:
+            print(f"bridge: ready, consuming {queue}", file=sys.stderr, flush=True)
+        elif report.reconnects != failures:
+            print(
+                f"bridge: broker unavailable, reconnecting: {report.last_error}",
+                file=sys.stderr,
+                flush=True,
+            )
+        was_ready, failures = ready.is_set(), report.reconnects
+        if _stop_requested(LOOK_SECONDS):
+            print("bridge: stopping", file=sys.stderr, flush=True)
+            return
+
+
+def _stop_requested(seconds: float) -> bool:
+    """Whether Ctrl-C or SIGTERM came within `seconds`."""
+    if not hasattr(signal, "sigtimedwait"):  # no signal masks (Windows): Ctrl-C raises
+        try:
+            threading.Event().wait(seconds)
+        except KeyboardInterrupt:
+            return True
+        return False
+    return signal.sigtimedwait(STOP_SIGNALS, seconds) is not None
+
+
+@contextlib.contextmanager
+def _stop_signals_held() -> Iterator[None]:
+    """Keep Ctrl-C and SIGTERM pending in this thread and in every thread started inside,
+    so that only _stop_requested takes them: a signal taken by the bridge's thread would
+    never wake the main thread (see receiver_cmd)."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)

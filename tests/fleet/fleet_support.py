@@ -1,0 +1,80 @@
+"""What the fleet tests share: SpectraStrike's envelopes, publishing as SpectraStrike
+does, reading queues, and waiting on a condition within a bound (never on a timing)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pika
+
+from vectorvue_client.samples import sample_path
+
+WAIT_SECONDS = 60.0  # a bound on every wait: reached only when something is broken
+
+_TEMPLATE = json.loads(sample_path("broker-envelope.jsonl").read_text().splitlines()[0])
+
+
+def envelope(tag: str, n: int) -> dict[str, Any]:
+    """A broker envelope as SpectraStrike publishes it, with its own event id."""
+    event_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"vv-fleet/{tag}/{n}"))
+    return {**_TEMPLATE, "event_id": event_id, "idempotency_key": event_id, "stream_position": n}
+
+
+def body_of(document: dict[str, Any]) -> bytes:
+    """SpectraStrike's bytes: keys sorted, Python's default separators, ASCII."""
+    return json.dumps(document, sort_keys=True).encode()
+
+
+def declare_as_spectrastrike(url: str, queue: str) -> None:
+    """The main queue as SpectraStrike declares it: durable, no arguments."""
+    with pika.BlockingConnection(pika.URLParameters(url)) as connection:
+        connection.channel().queue_declare(queue, durable=True)
+
+
+def publish(url: str, queue: str, bodies: list[bytes]) -> None:
+    """Persistent messages through the default exchange, confirmed."""
+    with pika.BlockingConnection(pika.URLParameters(url)) as connection:
+        channel = connection.channel()
+        channel.confirm_delivery()
+        for body in bodies:
+            channel.basic_publish("", queue, body, pika.BasicProperties(delivery_mode=2))
+
+
+def drain_queue(url: str, queue: str) -> list[tuple[bytes, dict[str, Any]]]:
+    """Every message of `queue` (taken and acked): body and headers, in order."""
+    out: list[tuple[bytes, dict[str, Any]]] = []
+    with pika.BlockingConnection(pika.URLParameters(url)) as connection:
+        channel = connection.channel()
+        while True:
+            method, properties, body = channel.basic_get(queue, auto_ack=True)
+            if method is None:
+                return out
+            out.append((body, dict(properties.headers or {})))
+
+
+def counts(url: str, queue: str) -> int:
+    """Messages ready in `queue` (a passive declare: unacknowledged ones are not counted,
+    so call it when no consumer holds any)."""
+    with pika.BlockingConnection(pika.URLParameters(url)) as connection:
+        frame = connection.channel().queue_declare(queue, passive=True)
+        return int(frame.method.message_count)
+
+
+def until(condition: Callable[[], bool], what: str) -> None:
+    """Wait for `condition`, checked every 50 ms, failing after WAIT_SECONDS."""
+    ends = time.monotonic() + WAIT_SECONDS
+    pause = threading.Event()
+    while not condition():
+        if time.monotonic() > ends:
+            raise AssertionError(f"gave up waiting for {what}")
+        pause.wait(0.05)
+
+
+def text(value: object) -> str:
+    """A header value as text (pika gives long strings as bytes)."""
+    return value.decode() if isinstance(value, bytes) else str(value)
