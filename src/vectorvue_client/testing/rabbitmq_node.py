@@ -24,6 +24,7 @@ SERVER: Final = "/usr/sbin/rabbitmq-server"
 CTL: Final = "/usr/sbin/rabbitmqctl"
 START_TIMEOUT_SECONDS: Final = 120.0  # a cold node takes 6-20 s; a loaded CI machine more
 STOP_TIMEOUT_SECONDS: Final = 60.0
+LOOPBACK_DISTRIBUTION: Final = "-kernel inet_dist_use_interface {127,0,0,1}"
 
 
 def available() -> bool:
@@ -76,6 +77,10 @@ class RabbitMQNode:
             "RABBITMQ_FEATURE_FLAGS_FILE": str(base / "feature_flags" / "flags"),
             "ERL_EPMD_ADDRESS": "127.0.0.1",
             "ERL_EPMD_PORT": str(self._epmd_port),
+            # Erlang's distribution listener binds every interface unless told otherwise,
+            # the node's and rabbitmqctl's alike: loopback only.
+            "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": LOOPBACK_DISTRIBUTION,
+            "RABBITMQ_CTL_ERL_ARGS": LOOPBACK_DISTRIBUTION,
         }
 
     def _prepare(self) -> None:
@@ -149,6 +154,13 @@ class RabbitMQNode:
             return
         with contextlib.suppress(subprocess.SubprocessError, OSError):
             self.ctl("stop")
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._process.wait(STOP_TIMEOUT_SECONDS)
+        if self._process.poll() is None:
+            os.killpg(self._process.pid, 9)
+            self._process.wait(STOP_TIMEOUT_SECONDS)
+        self._process = None
+        # Only now: epmd refuses -kill while a node is still registered with it.
         with contextlib.suppress(subprocess.SubprocessError, OSError):
             subprocess.run(  # noqa: S603 - the packaged tool
                 [shutil.which("epmd") or "epmd", "-port", str(self._epmd_port), "-kill"],
@@ -157,12 +169,6 @@ class RabbitMQNode:
                 timeout=STOP_TIMEOUT_SECONDS,
                 check=False,
             )
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self._process.wait(STOP_TIMEOUT_SECONDS)
-        if self._process.poll() is None:
-            os.killpg(self._process.pid, 9)
-            self._process.wait(STOP_TIMEOUT_SECONDS)
-        self._process = None
 
     def restart(self) -> None:
         """Stop and start again on the same data and port."""
