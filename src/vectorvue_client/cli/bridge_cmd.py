@@ -1,9 +1,9 @@
 """`vectorvue-client bridge`: consume SpectraStrike's RabbitMQ queue and deliver it to
 VectorVue until Ctrl-C or SIGTERM (ADR 0031).
 
-The bridge runs on a thread of its own; the main thread holds the stop signals (every
-thread inherits the mask, so no other thread takes them) and takes them with sigtimedwait,
-waking between waits to say when the bridge is ready or reconnecting. On a stop, the
+The bridge runs on a thread of its own; the main thread holds the stop signals and takes
+them itself (stop_signals: a signal taken by another thread would never wake it), waking
+between waits to say when the bridge is ready or reconnecting. On a stop, the
 batch in delivery is finished and settled, messages received but not sent are given back,
 and the summary is printed.
 """
@@ -11,19 +11,16 @@ and the summary is printed.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import signal
 import sys
 import threading
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Final
 
+from vectorvue_client.cli import stop_signals
 from vectorvue_client.cli.common import EXIT_OK, emit, settings
 
 if TYPE_CHECKING:
     from vectorvue_client.service.bridge import BridgeReport
 
-STOP_SIGNALS: Final = frozenset({signal.SIGINT, signal.SIGTERM})
 LOOK_SECONDS: Final = 0.5  # how often the main thread looks at the bridge's readiness
 
 
@@ -34,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
 
     config = settings(args).config
     ready = threading.Event()
-    with _stop_signals_held():
+    with stop_signals.held():
         bridge = build_bridge(config, create=args.declare, ready=ready)
         stop = threading.Event()
         failure: list[BaseException] = []
@@ -83,32 +80,6 @@ def _watch(
                 flush=True,
             )
         was_ready, failures = ready.is_set(), report.reconnects
-        if _stop_requested(LOOK_SECONDS):
+        if stop_signals.wait(LOOK_SECONDS):
             print("bridge: stopping", file=sys.stderr, flush=True)
             return
-
-
-def _stop_requested(seconds: float) -> bool:
-    """Whether Ctrl-C or SIGTERM came within `seconds`."""
-    if not hasattr(signal, "sigtimedwait"):  # no signal masks (Windows): Ctrl-C raises
-        try:
-            threading.Event().wait(seconds)
-        except KeyboardInterrupt:
-            return True
-        return False
-    return signal.sigtimedwait(STOP_SIGNALS, seconds) is not None
-
-
-@contextlib.contextmanager
-def _stop_signals_held() -> Iterator[None]:
-    """Keep Ctrl-C and SIGTERM pending in this thread and in every thread started inside,
-    so that only _stop_requested takes them: a signal taken by the bridge's thread would
-    never wake the main thread (see receiver_cmd)."""
-    if not hasattr(signal, "pthread_sigmask"):
-        yield
-        return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)

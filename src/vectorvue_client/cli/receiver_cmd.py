@@ -7,17 +7,16 @@ import contextlib
 import json
 import secrets
 import shlex
-import signal
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from vectorvue_client.cli import stop_signals
 from vectorvue_client.cli.common import EXIT_OK, emit
 from vectorvue_client.domain.errors import VectorVueConfigError
 
@@ -72,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         log=lambda request, status: _log_line(request, status, gateway_path=TELEMETRY_PATH),
     )
     with contextlib.ExitStack() as cleanup:
-        cleanup.enter_context(_stop_signals_held())  # before its threads start: they inherit it
+        cleanup.enter_context(stop_signals.held())  # before its threads start: they inherit it
         try:
             receiver.start()
         except OSError as exc:
@@ -151,39 +150,8 @@ def run(args: argparse.Namespace) -> int:
         data = {"url": receiver.url, "ca_pem_path": receiver.ca_pem_path, **blocks}
         emit(args, data, "\n".join(lines))
         sys.stdout.flush()  # a pipe is block-buffered: whoever reads it needs them now
-        _wait_for_stop(args.seconds)
+        stop_signals.wait(args.seconds or None)
     return EXIT_OK
-
-
-STOP_SIGNALS: Final = frozenset({signal.SIGINT, signal.SIGTERM})
-
-
-@contextlib.contextmanager
-def _stop_signals_held() -> Iterator[None]:
-    """Keep Ctrl-C and SIGTERM pending in this thread and in every thread started inside
-    (threads inherit the mask), so that only _wait_for_stop takes them. Left to the kernel,
-    a stop signal may land on a server thread: Python then runs its handler in the main
-    thread only when that thread wakes, and a main thread asleep until the stop never does.
-    A signal sent before the wait (while the lines are printed) waits for it."""
-    if not hasattr(signal, "pthread_sigmask"):  # Windows: Ctrl-C reaches the main thread
-        yield
-        return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
-def _wait_for_stop(seconds: float) -> None:
-    """Until Ctrl-C or SIGTERM, or `seconds` when it is not 0."""
-    if not hasattr(signal, "sigwait"):
-        with contextlib.suppress(KeyboardInterrupt):
-            time.sleep(seconds or float(2**31))
-    elif seconds:
-        signal.sigtimedwait(STOP_SIGNALS, seconds)
-    else:
-        signal.sigwait(STOP_SIGNALS)
 
 
 def _log_line(request: RecordedRequest, status: int, *, gateway_path: str) -> None:
