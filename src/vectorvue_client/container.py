@@ -24,7 +24,6 @@ from dependency_injector import containers, providers
 from vectorvue_client.adapters.audit_fanout import FanoutAuditSink
 from vectorvue_client.adapters.audit_jsonl import JsonlAuditSink
 from vectorvue_client.adapters.audit_logging import LoggingAuditSink
-from vectorvue_client.adapters.broker_rabbitmq import RabbitMQBroker
 from vectorvue_client.adapters.clock_system import SystemClock
 from vectorvue_client.adapters.credentials_cached import CachedCredentialSource
 from vectorvue_client.adapters.credentials_chain import ChainCredentialSource
@@ -301,6 +300,16 @@ def make_broker(config: VectorVueConfig, environ: Mapping[str, str]) -> Broker:
         )
     if parts.password:
         remember(parts.password, unquote(parts.password))
+    # Imported here: pika is the optional `fleet` extra, and every other client needs
+    # nothing of it.
+    try:
+        from vectorvue_client.adapters.broker_rabbitmq import RabbitMQBroker
+    except ModuleNotFoundError as exc:
+        raise VectorVueConfigError(
+            "broker_url_env",
+            f"the bridge needs the fleet extra ({exc.name} is not installed): "
+            "pip install 'vectorvue-client[fleet]'",
+        ) from exc
     return RabbitMQBroker(url, connect_timeout=config.timeout_seconds)
 
 

@@ -17,15 +17,23 @@ SCRIPT = Path(sys.executable).with_name("vectorvue-client")
 EXTRA_HINT = "pip install 'vectorvue-client[testing]'"
 
 
-def run(argv: list[str], *, hide_trustme: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run `argv` with a clean VECTORVUE_* environment; with `hide_trustme` (a directory),
-    as if the testing extra were not installed."""
+def run(
+    argv: list[str],
+    *,
+    hide_trustme: Path | None = None,
+    hidden: str = "trustme",
+    env_extra: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run `argv` with a clean VECTORVUE_* environment (plus `env_extra`); with
+    `hide_trustme` (a directory), as if the module `hidden` (the testing extra's trustme
+    by default) were not installed."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("VECTORVUE_")}
+    env.update(env_extra or {})
     if hide_trustme is not None:
-        # A sitecustomize that marks trustme as absent in sys.modules: every `import
-        # trustme` then raises the interpreter's own ModuleNotFoundError, as it does when
-        # the package is not installed.
-        hiding = 'import sys\nsys.modules["trustme"] = None\n'
+        # A sitecustomize that marks the module as absent in sys.modules: every import of
+        # it then raises the interpreter's own ModuleNotFoundError, as it does when the
+        # package is not installed.
+        hiding = f"import sys\nsys.modules[{hidden!r}] = None\n"
         (hide_trustme / "sitecustomize.py").write_text(hiding)
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(hide_trustme), env.get("PYTHONPATH")) if p
@@ -71,3 +79,37 @@ def test_without_the_testing_extra_the_command_names_it(argv: list[str], tmp_pat
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, lines
     assert EXTRA_HINT in lines[0] and "trustme" in lines[0] and argv[0] in lines[0]
+
+
+def test_without_the_fleet_extra_the_library_works_and_bridge_names_it(tmp_path: Path) -> None:
+    """pika (the `fleet` extra) is needed by `bridge` alone: without it the composition
+    root imports and builds a client, and `bridge` refuses in one line naming the extra."""
+    probe = [sys.executable, "-c", "import pika"]
+    assert run(probe, hide_trustme=tmp_path, hidden="pika").returncode == 1
+    built = run(
+        [
+            sys.executable,
+            "-c",
+            "from vectorvue_client import VectorVueConfig, build_client\n"
+            "build_client(VectorVueConfig(base_url='https://vectorvue.invalid')).close()\n"
+            "import sys; assert 'pika' not in sys.modules or sys.modules['pika'] is None\n",
+        ],
+        hide_trustme=tmp_path,
+        hidden="pika",
+        env_extra={"VECTORVUE_API_KEY": "k" * 32},
+    )
+    assert built.returncode == 0, built.stderr
+    bridge = run(
+        [str(SCRIPT), "bridge", "--base-url", "https://vectorvue.invalid"],
+        hide_trustme=tmp_path,
+        hidden="pika",
+        env_extra={
+            "VECTORVUE_API_KEY": "k" * 32,
+            "VECTORVUE_BROKER_URL": "amqp://bridge:not-a-real-password@127.0.0.1:1/%2F",
+        },
+    )
+    assert bridge.returncode == 2, bridge.stderr
+    lines = bridge.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert "pip install 'vectorvue-client[fleet]'" in lines[0] and "pika" in lines[0]
+    assert "not-a-real-password" not in bridge.stderr + bridge.stdout
