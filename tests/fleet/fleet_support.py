@@ -47,7 +47,7 @@ def publish(url: str, queue: str, bodies: list[bytes]) -> None:
 
 def drain_queue(url: str, queue: str) -> list[tuple[bytes, dict[str, Any]]]:
     """Every message of `queue` (taken and acked): body and headers, in order."""
-    out = []
+    out: list[tuple[bytes, dict[str, Any]]] = []
     with pika.BlockingConnection(pika.URLParameters(url)) as connection:
         channel = connection.channel()
         while True:

@@ -3,8 +3,8 @@
 consume-and-ack loop, with 1, 2 and 4 consumer processes, and how much of the machine
 the broker itself takes (its CPU seconds per second of the run).
 
-    .venv/bin/python bench/fleet.py            # 100,000 messages
-    .venv/bin/python bench/fleet.py --smoke    # 5,000: what CI runs (figures only)
+    .venv/bin/python bench/bench_fleet.py            # 100,000 messages
+    .venv/bin/python bench/bench_fleet.py --smoke    # 5,000: what CI runs (figures only)
 
 Nothing is asserted. Without rabbitmq-server installed it says so and exits 0.
 """
