@@ -7,6 +7,7 @@ main and delay queues empty."""
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -137,7 +138,7 @@ def test_kill_9_mid_batch_ten_times_beside_another_bridge_loses_nothing(
         everything += documents
         victim = running[kill % 2]
         wait_for(
-            lambda victim=victim: answers.in_flight_from(vv, victim.pid),  # type: ignore[misc]
+            functools.partial(answers.in_flight_from, vv, victim.pid),
             f"bridge {victim.pid} in the middle of a batch",
             BOUND_SECONDS,
         )
