@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import trustme
@@ -81,14 +82,14 @@ def bridge_url(node: RabbitMQNode, scheme: str = "amqps") -> str:
     return f"{scheme}://bridge:{PASSWORD}@127.0.0.1:{node.port}/%2F"
 
 
-def broker_settings(pki: Pki, *, ca: Path | None = None, cert: bool = True) -> dict[str, str]:
+def broker_settings(pki: Pki, *, ca: Path | None = None, cert: bool = True) -> dict[str, Any]:
     settings = {"broker_ca_bundle": str(ca or pki.ca)}
     if cert:
         settings |= {"broker_client_cert": str(pki.cert), "broker_client_key": str(pki.key)}
     return settings
 
 
-def connect_adapter(url: str, settings: dict[str, str], queue: str) -> Any:
+def connect_adapter(url: str, settings: dict[str, Any], queue: str) -> Any:
     """The adapter as the container builds it, connected (declaring `queue`)."""
     config = VectorVueConfig(base_url="https://vectorvue.invalid", **settings)
     broker = Container(config=config, environ={"VECTORVUE_BROKER_URL": url}).broker()
@@ -191,6 +192,18 @@ def test_amqps_without_broker_ca_bundle_trusts_the_system_cas_only(
         connect_adapter(bridge_url(node), settings, queue_name)
 
 
+def test_the_urls_ssl_options_cannot_replace_the_verified_context(
+    tls_broker: tuple[RabbitMQNode, Pki], queue_name: str
+) -> None:
+    # With this argument pika alone would trust the right CA and present the client
+    # certificate, and connect; the adapter's own context, trusting the other CA, refuses.
+    node, pki = tls_broker
+    options = {"cafile": str(pki.ca), "certfile": str(pki.cert), "keyfile": str(pki.key)}
+    url = f"{bridge_url(node)}?ssl_options={quote(repr(options), safe='')}"
+    with pytest.raises(BrokerError, match="CERTIFICATE_VERIFY_FAILED"):
+        connect_adapter(url, broker_settings(pki, ca=pki.other_ca), queue_name)
+
+
 @pytest.mark.parametrize("field", ["broker_ca_bundle", "broker_client_cert"])
 def test_amqp_with_broker_tls_settings_is_a_config_error_naming_the_field(
     tls_broker: tuple[RabbitMQNode, Pki], local_vectorvue: LocalVectorVue, field: str
@@ -217,3 +230,26 @@ def test_a_client_certificate_needs_its_key() -> None:
     with pytest.raises(VectorVueConfigError) as caught:
         VectorVueConfig(base_url="https://vectorvue.invalid", broker_client_key="client.key")
     assert caught.value.field == "broker_client_key"
+
+
+def test_broker_tls_files_that_cannot_be_loaded_are_config_errors_naming_the_field(
+    tmp_path: Path,
+) -> None:
+    # No broker needed: the context is built, and its files loaded, with the bridge.
+    not_pem = tmp_path / "not.pem"
+    not_pem.write_text("not a certificate\n")
+    url = f"amqps://bridge:{PASSWORD}@127.0.0.1:5671/%2F"
+    cases: list[tuple[dict[str, Any], str, str]] = [
+        ({"broker_ca_bundle": str(tmp_path / "missing.pem")}, "broker_ca_bundle", "not exist"),
+        ({"broker_ca_bundle": str(not_pem)}, "broker_ca_bundle", "cannot be loaded"),
+        (
+            {"broker_client_cert": str(not_pem), "broker_client_key": str(not_pem)},
+            "broker_client_cert",
+            "cannot be loaded",
+        ),
+    ]
+    for settings, field, rule in cases:
+        config = VectorVueConfig(base_url="https://vectorvue.invalid", **settings)
+        with pytest.raises(VectorVueConfigError) as caught:
+            Container(config=config, environ={"VECTORVUE_BROKER_URL": url}).broker()
+        assert caught.value.field == field and rule in caught.value.rule

@@ -98,8 +98,9 @@ class RabbitMQBroker:
         tls: ssl.SSLContext | None = None,
     ) -> None:
         self._url = url
-        self._host = urlsplit(url.reveal()).hostname or ""
-        secure = urlsplit(url.reveal()).scheme == "amqps"
+        parts = urlsplit(url.reveal())
+        self._host = parts.hostname or ""
+        secure = parts.scheme == "amqps"
         if tls is not None and not secure:
             raise ValueError("a TLS context was given for an amqp:// URL, which would not use it")
         self._tls = (tls or tls_context(None, None)) if secure else None
@@ -117,8 +118,10 @@ class RabbitMQBroker:
             params.socket_timeout = self._connect_timeout
             params.blocked_connection_timeout = self._connect_timeout * 3
             params.connection_attempts = 1
-            if self._tls is not None:
-                params.ssl_options = pika.SSLOptions(self._tls, server_hostname=self._host)
+            # The scheme alone decides TLS, whatever the URL's ssl_options argument says.
+            params.ssl_options = (
+                None if self._tls is None else pika.SSLOptions(self._tls, self._host)
+            )
             self._connection = pika.BlockingConnection(params)
             channel = self._connection.channel()
             channel.confirm_delivery()
