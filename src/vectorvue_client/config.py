@@ -343,6 +343,17 @@ class VectorVueConfig(msgspec.Struct, frozen=True, kw_only=True):
         went away.""")] = 1.0
     bridge_backoff_max_seconds: Annotated[Seconds, BRIDGE("""Longest delay, in seconds (positive),
         of a message between two attempts, and longest wait between two reconnections.""")] = 300.0
+    broker_ca_bundle: Annotated[FilePath | None, BRIDGE("""PEM file of the CAs trusted for the
+        broker's certificate, instead of the system's. An `amqps://` URL is always verified, chain
+        and host name (no setting turns that off); with an `amqp://` URL this setting is refused,
+        since it would not be used. The file must exist when the bridge is built.""")] = None
+    broker_client_cert: Annotated[FilePath | None, BRIDGE("""PEM client certificate (with its
+        chain) presented to a broker that requires mutual TLS, as SpectraStrike's does on port
+        5671; requires `broker_client_key` and an `amqps://` URL. The file must exist when the
+        bridge is built.""")] = None
+    broker_client_key: Annotated[FilePath | None, BRIDGE("""PEM private key of
+        `broker_client_cert` (unencrypted: there is no passphrase setting); requires
+        `broker_client_cert`. The file must exist when the bridge is built.""")] = None
     # fmt: on
 
     def __post_init__(self) -> None:
@@ -457,6 +468,10 @@ def _between(c: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
         yield "client_key", "is set without client_cert"
     if c["client_cert"] is not None and c["client_key"] is None:
         yield "client_cert", "needs client_key: a client certificate without its key is useless"
+    if c["broker_client_key"] is not None and c["broker_client_cert"] is None:
+        yield "broker_client_key", "is set without broker_client_cert"
+    if c["broker_client_cert"] is not None and c["broker_client_key"] is None:
+        yield "broker_client_cert", "needs broker_client_key: a certificate without its key"
     if c["backoff_base_seconds"] > c["backoff_max_seconds"]:
         yield "backoff_base_seconds", "must not exceed backoff_max_seconds"
     if c["outbox_backoff_base_seconds"] > c["outbox_backoff_max_seconds"]:

@@ -104,7 +104,8 @@ tests/docs/test_configuration_reference.py fails while this file and the code di
 No setting holds a secret. A setting ending in `_env` holds the NAME of an environment
 variable that holds the secret (`api_key_env`, `login_password_env`, `signing_secret_env`,
 `signing_key_env`, `vault_token_env`, `vault_role_id_env`, `vault_secret_id_env`); a
-file setting holds a path (`api_key_file`, `signing_key_file`, `client_key`). What they
+file setting holds a path (`api_key_file`, `signing_key_file`, `client_key`,
+`broker_client_key`). What they
 name is read when it is needed and wrapped in `Secret` at once (see docs/security.md).
 `base_url`, `vault_url` and `proxy_url` may not carry `user:password@`.
 
@@ -116,13 +117,16 @@ names the setting and `rule` says what it broke (`str(error)` is `"field: rule"`
 from a flag, a variable or a TOML file also names where it came from. Values are not
 quoted, except a choice's and a URL's (scrubbed of secrets). What the settings point at is
 checked later: files named by `ca_bundle`, `client_cert`, `client_key`, `signing_key_file`,
-`vault_ca_bundle` and `audit_file` when the client is built; `outbox_path` at first use;
+`vault_ca_bundle` and `audit_file` when the client is built, and `broker_ca_bundle`,
+`broker_client_cert`, `broker_client_key` when the bridge is; `outbox_path` at first use;
 secrets in the environment, files and Vault when they are first fetched (the gateway's
 signing key when the client is built).
 
 Rules between fields:
 
-- `client_cert` and `client_key` go together.
+- `client_cert` and `client_key` go together; so do `broker_client_cert` and
+  `broker_client_key`. The `broker_*` TLS settings need an `amqps://` broker URL (checked
+  when the bridge is built, since the URL is in the environment).
 - `backoff_base_seconds` <= `backoff_max_seconds`, and `outbox_backoff_base_seconds` <=
   `outbox_backoff_max_seconds`.
 - Not both `proxy_url` and `proxy_from_env`; not `verify_tls = false` with `ca_bundle`.

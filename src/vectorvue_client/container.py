@@ -300,17 +300,41 @@ def make_broker(config: VectorVueConfig, environ: Mapping[str, str]) -> Broker:
         )
     if parts.password:
         remember(parts.password, unquote(parts.password))
+    if parts.scheme == "amqp":
+        # The URL decides TLS: settings it would silently ignore are a mistake to report.
+        for field in ("broker_ca_bundle", "broker_client_cert", "broker_client_key"):
+            if getattr(config, field) is not None:
+                raise VectorVueConfigError(
+                    field, f"is set but {name} is an amqp:// URL (no TLS): use amqps://"
+                )
     # Imported here: pika is the optional `fleet` extra, and every other client needs
     # nothing of it.
     try:
-        from vectorvue_client.adapters.broker_rabbitmq import RabbitMQBroker
+        from vectorvue_client.adapters.broker_rabbitmq import (
+            BrokerTlsSetupError,
+            RabbitMQBroker,
+            tls_context,
+        )
     except ModuleNotFoundError as exc:
         raise VectorVueConfigError(
             "broker_url_env",
             f"the bridge needs the fleet extra ({exc.name} is not installed): "
             "pip install 'vectorvue-client[fleet]'",
         ) from exc
-    return RabbitMQBroker(url, connect_timeout=config.timeout_seconds)
+    tls = None
+    if parts.scheme == "amqps":  # always verified: the settings only choose what to trust
+        if config.broker_ca_bundle is not None:
+            _require_file("broker_ca_bundle", config.broker_ca_bundle)
+        client_cert = None
+        if config.broker_client_cert is not None and config.broker_client_key is not None:
+            _require_file("broker_client_cert", config.broker_client_cert)
+            _require_file("broker_client_key", config.broker_client_key)
+            client_cert = (config.broker_client_cert, config.broker_client_key)
+        try:
+            tls = tls_context(config.broker_ca_bundle, client_cert)
+        except BrokerTlsSetupError as exc:
+            raise VectorVueConfigError(f"broker_{exc.setting}", exc.rule) from None
+    return RabbitMQBroker(url, connect_timeout=config.timeout_seconds, tls=tls)
 
 
 def _require_file(field: str, path: str) -> None:

@@ -4,15 +4,21 @@ One connection and one channel, in publisher-confirm mode, consuming the main qu
 prefetch; messages the consumer callback receives wait in a list until `receive` hands
 them out. Every pika or socket failure becomes a BrokerError: the broker redelivers what
 was not acknowledged, and the bridge reconnects.
+
+An `amqps://` URL is always verified (chain and host name) with a context built here,
+which replaces whatever pika would derive from the URL (its `ssl_options` query argument
+included): no URL or setting turns verification off.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ssl
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import pika
 import pika.exceptions
@@ -26,13 +32,78 @@ NOT_FOUND: Final = 404  # AMQP's reply code for a queue that does not exist
 # A consumer that stops reading for longer than this is cut off by the broker: the bridge
 # reads between batches, and a batch's delivery is bounded by deadline_seconds.
 HEARTBEAT_SECONDS: Final = 60
+# OpenSSL's names of the TLS failures an operator fixes in the settings, and how: pika
+# buries them in a StreamLostError or an IncompatibleProtocolError.
+_TLS_CAUSES: Final = {
+    "CERTIFICATE_REQUIRED": "the broker requires a client certificate (mutual TLS): set "
+    "broker_client_cert and broker_client_key",
+    "ALERT_UNKNOWN_CA": "the broker does not trust the issuer of our client certificate",
+    "ALERT_BAD_CERTIFICATE": "the broker refused our client certificate",
+    "ALERT_CERTIFICATE_EXPIRED": "the broker refused our client certificate as expired",
+    "CERTIFICATE_VERIFY_FAILED": "the broker's certificate is not trusted or not for this "
+    "host (broker_ca_bundle)",
+}
+
+
+class BrokerTlsSetupError(ValueError):
+    """A CA bundle or client certificate that cannot be loaded; `setting` names the
+    argument of `tls_context` ("ca_bundle" or "client_cert")."""
+
+    def __init__(self, setting: str, rule: str) -> None:
+        self.setting = setting
+        self.rule = rule
+        super().__init__(f"{setting}: {rule}")
+
+
+def tls_context(ca_bundle: str | None, client_cert: tuple[str, str] | None) -> ssl.SSLContext:
+    """A client context for an amqps:// broker: TLS 1.2 or later, the chain and the host
+    name verified against `ca_bundle` (None: the system's CAs), presenting `client_cert`
+    (certificate, key) when given. A file that cannot be loaded raises BrokerTlsSetupError now,
+    not at every reconnection."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED and check_hostname
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        if ca_bundle is None:
+            context.load_default_certs()
+        else:
+            context.load_verify_locations(cafile=ca_bundle)
+    except (OSError, ssl.SSLError) as exc:
+        rule = f"the CA bundle {ca_bundle} cannot be loaded: {exc}"
+        raise BrokerTlsSetupError("ca_bundle", rule) from exc
+    if client_cert is not None:
+        cert, key = client_cert
+        try:
+            context.load_cert_chain(cert, key, password=_refuse_passphrase)
+        except (OSError, ssl.SSLError, ValueError) as exc:
+            rule = f"{cert} with key {key} cannot be loaded: {exc}"
+            raise BrokerTlsSetupError("client_cert", rule) from exc
+    return context
+
+
+def _refuse_passphrase() -> str:
+    # Without a callback OpenSSL would prompt for the passphrase on the terminal.
+    raise ValueError("the key is encrypted, and no passphrase is configured")
 
 
 class RabbitMQBroker:
-    """The Broker port on one RabbitMQ connection (reconnected by `connect`)."""
+    """The Broker port on one RabbitMQ connection (reconnected by `connect`). `tls` is
+    the context of an amqps:// URL (None: `tls_context(None, None)`); it is refused with
+    an amqp:// URL, which would not use it."""
 
-    def __init__(self, url: Secret, *, connect_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        url: Secret,
+        *,
+        connect_timeout: float = 10.0,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self._url = url
+        parts = urlsplit(url.reveal())
+        self._host = parts.hostname or ""
+        secure = parts.scheme == "amqps"
+        if tls is not None and not secure:
+            raise ValueError("a TLS context was given for an amqp:// URL, which would not use it")
+        self._tls = (tls or tls_context(None, None)) if secure else None
         self._connect_timeout = connect_timeout
         self._connection: pika.BlockingConnection | None = None
         self._channel: BlockingChannel | None = None
@@ -47,6 +118,10 @@ class RabbitMQBroker:
             params.socket_timeout = self._connect_timeout
             params.blocked_connection_timeout = self._connect_timeout * 3
             params.connection_attempts = 1
+            # The scheme alone decides TLS, whatever the URL's ssl_options argument says.
+            params.ssl_options = (
+                None if self._tls is None else pika.SSLOptions(self._tls, self._host)
+            )
             self._connection = pika.BlockingConnection(params)
             channel = self._connection.channel()
             channel.confirm_delivery()
@@ -180,4 +255,6 @@ def _broker_errors(doing: str) -> Iterator[None]:
         yield
     except (pika.exceptions.AMQPError, OSError, ValueError) as exc:
         text = str(exc) or type(exc).__name__
+        cause = next((why for name, why in _TLS_CAUSES.items() if name in text), None)
+        text = text if cause is None else f"{cause}: {text}"
         raise BrokerError(f"broker {doing} failed: {mask_known(text)}") from None

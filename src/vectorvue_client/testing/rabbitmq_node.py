@@ -14,11 +14,12 @@ import os
 import pwd
 import shutil
 import socket
+import ssl
 import subprocess
 import threading
 import time
 from pathlib import Path
-from typing import Final, Self
+from typing import Final, NamedTuple, Self
 
 SERVER: Final = "/usr/sbin/rabbitmq-server"
 CTL: Final = "/usr/sbin/rabbitmqctl"
@@ -30,6 +31,15 @@ LOOPBACK_DISTRIBUTION: Final = "-kernel inet_dist_use_interface {127,0,0,1}"
 def available() -> bool:
     """Whether rabbitmq-server is installed (and this process may run it)."""
     return Path(SERVER).exists() and shutil.which("epmd") is not None
+
+
+class NodeTls(NamedTuple):
+    """PEM text of a TLS-only node: the CA that verifies client certificates, and the
+    node's own certificate chain and key (trustme's, in the tests)."""
+
+    ca: bytes
+    cert_chain: bytes
+    key: bytes
 
 
 def _free_port() -> int:
@@ -46,10 +56,17 @@ class RabbitMQNode:
     same data, so durable queues and persistent messages survive, as after a real
     broker restart. The default user is guest/guest (`loopback_users = none`: allowed,
     since the node listens on 127.0.0.1 only).
+
+    With `tls`, the node listens for AMQP over TLS only (no plain listener), as
+    SpectraStrike's production broker does, and requires a client certificate issued by
+    `tls.ca`; its files are written under `directory`, which the node's user can read.
     """
 
-    def __init__(self, directory: Path, *, name: str = "vvtest") -> None:
+    def __init__(
+        self, directory: Path, *, name: str = "vvtest", tls: NodeTls | None = None
+    ) -> None:
         self.directory = directory
+        self.tls = tls
         self.node = f"{name}@localhost"
         self.port = _free_port()
         self._dist_port = _free_port()
@@ -58,8 +75,9 @@ class RabbitMQNode:
 
     @property
     def url(self) -> str:
-        """The AMQP URL of the node's default virtual host."""
-        return f"amqp://guest:guest@127.0.0.1:{self.port}/%2F"
+        """The AMQP URL of the node's default virtual host (amqps:// for a TLS node)."""
+        scheme = "amqp" if self.tls is None else "amqps"
+        return f"{scheme}://guest:guest@127.0.0.1:{self.port}/%2F"
 
     def _environment(self) -> dict[str, str]:
         base = self.directory
@@ -89,13 +107,28 @@ class RabbitMQNode:
         for sub in ("mnesia", "log", "feature_flags"):
             (base / sub).mkdir(parents=True, exist_ok=True)
         (base / "enabled_plugins").write_text("[].\n")
-        (base / "rabbitmq.conf").write_text(
-            f"listeners.tcp.default = 127.0.0.1:{self.port}\nloopback_users = none\n"
-        )
+        (base / "rabbitmq.conf").write_text(self._listeners() + "loopback_users = none\n")
         if os.geteuid() == 0:  # the packaged script runs the node as the rabbitmq user
             owner = pwd.getpwnam("rabbitmq")
             for path in (base, *base.rglob("*")):
                 os.chown(path, owner.pw_uid, owner.pw_gid)
+
+    def _listeners(self) -> str:
+        if self.tls is None:
+            return f"listeners.tcp.default = 127.0.0.1:{self.port}\n"
+        files = self.directory / "tls"
+        files.mkdir(exist_ok=True)
+        for file, pem in zip(("ca.pem", "cert.pem", "key.pem"), self.tls, strict=True):
+            (files / file).write_bytes(pem)
+        return (
+            "listeners.tcp = none\n"
+            f"listeners.ssl.default = 127.0.0.1:{self.port}\n"
+            f"ssl_options.cacertfile = {files / 'ca.pem'}\n"
+            f"ssl_options.certfile = {files / 'cert.pem'}\n"
+            f"ssl_options.keyfile = {files / 'key.pem'}\n"
+            "ssl_options.verify = verify_peer\n"
+            "ssl_options.fail_if_no_peer_cert = true\n"
+        )
 
     def start(self) -> Self:
         """Start the node and wait until its AMQP port accepts a connection."""
@@ -121,15 +154,29 @@ class RabbitMQNode:
             assert self._process is not None
             if self._process.poll() is not None:
                 raise RuntimeError(f"rabbitmq-server exited: {self._tail()}")
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock,
-            ):
-                sock.sendall(b"AMQP\x00\x00\x09\x01")  # the protocol header: a real AMQP answer
-                if sock.recv(1):
-                    return
+            if self._answers():
+                return
             pause.wait(0.2)
         raise RuntimeError(f"rabbitmq-server did not listen in {START_TIMEOUT_SECONDS} s")
+
+    def _answers(self) -> bool:
+        """Whether the listener answers as the node does once booted: the AMQP header on a
+        plain node; a TLS server's handshake (done, or refused with an alert since this
+        probe has no client certificate) on a TLS node."""
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                if self.tls is None:
+                    sock.sendall(b"AMQP\x00\x00\x09\x01")  # the protocol header
+                    return bool(sock.recv(1))
+                probe = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                probe.check_hostname = False
+                probe.verify_mode = ssl.CERT_NONE  # a readiness probe, not a client
+                with probe.wrap_socket(sock):
+                    return True
+        except ssl.SSLError as exc:
+            return not isinstance(exc, ssl.SSLEOFError)  # an alert: a TLS server answered
+        except OSError:
+            return False
 
     def _tail(self) -> str:
         with contextlib.suppress(OSError):
