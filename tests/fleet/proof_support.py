@@ -30,10 +30,10 @@ SCRIPT = Path(sys.executable).with_name("vectorvue-client")
 class BridgeProcess:
     """One `vectorvue-client bridge --json` process; its stderr read as it comes."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], *args: str) -> None:
         clean = {k: v for k, v in os.environ.items() if not k.startswith("VECTORVUE_")}
         self.process = subprocess.Popen(  # noqa: S603 - our own console script
-            [str(SCRIPT), "bridge", "--json"],
+            [str(SCRIPT), "bridge", "--json", *args],
             env={**clean, **env},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -51,6 +51,10 @@ class BridgeProcess:
         assert self.process.stderr is not None
         for line in self.process.stderr:
             self.lines.append(line.rstrip("\n"))
+
+    def ready(self) -> bool:
+        """Whether it has said it is ready."""
+        return self.readiness() > 0
 
     def readiness(self) -> int:
         """How many times it said it was ready (once per connection to the broker)."""

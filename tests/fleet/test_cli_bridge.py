@@ -7,13 +7,7 @@ sends the same bytes under the same key), and --declare quorum creates a quorum 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +16,6 @@ from vectorvue_client.testing import LocalVectorVue
 from vectorvue_client.testing.rabbitmq_node import RabbitMQNode
 
 from .fleet_support import (
-    WAIT_SECONDS,
     body_of,
     counts,
     declare_as_spectrastrike,
@@ -30,53 +23,9 @@ from .fleet_support import (
     publish,
     until,
 )
+from .proof_support import BridgeProcess
 
-SCRIPT = Path(sys.executable).with_name("vectorvue-client")
 BATCH = 5
-
-
-class Bridge:
-    """One `vectorvue-client bridge --json` process; its stderr read as it comes."""
-
-    def __init__(self, env: dict[str, str], *args: str) -> None:
-        clean = {k: v for k, v in os.environ.items() if not k.startswith("VECTORVUE_")}
-        self.process = subprocess.Popen(  # noqa: S603 - our own console script
-            [str(SCRIPT), "bridge", "--json", *args],
-            env={**clean, **env},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self.lines.append(line.rstrip("\n"))
-
-    def ready(self) -> bool:
-        return any(line.startswith("bridge: ready") for line in self.lines)
-
-    def stop(self) -> tuple[int, dict[str, Any]]:
-        self.process.send_signal(signal.SIGTERM)
-        self.process.wait(timeout=WAIT_SECONDS)  # the summary is one short line: no pipe fills
-        assert self.process.stdout is not None
-        out = self.process.stdout.read()
-        self._close()
-        return self.process.returncode, json.loads(out)
-
-    def kill(self) -> None:
-        self.process.kill()
-        self.process.wait(timeout=WAIT_SECONDS)
-        self._close()
-
-    def _close(self) -> None:
-        self._reader.join(WAIT_SECONDS)
-        for pipe in (self.process.stdout, self.process.stderr):
-            if pipe is not None:
-                pipe.close()
 
 
 @pytest.fixture
@@ -98,10 +47,10 @@ def env(local_vectorvue: LocalVectorVue, rabbitmq: RabbitMQNode, queue_name: str
 
 @pytest.fixture
 def bridges(env: dict[str, str]) -> Iterator[Any]:
-    started: list[Bridge] = []
+    started: list[BridgeProcess] = []
 
-    def start(*args: str) -> Bridge:
-        bridge = Bridge(env, *args)
+    def start(*args: str) -> BridgeProcess:
+        bridge = BridgeProcess(env, *args)
         started.append(bridge)
         return bridge
 
@@ -192,7 +141,7 @@ def test_the_broker_password_is_never_written(
     # all written, and the password in the URL appears in none of them.
     password = "broker-pass-7f3c9a"
     url = rabbitmq.url.replace("guest:guest", f"guest:{password}")
-    bridge = Bridge({**env, "VECTORVUE_BROKER_URL": url}, "--debug")
+    bridge = BridgeProcess({**env, "VECTORVUE_BROKER_URL": url}, "--debug")
     try:
         until(lambda: any("reconnecting" in line for line in bridge.lines), "the failure line")
         code, summary = bridge.stop()
