@@ -32,6 +32,7 @@ VaultAuth = Literal["token", "approle"]
 Fsync = Literal["always", "never"]
 AuthMode = Literal["token", "login"]
 OutboxSync = Literal["full", "normal"]
+OutboxBackend = Literal["sqlite", "rabbitmq"]
 HttpBackend = Literal["urllib3", "requests"]
 MAX_BATCH_SIZE: Final = 1000
 MIB: Final = 1 << 20
@@ -282,6 +283,15 @@ class VectorVueConfig(msgspec.Struct, frozen=True, kw_only=True):
         that cannot fit alone is refused locally. At most 1 MiB: VectorVue's nginx answers a
         larger body with 413, after it was sent.""")] = MIB
 
+    outbox_backend: Annotated[OutboxBackend, OUTBOX("""Where the outbox keeps items: `"sqlite"`, a
+        file on this host (`outbox_path`); `"rabbitmq"`, the queue `outbox_queue` on the broker at
+        `broker_url_env` (with its TLS settings), which any number of processes on any number of
+        hosts enqueue to and drain from. Needs the `fleet` extra.""")] = "sqlite"
+    outbox_queue: Annotated[QueueName, OUTBOX("""With `outbox_backend = "rabbitmq"`: the outbox's
+        queue, declared durable (classic) where missing, with its dead letters in
+        `<outbox_queue>.dlq` and waiting retries in `<outbox_queue>.retry.<ms>ms` (24 delay queues,
+        0.1 s to 9.7 days). Not SpectraStrike's queue: it holds normalized items, not
+        envelopes.""")] = "vectorvue.outbox"
     outbox_path: Annotated[FilePath | None, OUTBOX("""The outbox's SQLite file, opened at the first
         `enqueue`, `drain`, `outbox` or `start_worker` call; unset:
         `$XDG_STATE_HOME/vectorvue-client/outbox.sqlite3`, else
@@ -480,6 +490,10 @@ def _between(c: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
         yield "bridge_backoff_base_seconds", "must not exceed bridge_backoff_max_seconds"
     if c["broker_queue"] == c["broker_dead_letter_queue"]:
         yield "broker_dead_letter_queue", "must differ from broker_queue"
+    if c["outbox_queue"] in (c["broker_queue"], c["broker_dead_letter_queue"]):
+        yield "outbox_queue", "must differ from broker_queue and broker_dead_letter_queue"
+    if c["outbox_backend"] == "rabbitmq" and c["outbox_path"] is not None:
+        yield "outbox_path", "is set but outbox_backend is rabbitmq, which keeps no file"
     if c["ca_bundle"] is not None and not c["verify_tls"]:
         yield "verify_tls", "is false while ca_bundle is set: verify against it, or not at all"
     if c["proxy_url"] is not None and c["proxy_from_env"]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import ssl
 import threading
 from collections.abc import Callable, Mapping
 from urllib.parse import unquote, urlsplit
@@ -246,9 +247,14 @@ def make_audit(audit_file: JsonlAuditSink | None) -> AuditSink:
     return FanoutAuditSink(LoggingAuditSink(), audit_file)
 
 
-def make_outbox_opener(config: VectorVueConfig, environ: Mapping[str, str]) -> Callable[[], Outbox]:
-    """Opens the SQLite outbox on first use (a client that never enqueues creates no file)
-    at outbox_path, or under the user's state directory."""
+def make_outbox_opener(
+    config: VectorVueConfig, environ: Mapping[str, str], clock: Clock
+) -> Callable[[], Outbox]:
+    """Opens the outbox on first use (a client that never enqueues creates no file and
+    makes no connection): the SQLite file at outbox_path (or under the user's state
+    directory), or the RabbitMQ queue outbox_queue (outbox_backend)."""
+    if config.outbox_backend == "rabbitmq":
+        return lambda: make_rabbitmq_outbox(config, environ, clock)
     path = config.outbox_path or default_outbox_path(environ)
 
     def open_outbox() -> Outbox:
@@ -257,11 +263,30 @@ def make_outbox_opener(config: VectorVueConfig, environ: Mapping[str, str]) -> C
     return open_outbox
 
 
-def make_outbox_reader(config: VectorVueConfig, environ: Mapping[str, str]) -> Outbox:
-    """The outbox at outbox_path opened read-only, without taking it from its owner: what
-    an operator inspects while a service runs (ADR 0024)."""
+def make_outbox_reader(config: VectorVueConfig, environ: Mapping[str, str], clock: Clock) -> Outbox:
+    """The outbox opened for inspection, without taking it from its owner: the SQLite file
+    read-only (ADR 0024), or the RabbitMQ queue (which has no owner: ADR 0032)."""
+    if config.outbox_backend == "rabbitmq":
+        return make_rabbitmq_outbox(config, environ, clock)
     reader: Outbox = SqliteOutbox.reader(config.outbox_path or default_outbox_path(environ))
     return reader
+
+
+def make_rabbitmq_outbox(
+    config: VectorVueConfig, environ: Mapping[str, str], clock: Clock
+) -> Outbox:
+    """The outbox on the queue outbox_queue of the broker at broker_url_env (ADR 0032)."""
+    url, tls = broker_access(config, environ, 'outbox_backend = "rabbitmq"')
+    from vectorvue_client.adapters.outbox_rabbitmq import RabbitMQOutbox
+
+    outbox: Outbox = RabbitMQOutbox(
+        url,
+        queue=config.outbox_queue,
+        tls=tls,
+        now=clock.time,
+        connect_timeout=config.timeout_seconds,
+    )
+    return outbox
 
 
 def make_closers(
@@ -288,6 +313,18 @@ def make_entropy() -> Entropy:
 def make_broker(config: VectorVueConfig, environ: Mapping[str, str]) -> Broker:
     """RabbitMQ at the URL in the environment variable broker_url_env (a secret from the
     moment it is read: its password is masked wherever the client writes)."""
+    url, tls = broker_access(config, environ, "the bridge")
+    from vectorvue_client.adapters.broker_rabbitmq import RabbitMQBroker
+
+    return RabbitMQBroker(url, connect_timeout=config.timeout_seconds, tls=tls)
+
+
+def broker_access(
+    config: VectorVueConfig, environ: Mapping[str, str], user: str
+) -> tuple[Secret, ssl.SSLContext | None]:
+    """The broker's URL, read from broker_url_env, and the TLS context an amqps:// URL is
+    verified with; a VectorVueConfigError naming the setting when either is wrong, or when
+    pika (the `fleet` extra, which `user` needs) is missing."""
     name = config.broker_url_env
     value = environ.get(name, "")
     if not value.strip():
@@ -310,31 +347,27 @@ def make_broker(config: VectorVueConfig, environ: Mapping[str, str]) -> Broker:
     # Imported here: pika is the optional `fleet` extra, and every other client needs
     # nothing of it.
     try:
-        from vectorvue_client.adapters.broker_rabbitmq import (
-            BrokerTlsSetupError,
-            RabbitMQBroker,
-            tls_context,
-        )
+        from vectorvue_client.adapters.broker_rabbitmq import BrokerTlsSetupError, tls_context
     except ModuleNotFoundError as exc:
         raise VectorVueConfigError(
             "broker_url_env",
-            f"the bridge needs the fleet extra ({exc.name} is not installed): "
+            f"{user} needs the fleet extra ({exc.name} is not installed): "
             "pip install 'vectorvue-client[fleet]'",
         ) from exc
-    tls = None
-    if parts.scheme == "amqps":  # always verified: the settings only choose what to trust
-        if config.broker_ca_bundle is not None:
-            _require_file("broker_ca_bundle", config.broker_ca_bundle)
-        client_cert = None
-        if config.broker_client_cert is not None and config.broker_client_key is not None:
-            _require_file("broker_client_cert", config.broker_client_cert)
-            _require_file("broker_client_key", config.broker_client_key)
-            client_cert = (config.broker_client_cert, config.broker_client_key)
-        try:
-            tls = tls_context(config.broker_ca_bundle, client_cert)
-        except BrokerTlsSetupError as exc:
-            raise VectorVueConfigError(f"broker_{exc.setting}", exc.rule) from None
-    return RabbitMQBroker(url, connect_timeout=config.timeout_seconds, tls=tls)
+    if parts.scheme != "amqps":
+        return url, None
+    # Always verified: the settings only choose what to trust.
+    if config.broker_ca_bundle is not None:
+        _require_file("broker_ca_bundle", config.broker_ca_bundle)
+    client_cert = None
+    if config.broker_client_cert is not None and config.broker_client_key is not None:
+        _require_file("broker_client_cert", config.broker_client_cert)
+        _require_file("broker_client_key", config.broker_client_key)
+        client_cert = (config.broker_client_cert, config.broker_client_key)
+    try:
+        return url, tls_context(config.broker_ca_bundle, client_cert)
+    except BrokerTlsSetupError as exc:
+        raise VectorVueConfigError(f"broker_{exc.setting}", exc.rule) from None
 
 
 def _require_file(field: str, path: str) -> None:
@@ -383,7 +416,9 @@ class Container(containers.DeclarativeContainer):
         hmac=providers.Singleton(make_hmac_signer, config=config, environ=environ),
         none=providers.Singleton(make_unsigned),
     )
-    outbox_reader = providers.Factory(make_outbox_reader, config=config, environ=environ)
+    outbox_reader = providers.Factory(
+        make_outbox_reader, config=config, environ=environ, clock=clock
+    )
     broker = providers.Factory(make_broker, config=config, environ=environ)
     client = providers.Factory(
         VectorVueClient,
@@ -394,7 +429,7 @@ class Container(containers.DeclarativeContainer):
         audit=audit,
         clock=clock,
         entropy=entropy,
-        outbox=providers.Callable(make_outbox_opener, config=config, environ=environ),
+        outbox=providers.Callable(make_outbox_opener, config=config, environ=environ, clock=clock),
         closers=providers.Callable(
             make_closers, config=config, vault=vault.provider, audit_file=audit_file
         ),

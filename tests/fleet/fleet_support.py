@@ -4,16 +4,21 @@ does, reading queues, and waiting on a condition within a bound (never on a timi
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pika
 
 from vectorvue_client.samples import sample_path
 
+SCRIPT = Path(sys.executable).with_name("vectorvue-client")
 WAIT_SECONDS = 60.0  # a bound on every wait: reached only when something is broken
 
 _TEMPLATE = json.loads(sample_path("broker-envelope.jsonl").read_text().splitlines()[0])
@@ -78,3 +83,16 @@ def until(condition: Callable[[], bool], what: str) -> None:
 def text(value: object) -> str:
     """A header value as text (pika gives long strings as bytes)."""
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The console script with a clean VECTORVUE_* environment plus `env`."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("VECTORVUE_")}
+    return subprocess.run(  # noqa: S603 - our own console script
+        [str(SCRIPT), *args],
+        capture_output=True,
+        text=True,
+        timeout=WAIT_SECONDS,
+        env={**clean, **env},
+        check=False,
+    )

@@ -80,6 +80,22 @@ def tls_context(ca_bundle: str | None, client_cert: tuple[str, str] | None) -> s
     return context
 
 
+def open_connection(
+    url: Secret, tls: ssl.SSLContext | None, timeout: float
+) -> pika.BlockingConnection:
+    """A blocking connection to `url`, one attempt bounded by `timeout` s, heartbeats on;
+    over TLS with `tls` (which an amqps:// URL needs: the scheme alone decides TLS,
+    whatever the URL's ssl_options argument says). pika's errors are raised as they are."""
+    params = pika.URLParameters(url.reveal())
+    params.heartbeat = HEARTBEAT_SECONDS
+    params.socket_timeout = timeout
+    params.blocked_connection_timeout = timeout * 3
+    params.connection_attempts = 1
+    host = urlsplit(url.reveal()).hostname or ""
+    params.ssl_options = None if tls is None else pika.SSLOptions(tls, host)
+    return pika.BlockingConnection(params)
+
+
 def _refuse_passphrase() -> str:
     # Without a callback OpenSSL would prompt for the passphrase on the terminal.
     raise ValueError("the key is encrypted, and no passphrase is configured")

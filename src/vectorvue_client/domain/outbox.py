@@ -182,3 +182,18 @@ def item_id(key: str) -> str:
 
 
 UNREADABLE: Final = "unreadable outbox item"
+
+# The waits an item can spend in a broker's delay queue (ADR 0032): 0.1 s doubled up to about
+# 9.7 days. A queue's TTL is fixed, so each wait is a queue of its own; a ladder keeps their
+# number small (24) whatever the jitter and Retry-After ask for.
+DELAY_STEPS_MS: Final[tuple[int, ...]] = tuple(100 << step for step in range(24))
+
+
+def delay_step_ms(seconds: float) -> int | None:
+    """The delay queue's TTL for a wait of `seconds`: the shortest step that is not shorter,
+    so an item is never tried before its time (at most twice as late, and never later than
+    the last step). None: no wait, the item is due now."""
+    if seconds <= 0:
+        return None
+    wanted = seconds * 1000
+    return next((ms for ms in DELAY_STEPS_MS if ms >= wanted), DELAY_STEPS_MS[-1])
