@@ -1,5 +1,6 @@
 """What the fleet tests share: SpectraStrike's envelopes, publishing as SpectraStrike
-does, reading queues, and waiting on a condition within a bound (never on a timing)."""
+does, reading queues, waiting on a condition within a bound (never on a timing), and a
+bridge running in process."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 import pika
 
 from vectorvue_client.samples import sample_path
+from vectorvue_client.service.bridge import Bridge, BridgeReport
 
 WAIT_SECONDS = 60.0  # a bound on every wait: reached only when something is broken
 
@@ -78,3 +80,25 @@ def until(condition: Callable[[], bool], what: str) -> None:
 def text(value: object) -> str:
     """A header value as text (pika gives long strings as bytes)."""
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class Running:
+    """A bridge on a thread of its own, stopped (and its report kept) at the end."""
+
+    def __init__(self, bridge: Bridge) -> None:
+        self.bridge = bridge
+        self.stop = threading.Event()
+        self.report: BridgeReport | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        self.report = self.bridge.run(self.stop)
+
+    def finish(self) -> BridgeReport:
+        self.stop.set()
+        self._thread.join(60)
+        assert not self._thread.is_alive()
+        self.bridge.close()
+        assert self.report is not None
+        return self.report
