@@ -218,9 +218,13 @@ def test_an_operator_the_gateway_does_not_map_ends_in_the_dead_letters_with_its_
     assert (report.acked, report.retried) == (1, 3)
 
 
-@pytest.mark.parametrize("status", [503, 429])
+@pytest.mark.parametrize(
+    ("status", "said"),
+    [(503, b'{"detail":"Service Unavailable"}'), (429, b'{"detail":"Operator burst anomaly"}')],
+)
 def test_a_transient_failure_is_retried_through_the_delay_queue_and_signed_afresh(
     status: int,
+    said: bytes,
     config: VectorVueConfig,
     rabbitmq: RabbitMQNode,
     gateway: Gateway,
@@ -228,7 +232,7 @@ def test_a_transient_failure_is_retried_through_the_delay_queue_and_signed_afres
 ) -> None:
     # An injected fault answers after the gateway has burned the request's nonce: the
     # retry is accepted only because it is signed with a new one.
-    gateway.receiver.fail_next(2, status, b'{"detail":"Service Unavailable"}')
+    gateway.receiver.fail_next(2, status, said)
     documents = [envelope(config.broker_queue, n) for n in range(5)]
     publish(rabbitmq.url, config.broker_queue, [body_of(d) for d in documents])
     running = run_bridge(bridge_linger_seconds=2.0)  # the five in one round
