@@ -1,5 +1,6 @@
 """What the fleet tests share: SpectraStrike's envelopes, publishing as SpectraStrike
-does, reading queues, and waiting on a condition within a bound (never on a timing)."""
+does, reading queues, waiting on a condition within a bound (never on a timing), and a
+bridge running in process."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from typing import Any
 import pika
 
 from vectorvue_client.samples import sample_path
+from vectorvue_client.service.bridge import Bridge, BridgeReport
 
 SCRIPT = Path(sys.executable).with_name("vectorvue-client")
 WAIT_SECONDS = 60.0  # a bound on every wait: reached only when something is broken
@@ -96,3 +98,25 @@ def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
         env={**clean, **env},
         check=False,
     )
+
+
+class Running:
+    """A bridge on a thread of its own, stopped (and its report kept) at the end."""
+
+    def __init__(self, bridge: Bridge) -> None:
+        self.bridge = bridge
+        self.stop = threading.Event()
+        self.report: BridgeReport | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        self.report = self.bridge.run(self.stop)
+
+    def finish(self) -> BridgeReport:
+        self.stop.set()
+        self._thread.join(60)
+        assert not self._thread.is_alive()
+        self.bridge.close()
+        assert self.report is not None
+        return self.report

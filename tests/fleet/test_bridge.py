@@ -5,7 +5,6 @@ resends the same ids under the same key, and a broker restart loses nothing."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,11 +20,11 @@ from vectorvue_client.domain.bridge import (
     HEADER_REASON,
     HEADER_RULE,
 )
-from vectorvue_client.service.bridge import Bridge, BridgeReport
 from vectorvue_client.testing import LocalVectorVue
 from vectorvue_client.testing.rabbitmq_node import RabbitMQNode
 
 from .fleet_support import (
+    Running,
     body_of,
     counts,
     declare_as_spectrastrike,
@@ -61,28 +60,6 @@ def config(
         bridge_backoff_max_seconds=0.2,
         bridge_max_attempts=4,
     )
-
-
-class Running:
-    """A bridge on a thread of its own, stopped (and its report kept) at the end."""
-
-    def __init__(self, bridge: Bridge) -> None:
-        self.bridge = bridge
-        self.stop = threading.Event()
-        self.report: BridgeReport | None = None
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        self.report = self.bridge.run(self.stop)
-
-    def finish(self) -> BridgeReport:
-        self.stop.set()
-        self._thread.join(60)
-        assert not self._thread.is_alive()
-        self.bridge.close()
-        assert self.report is not None
-        return self.report
 
 
 @pytest.fixture

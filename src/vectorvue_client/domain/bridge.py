@@ -131,11 +131,14 @@ def refused_document(exc: VectorVueSerializationError) -> Poison:
     return Poison(first.field, first.rule, _clip(reason))
 
 
-def verdicts_of(envelope: ResponseEnvelope) -> dict[str, ItemVerdict]:
+def verdicts_of(
+    envelope: ResponseEnvelope, refusing: frozenset[int] = PERMANENT_STATUSES
+) -> dict[str, ItemVerdict]:
     """Each item of one answered request, by id. A failed item of an answer that says
-    "not now" or "not you" (the gateway's 429, 5xx, 401/403 once retries are spent) is
-    transient; one VectorVue says nothing about is transient too (resent whole)."""
-    later = envelope.status_code >= 400 and envelope.status_code not in PERMANENT_STATUSES
+    "not now" or "not you" (the gateway's 429, 5xx, 401/403 once retries are spent: any
+    error status not in `refusing`) is transient; one VectorVue says nothing about is
+    transient too (resent whole)."""
+    later = envelope.status_code >= 400 and envelope.status_code not in refusing
     out: dict[str, ItemVerdict] = {}
     for item in envelope.items:
         if item.item_id is not None:
@@ -152,11 +155,17 @@ def _item_verdict(item: ItemOutcome, later: bool, status: int) -> ItemVerdict:
     return ItemVerdict(Verdict.REFUSED, _clip(said), item.error_code)
 
 
-def error_verdict(status_code: int | None, code: str | None, text: str) -> ItemVerdict:
+def error_verdict(
+    status_code: int | None,
+    code: str | None,
+    text: str,
+    refusing: frozenset[int] = PERMANENT_STATUSES,
+) -> ItemVerdict:
     """The verdict of a request that ended in an error: refused only when VectorVue's status
-    refuses what was sent (400, 404, 409, 413, 415, 422); anything else, including no
-    answer at all (`status_code` None), is transient."""
-    if status_code is not None and status_code in PERMANENT_STATUSES:
+    refuses what was sent (`refusing`: 400, 404, 409, 413, 415, 422 on the integration API,
+    the same but 409 on the gateway); anything else, including no answer at all
+    (`status_code` None), is transient."""
+    if status_code is not None and status_code in refusing:
         return ItemVerdict(Verdict.REFUSED, _clip(text), code or f"http_{status_code}")
     return ItemVerdict(Verdict.TRANSIENT, _clip(text), code)
 

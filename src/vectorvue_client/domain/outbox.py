@@ -20,10 +20,13 @@ from typing import Final
 
 from vectorvue_client.domain.envelope import ItemOutcome
 from vectorvue_client.domain.redaction import scrub
-from vectorvue_client.domain.retry import backoff
+from vectorvue_client.domain.retry import GATEWAY_RETRYABLE_STATUSES, backoff
 
 # Statuses that say "this item is wrong", not "try later": the item is dead-lettered.
 PERMANENT_STATUSES: Final = frozenset({400, 404, 409, 413, 415, 422})
+# On the gateway a 409 says its (timestamp, nonce) was seen before, not that the item is
+# wrong: it was not processed, and a new attempt is signed afresh (domain.retry).
+GATEWAY_PERMANENT_STATUSES: Final = PERMANENT_STATUSES - GATEWAY_RETRYABLE_STATUSES
 
 
 class ItemKind(StrEnum):

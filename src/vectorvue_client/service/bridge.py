@@ -40,6 +40,7 @@ from vectorvue_client.domain.errors import (
     VectorVueError,
     VectorVueSerializationError,
 )
+from vectorvue_client.domain.outbox import GATEWAY_PERMANENT_STATUSES, PERMANENT_STATUSES
 from vectorvue_client.domain.retry import backoff
 from vectorvue_client.ports import Broker, Clock, QueueKind
 from vectorvue_client.service.client import VectorVueClient
@@ -126,6 +127,12 @@ class Bridge:
         self._clock = clock
         self._create = create
         self._topology = topology_of(config)
+        # The statuses that refuse what was sent: a gateway's 409 (a replay) is not one.
+        self._refusing = (
+            GATEWAY_PERMANENT_STATUSES
+            if config.profile == "telemetry-gateway"
+            else PERMANENT_STATUSES
+        )
         self._batch = config.batch_size
         self._prefetch = config.bridge_prefetch or config.batch_size
         self._linger = config.bridge_linger_seconds
@@ -239,7 +246,7 @@ class Bridge:
             self._client.send_outputs(documents, observer=requests)
         except VectorVueAPIError as exc:
             text = exc.envelope.error if exc.envelope and exc.envelope.error else str(exc)
-            unanswered = error_verdict(exc.status_code, exc.error_code, text)
+            unanswered = error_verdict(exc.status_code, exc.error_code, text, self._refusing)
         except VectorVueSerializationError as exc:  # checked per message: a guard
             unanswered = ItemVerdict(Verdict.REFUSED, exc.rules())
         except VectorVueConfigError:
@@ -250,7 +257,7 @@ class Bridge:
             unanswered = error_verdict(None, None, str(exc))
         verdicts: dict[str, ItemVerdict] = {}
         for envelope in requests.answered:
-            verdicts.update(verdicts_of(envelope))
+            verdicts.update(verdicts_of(envelope, self._refusing))
         ids = {i for p in pending for i in p.item_ids}
         missing = ids - verdicts.keys()
         if unanswered is None or (

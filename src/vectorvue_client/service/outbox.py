@@ -36,6 +36,7 @@ from vectorvue_client.domain.errors import (
 )
 from vectorvue_client.domain.gateway import GatewayParts
 from vectorvue_client.domain.outbox import (
+    GATEWAY_PERMANENT_STATUSES,
     PERMANENT_STATUSES,
     UNREADABLE,
     Batch,
@@ -335,7 +336,7 @@ class OutboxService:
                 self._release_batches(batches[position + 1 :])
                 raise _Stop("unreachable") from None
             except VectorVueAPIError as exc:
-                if burials := _refused(exc, [c.key for c in batch.items]):
+                if burials := _refused(exc, [c.key for c in batch.items], PERMANENT_STATUSES):
                     self._bury(burials, tally)
                 else:  # 401/403/429/5xx: not the items' fault; resent whole, later
                     self._reschedule_batch(batch, str(exc), exc.retry_after, tally)
@@ -418,7 +419,7 @@ class OutboxService:
                     self.outbox().release(untried)
                 raise _Stop("unreachable") from None
             except VectorVueAPIError as exc:
-                if burials := _refused(exc, [item.key]):
+                if burials := _refused(exc, [item.key], GATEWAY_PERMANENT_STATUSES):
                     self._bury(burials, tally)
                 else:  # 401/403/429/5xx: not the item's fault; it waits for a better moment
                     self._reschedule([item], str(exc), exc.retry_after, tally)
@@ -473,10 +474,11 @@ class OutboxService:
         )
 
 
-def _refused(exc: VectorVueAPIError, keys: list[str]) -> list[Burial]:
-    """The dead letters of `keys` when VectorVue's answer says the items are wrong (none
-    when it says "not now"), with what VectorVue said as the reason."""
-    if exc.status_code not in PERMANENT_STATUSES:
+def _refused(exc: VectorVueAPIError, keys: list[str], refusing: frozenset[int]) -> list[Burial]:
+    """The dead letters of `keys` when VectorVue's answer says the items are wrong (its
+    status in `refusing`; none when it says "not now"), with what VectorVue said as the
+    reason."""
+    if exc.status_code not in refusing:
         return []
     said = exc.envelope.error if exc.envelope is not None and exc.envelope.error else str(exc)
     return [Burial(key, f"HTTP {exc.status_code}: {said}", exc.status_code) for key in keys]
