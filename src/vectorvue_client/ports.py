@@ -178,23 +178,32 @@ QueueKind = Literal["classic", "quorum"]
 
 class Broker(Protocol):
     """A message broker's queues, as the bridge uses them: one consumer on the main queue,
-    confirmed persistent publishes to any queue. Every failure of the broker (refused,
-    lost, closed, unconfirmed) raises BrokerError; what was received and not acknowledged
-    is then redelivered by the broker, and `connect` starts afresh."""
+    reads of one message at a time from another (the dead letters), confirmed persistent
+    publishes to any queue. Every failure of the broker (refused, lost, closed,
+    unconfirmed) raises BrokerError; what was received or taken and not acknowledged is
+    then redelivered by the broker, and `connect` starts afresh."""
 
     def connect(self, topology: Topology, prefetch: int, create: QueueKind | None) -> None:
-        """(Re)connect, declare the dead letters and the delay queues, and start consuming
-        `topology.queue` with `prefetch` unacknowledged messages at most. The main queue is
-        only checked (a passive declare) unless `create` says to declare it of that kind."""
+        """(Re)connect and declare the dead letters and the delay queues; the first
+        `receive` then consumes `topology.queue` with `prefetch` unacknowledged messages at
+        most (a connection that only `take`s holds none of it). The main queue is only
+        checked (a passive declare) unless `create` says to declare it of that kind."""
 
     def receive(self, limit: int, wait: float) -> list[BrokerMessage]:
-        """Up to `limit` messages, waiting up to `wait` seconds for the first one."""
+        """Up to `limit` messages of the main queue, waiting up to `wait` seconds for the
+        first one."""
+
+    def take(self, queue: str, limit: int) -> list[BrokerMessage]:
+        """Up to `limit` messages from the head of `queue`, in order, without waiting (an
+        empty list when it is empty). They stay the broker's until acked: a `requeue`, a
+        lost connection or `close` puts them back in their places."""
 
     def ack(self, tags: Sequence[int]) -> None:
         """The broker may forget these messages."""
 
     def requeue(self, tags: Sequence[int]) -> None:
-        """Give these messages back to the queue, undelivered (nack with requeue)."""
+        """Give these messages back to the queue they came from, undelivered (nack with
+        requeue)."""
 
     def publish(self, queue: str, body: bytes, headers: Mapping[str, Any]) -> None:
         """Put a persistent copy in `queue` through the default exchange; returns once the

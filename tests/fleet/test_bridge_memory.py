@@ -49,6 +49,9 @@ class StopAfterReceiving:
             self.stop.set()
         return got
 
+    def take(self, queue: str, limit: int) -> list[BrokerMessage]:
+        return self.broker.take(queue, limit)
+
     def ack(self, tags: Sequence[int]) -> None:
         self.broker.ack(tags)
 
@@ -106,6 +109,9 @@ class DownTwice:
         if self.done():
             self.stop.set()
         return self.broker.receive(limit, wait)
+
+    def take(self, queue: str, limit: int) -> list[BrokerMessage]:
+        return self.broker.take(queue, limit)
 
     def ack(self, tags: Sequence[int]) -> None:
         self.broker.ack(tags)

@@ -168,5 +168,79 @@ def test_close_gives_back_what_was_received(side: Side, queue_name: str) -> None
     assert [(m.body, m.redelivered) for m in got] == [(b"held", True)]
 
 
+def dead_letters(side: Side, queue_name: str, bodies: list[bytes]) -> Topology:
+    """Connected, with `bodies` waiting in the dead letters (each with its reason)."""
+    side.create_queue(queue_name)
+    shape = topology(queue_name)
+    side.broker.connect(shape, 10, None)
+    for body in bodies:
+        side.broker.publish(shape.dead_letters, body, {"x-vv-reason": f"why {body.decode()}"})
+    ends = time.monotonic() + WAIT_SECONDS
+    while side.broker.depth(shape.dead_letters) != len(bodies) and time.monotonic() < ends:
+        threading.Event().wait(0.05)
+    return shape
+
+
+def test_take_reads_the_head_of_a_queue_in_order_without_waiting(
+    side: Side, queue_name: str
+) -> None:
+    shape = dead_letters(side, queue_name, [b"d1", b"d2", b"d3"])
+    got = side.broker.take(shape.dead_letters, 2)
+    assert [(m.body, _text(m.headers["x-vv-reason"])) for m in got] == [
+        (b"d1", "why d1"),
+        (b"d2", "why d2"),
+    ]
+    assert not any(m.redelivered for m in got)
+    rest = side.broker.take(shape.dead_letters, 5)
+    assert [m.body for m in rest] == [b"d3"]
+    assert side.broker.take(shape.dead_letters, 5) == []  # empty: no wait, no error
+    side.broker.ack([m.tag for m in got + rest])
+    assert side.broker.depth(shape.dead_letters) == 0
+
+
+def test_taken_messages_given_back_return_to_their_places(side: Side, queue_name: str) -> None:
+    # What `bridge retry` relies on to leave the dead letters it does not move in order.
+    shape = dead_letters(side, queue_name, [b"d1", b"d2", b"d3", b"d4", b"d5"])
+    first, second, third = side.broker.take(shape.dead_letters, 3)
+    side.broker.ack([second.tag])
+    side.broker.requeue([first.tag])
+    side.broker.requeue([third.tag])  # behind the first, where it was, not before it
+    again = side.broker.take(shape.dead_letters, 10)
+    assert [(m.body, m.redelivered) for m in again] == [
+        (b"d1", True),
+        (b"d3", True),
+        (b"d4", False),
+        (b"d5", False),
+    ]
+    side.drop()  # a lost connection gives them back to their places too
+    side.broker.connect(shape, 10, None)
+    assert [m.body for m in side.broker.take(shape.dead_letters, 10)] == [
+        b"d1",
+        b"d3",
+        b"d4",
+        b"d5",
+    ]
+
+
+def test_a_connection_that_only_takes_holds_none_of_the_main_queue(
+    side: Side, queue_name: str
+) -> None:
+    # Its messages stay ready for the bridges: none waits, unacknowledged, in the prefetch
+    # of a connection that never receives.
+    shape = dead_letters(side, queue_name, [b"dead"])
+    for n in range(3):
+        side.broker.publish(queue_name, str(n).encode(), {})
+    [taken] = side.broker.take(shape.dead_letters, 1)
+    side.broker.publish(queue_name, taken.body, {})
+    side.broker.ack([taken.tag])
+    ends = time.monotonic() + WAIT_SECONDS
+    while side.broker.depth(queue_name) != 4 and time.monotonic() < ends:
+        threading.Event().wait(0.05)
+    assert side.broker.depth(queue_name) == 4
+    side.broker.close()
+    side.broker.connect(shape, 10, None)
+    assert [m.body for m in received(side.broker, 4)] == [b"0", b"1", b"2", b"dead"]
+
+
 def _text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)

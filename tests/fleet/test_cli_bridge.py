@@ -2,28 +2,36 @@
 node and LocalVectorVue: it says when it is ready, stops cleanly on SIGTERM (finishing
 the batch in delivery, acking nothing undelivered, exit 0, a --json summary), a bridge
 killed with SIGKILL mid-batch loses nothing (the next one gets the same messages and
-sends the same bytes under the same key), and --declare quorum creates a quorum queue."""
+sends the same bytes under the same key), and --declare quorum creates a quorum queue.
+`bridge retry` puts chosen dead letters back in line, where a bridge delivers them."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import pika
 import pytest
 
 from vectorvue_client.testing import LocalVectorVue
 from vectorvue_client.testing.rabbitmq_node import RabbitMQNode
 
 from .fleet_support import (
+    WAIT_SECONDS,
     body_of,
     counts,
     declare_as_spectrastrike,
+    drain_queue,
     envelope,
     publish,
+    text,
     until,
 )
-from .proof_support import BridgeProcess
+from .proof_support import SCRIPT, BridgeProcess
 
 BATCH = 5
 
@@ -151,3 +159,111 @@ def test_the_broker_password_is_never_written(
     assert code == 0
     assert password not in "\n".join(bridge.lines) + json.dumps(summary)
     assert summary["last_error"]
+
+
+def cli(
+    env: dict[str, str], *args: str, hide: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The console script, run to its end with `env` as its only VECTORVUE_* settings;
+    with `hide` (a directory), as if pika (the fleet extra) were not installed."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("VECTORVUE_")}
+    if hide is not None:
+        # Every import of pika then raises the interpreter's own ModuleNotFoundError.
+        (hide / "sitecustomize.py").write_text("import sys\nsys.modules['pika'] = None\n")
+        clean["PYTHONPATH"] = os.pathsep.join(p for p in (str(hide), clean.get("PYTHONPATH")) if p)
+    return subprocess.run(  # noqa: S603 - our own console script
+        [str(SCRIPT), *args],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=WAIT_SECONDS,
+        check=False,
+    )
+
+
+def dead_letter_as_the_bridge(url: str, queue: str, letters: list[tuple[bytes, str]]) -> None:
+    """Messages in `queue`'s dead letters as the bridge leaves them: out of attempts (5,
+    with their history) or refused, the reason in x-vv-reason."""
+    with pika.BlockingConnection(pika.URLParameters(url)) as connection:
+        channel = connection.channel()
+        channel.confirm_delivery()
+        channel.queue_declare(f"{queue}.dlq", durable=True)
+        for body, reason in letters:
+            headers: dict[str, Any] = {"x-vv-reason": reason}
+            if reason.startswith("gave up"):
+                history = [f"attempt {n}: http_503: unavailable" for n in range(1, 6)]
+                headers |= {"x-vv-attempt": 5, "x-vv-history": history}
+            properties = pika.BasicProperties(delivery_mode=2, headers=headers)
+            channel.basic_publish("", f"{queue}.dlq", body, properties)
+
+
+def test_retry_puts_the_chosen_dead_letters_back_and_a_bridge_delivers_them(
+    rabbitmq: RabbitMQNode,
+    local_vectorvue: LocalVectorVue,
+    queue_name: str,
+    env: dict[str, str],
+) -> None:
+    declare_as_spectrastrike(rabbitmq.url, queue_name)
+    documents = [envelope(queue_name, n) for n in range(3)]
+    gave_up = "gave up after 5 attempts: http_503: unavailable"
+    letters = [
+        (body_of(documents[0]), gave_up),
+        (b"not json 0", "not JSON: malformed"),
+        (body_of(documents[1]), gave_up),
+        (b"not json 1", "not JSON: malformed"),
+        (body_of(documents[2]), gave_up),
+    ]
+    dead_letter_as_the_bridge(rabbitmq.url, queue_name, letters)
+    env = {**env, "VECTORVUE_BRIDGE_MAX_ATTEMPTS": "5"}
+
+    first = cli(env, "bridge", "retry", "--reason-contains", "http_503", "--limit", "2", "--json")
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout) == {
+        "requeued": 2,
+        "skipped": 3,  # the two refused, and the third past the limit
+        "queue": queue_name,
+        "dead_letter_queue": f"{queue_name}.dlq",
+    }
+    assert counts(rabbitmq.url, queue_name) == 2
+    second = cli(env, "bridge", "retry", "--reason-contains", "HTTP_503")  # any letter case
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.startswith(f"1 dead letter(s) back in line in {queue_name}; 2 ")
+    assert counts(rabbitmq.url, queue_name) == 3
+
+    # Each has its attempts afresh: a 503 now sends it through a delay queue, where with
+    # its 5 past attempts it would go straight back to the dead letters.
+    local_vectorvue.fail_next(1, 503)
+    bridge = BridgeProcess(env)
+    try:
+        until(
+            lambda: set(local_vectorvue.accepted_events()) == {d["event_id"] for d in documents},
+            "every event put back delivered",
+        )
+        code, summary = bridge.stop()
+    finally:
+        if bridge.alive():
+            bridge.kill()
+    assert code == 0
+    assert summary["retried"] == 3 and summary["acked"] == 3 and summary["dead_lettered"] == 0
+    left = drain_queue(rabbitmq.url, f"{queue_name}.dlq")
+    assert [(body, text(h["x-vv-reason"])) for body, h in left] == [
+        (b"not json 0", "not JSON: malformed"),
+        (b"not json 1", "not JSON: malformed"),
+    ]
+
+
+def test_retry_without_the_fleet_extra_names_it(
+    env: dict[str, str], queue_name: str, tmp_path: Path
+) -> None:
+    ran = cli(env, "bridge", "retry", hide=tmp_path)
+    assert ran.returncode == 2
+    assert ran.stdout == ""
+    [line] = ran.stderr.splitlines()
+    assert "pip install 'vectorvue-client[fleet]'" in line and "pika" in line
+    assert "guest:guest" not in ran.stderr  # the broker URL's password
+
+
+def test_retry_does_not_take_the_bridges_declare(env: dict[str, str]) -> None:
+    ran = cli(env, "bridge", "--declare", "quorum", "retry")
+    assert ran.returncode == 2
+    assert "bridge retry does not take --declare" in ran.stderr

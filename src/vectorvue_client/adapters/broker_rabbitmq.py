@@ -1,9 +1,11 @@
 """The Broker port on RabbitMQ, with pika's BlockingConnection (ADR 0031).
 
 One connection and one channel, in publisher-confirm mode, consuming the main queue with a
-prefetch; messages the consumer callback receives wait in a list until `receive` hands
-them out. Every pika or socket failure becomes a BrokerError: the broker redelivers what
-was not acknowledged, and the bridge reconnects.
+prefetch from the first `receive` on (a connection that only `take`s, as `bridge retry`
+does, never holds a message of it); messages the consumer callback receives wait in a
+list until `receive` hands them out. `take` reads another queue with basic.get. Every
+pika or socket failure becomes a BrokerError: the broker redelivers what was not
+acknowledged, and the bridge reconnects.
 
 An `amqps://` URL is always verified (chain and host name) with a context built here,
 which replaces whatever pika would derive from the URL (its `ssl_options` query argument
@@ -124,6 +126,7 @@ class RabbitMQBroker:
         self._connection: pika.BlockingConnection | None = None
         self._channel: BlockingChannel | None = None
         self._received: list[BrokerMessage] = []
+        self._consume: tuple[str, int] | None = None  # (queue, prefetch) not yet consumed
 
     def connect(self, topology: Topology, prefetch: int, create: str | None) -> None:
         """(Re)connect, declare, and consume `topology.queue` (see ports.Broker)."""
@@ -160,9 +163,8 @@ class RabbitMQBroker:
                         "x-dead-letter-routing-key": topology.queue,
                     },
                 )
-            channel.basic_qos(prefetch_count=prefetch)
-            channel.basic_consume(topology.queue, self._on_message, auto_ack=False)
             self._channel = channel
+            self._consume = (topology.queue, prefetch)
 
     def _exists(self, queue: str) -> bool:
         """Whether `queue` exists: a passive declare on a channel of its own, since the
@@ -185,20 +187,35 @@ class RabbitMQBroker:
         properties: pika.BasicProperties,
         body: bytes,
     ) -> None:
-        headers = dict(properties.headers or {})
-        self._received.append(
-            BrokerMessage(body, headers, int(method.delivery_tag), bool(method.redelivered))
-        )
+        self._received.append(_message(method, properties, body))
 
     def receive(self, limit: int, wait: float) -> list[BrokerMessage]:
         """Up to `limit` received messages, waiting up to `wait` s for the first."""
         connection = self._open()
         with _broker_errors("receive"):
+            if self._consume is not None:
+                queue, prefetch = self._consume
+                channel = self._open_channel()
+                channel.basic_qos(prefetch_count=prefetch)
+                channel.basic_consume(queue, self._on_message, auto_ack=False)
+                self._consume = None
             connection.process_data_events(time_limit=0)  # what already arrived
             ends = time.monotonic() + wait
             while not self._received and (left := ends - time.monotonic()) > 0:
                 connection.process_data_events(time_limit=left)
         out, self._received = self._received[:limit], self._received[limit:]
+        return out
+
+    def take(self, queue: str, limit: int) -> list[BrokerMessage]:
+        """Up to `limit` messages from the head of `queue` (basic.get, unacknowledged)."""
+        channel = self._open_channel()
+        out: list[BrokerMessage] = []
+        with _broker_errors("take"):
+            while len(out) < limit:
+                method, properties, body = channel.basic_get(queue, auto_ack=False)
+                if method is None:  # get-empty
+                    break
+                out.append(_message(method, properties, body))
         return out
 
     def ack(self, tags: Sequence[int]) -> None:
@@ -245,7 +262,7 @@ class RabbitMQBroker:
 
     def _drop(self) -> None:
         connection, self._connection, self._channel = self._connection, None, None
-        self._received = []
+        self._received, self._consume = [], None
         if connection is not None and connection.is_open:
             # Closing a connection that is going away anyway.
             with contextlib.suppress(pika.exceptions.AMQPError, OSError):
@@ -261,6 +278,12 @@ class RabbitMQBroker:
         if self._channel is None or not self._channel.is_open:
             raise BrokerError("the broker channel is closed")
         return self._channel
+
+
+def _message(method: Any, properties: pika.BasicProperties, body: bytes) -> BrokerMessage:
+    """A delivery (basic.deliver or basic.get-ok) as the port gives it."""
+    headers = dict(properties.headers or {})
+    return BrokerMessage(body, headers, int(method.delivery_tag), bool(method.redelivered))
 
 
 @contextmanager

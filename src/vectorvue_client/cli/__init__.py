@@ -249,14 +249,15 @@ def build_parser() -> argparse.ArgumentParser:
         commands,
         "bridge",
         "deliver SpectraStrike's RabbitMQ queue to VectorVue until Ctrl-C or SIGTERM",
-        "bridge --json",
+        "bridge retry --limit 100 --json",
         "\n\nConsumes broker_queue (SpectraStrike's telemetry.events) on the broker whose URL is\n"
         "in the variable named by broker_url_env (VECTORVUE_BROKER_URL), delivers through the\n"
         "configured profile, and acks a message only after VectorVue's verdict on all of it:\n"
         "refused and unreadable messages go to broker_dead_letter_queue with the reason in\n"
         "x-vv-* headers, transient failures wait in a delay queue and come back, until\n"
         "bridge_max_attempts. Run as many bridges on the queue as you like. Ctrl-C or SIGTERM:\n"
-        "the batch in delivery is finished, the rest given back, a summary printed, exit 0.",
+        "the batch in delivery is finished, the rest given back, a summary printed, exit 0.\n"
+        "Run it with `vectorvue-client bridge --json`; `bridge retry` puts dead letters back.",
     )
     p.add_argument(
         "--declare",
@@ -266,6 +267,37 @@ def build_parser() -> argparse.ArgumentParser:
         "the queue must exist and is only checked, never redeclared",
     )
     p.set_defaults(handler=bridge_cmd.run)
+    sub = p.add_subparsers(
+        dest="bridge_command",
+        metavar="retry",
+        help="instead of running the bridge (without it: run the bridge)",
+    )
+    q = command(
+        sub,
+        "retry",
+        "put dead letters back in line: from broker_dead_letter_queue to broker_queue",
+        "bridge retry --reason-contains http_503 --limit 100",
+        "\n\nThe oldest first. Each one is published to broker_queue (confirmed, persistent)\n"
+        "before it leaves the dead letters: an interruption can leave one in both queues,\n"
+        "never in neither. It gets all of bridge_max_attempts again; its x-vv-history keeps\n"
+        "its past, with a line saying it was put back. The dead letters not chosen stay,\n"
+        "in their order.",
+    )
+    q.add_argument(
+        "--limit",
+        type=_limit,
+        default=None,
+        metavar="N",
+        help=f"put back at most N dead letters (1-{_MAX_LIMIT}; default: all those chosen)",
+    )
+    q.add_argument(
+        "--reason-contains",
+        metavar="TEXT",
+        default=None,
+        help="only the dead letters whose reason (x-vv-reason) contains TEXT, in any letter "
+        "case (default: all)",
+    )
+    q.set_defaults(handler=bridge_cmd.retry)
 
     p = command(
         commands,

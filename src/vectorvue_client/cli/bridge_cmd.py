@@ -1,5 +1,6 @@
 """`vectorvue-client bridge`: consume SpectraStrike's RabbitMQ queue and deliver it to
-VectorVue until Ctrl-C or SIGTERM (ADR 0031).
+VectorVue until Ctrl-C or SIGTERM (ADR 0031); `bridge retry`: put its dead letters back in
+line.
 
 The bridge runs on a thread of its own; the main thread holds the stop signals and takes
 them itself (stop_signals: a signal taken by another thread would never wake it), waking
@@ -16,7 +17,7 @@ import threading
 from typing import TYPE_CHECKING, Final
 
 from vectorvue_client.cli import stop_signals
-from vectorvue_client.cli.common import EXIT_OK, emit, settings
+from vectorvue_client.cli.common import EXIT_OK, EXIT_USAGE, emit, error, settings
 
 if TYPE_CHECKING:
     from vectorvue_client.service.bridge import BridgeReport
@@ -59,6 +60,41 @@ def run(args: argparse.Namespace) -> int:
         f"items accepted {report.items_accepted}, reconnects {report.reconnects}"
     )
     emit(args, report.data(), human)
+    return EXIT_OK
+
+
+def retry(args: argparse.Namespace) -> int:
+    """Move dead letters back to broker_queue (service.bridge_retry); print how many."""
+    # Imported here, as in `run`: pika loads only for the bridge's commands.
+    from vectorvue_client.container import Container
+    from vectorvue_client.service.bridge import topology_of
+    from vectorvue_client.service.bridge_retry import retry_dead_letters
+
+    if args.declare is not None:  # `bridge --declare quorum retry`: said of the bridge
+        error(
+            "bridge retry does not take --declare (an option of the bridge)", exit_code=EXIT_USAGE
+        )
+        return EXIT_USAGE
+    config = settings(args).config
+    container = Container(config=config)
+    report = retry_dead_letters(
+        container.broker(),
+        topology_of(config),
+        container.clock(),
+        limit=args.limit,
+        reason_contains=args.reason_contains,
+    )
+    human = (
+        f"{report.requeued} dead letter(s) back in line in {config.broker_queue}; "
+        f"{report.skipped} looked at and left in {config.broker_dead_letter_queue}"
+    )
+    data = {
+        "requeued": report.requeued,
+        "skipped": report.skipped,
+        "queue": config.broker_queue,
+        "dead_letter_queue": config.broker_dead_letter_queue,
+    }
+    emit(args, data, human)
     return EXIT_OK
 
 

@@ -4,7 +4,8 @@ A message is read (size, JSON, shape) into a document or refused as poison; Vect
 verdict on each item of it (accepted, refused, transient) gives the message's fate: ack,
 dead-letter with the reason, or a delayed retry through a delay queue whose TTL is the
 domain's backoff, until `max_attempts` sends it to the dead letters with its history.
-The headers the bridge writes are named here (ADR 0031).
+A dead letter an operator puts back in line (`bridge retry`) gets its attempts afresh and
+keeps its history. The headers the bridge writes are named here (ADR 0031).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Final
 
@@ -29,7 +31,7 @@ HEADER_REASON: Final = "x-vv-reason"  # why the message is where it is
 HEADER_FIELD: Final = "x-vv-field"  # the first refused field (a poison message)
 HEADER_RULE: Final = "x-vv-rule"  # ... and its rule
 HEADER_CODE: Final = "x-vv-error-code"  # VectorVue's error code, when it gave one
-HEADER_HISTORY: Final = "x-vv-history"  # one line per failed attempt, oldest first
+HEADER_HISTORY: Final = "x-vv-history"  # a line per failed attempt or retry by hand, oldest first
 HISTORY_KEPT: Final = 20  # lines: a message retried a million times stays small
 TEXT_KEPT: Final = 500  # characters of one reason
 
@@ -233,6 +235,27 @@ def dead_letter(
     if code is not None:
         out[HEADER_CODE] = _clip(code)
     return Decision(Fate.DEAD, None, out)
+
+
+def back_in_line(headers: Mapping[str, Any], *, dead_letters: str, at: float) -> dict[str, Any]:
+    """The headers of a dead letter put back in the main queue at `at` (epoch seconds): no
+    attempt counted (it gets every attempt again), no reason to be dead, and its history
+    kept with a line saying where it was and why."""
+    was = reason_of(headers) or "no reason given"
+    moment = datetime.fromtimestamp(at, UTC).isoformat(timespec="seconds")
+    line = _clip(f"put back in line from {dead_letters} at {moment}; it was: {was}")
+    out = {k: v for k, v in headers.items() if k not in _DEAD_HEADERS}
+    out[HEADER_HISTORY] = [*history_of(headers), line][-HISTORY_KEPT:]
+    return out
+
+
+def reason_of(headers: Mapping[str, Any]) -> str:
+    """Why the message is where it is ("" when the bridge did not say)."""
+    value = headers.get(HEADER_REASON)
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value or "")
+
+
+_DEAD_HEADERS: Final = (HEADER_ATTEMPT, HEADER_REASON, HEADER_FIELD, HEADER_RULE, HEADER_CODE)
 
 
 def attempts_of(headers: Mapping[str, Any]) -> int:

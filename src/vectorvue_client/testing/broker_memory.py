@@ -2,9 +2,11 @@
 
 It keeps RabbitMQ's promises the bridge relies on (tests/fleet/test_broker_contract.py
 runs the same checks against both): a passive declare of a missing queue fails; the
-consumer gets at most `prefetch` unacknowledged messages; a nack with requeue, a lost
-connection (`drop_connection`) or `close` returns them, marked redelivered; a delay
-queue's message is moved to the main queue once its TTL has passed on the given clock.
+consumer gets at most `prefetch` unacknowledged messages; `take` reads any queue's head;
+a nack with requeue, a lost connection (`drop_connection`) or `close` returns what was
+received or taken to its place in its queue (as a classic queue does), marked
+redelivered; a delay queue's message is moved to the main queue once its TTL has passed
+on the given clock.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from vectorvue_client.domain.bridge import BrokerError, BrokerMessage, Topology
 class _Stored:
     body: bytes
     headers: dict[str, Any]
+    seq: int  # the order of arrival: a message given back returns to its place
     redelivered: bool = False
     due: float = 0.0  # in a delay queue: when it moves on
 
@@ -47,8 +50,9 @@ class MemoryBroker:
         self.queues: dict[str, _Queue] = {}
         self._consuming: str | None = None
         self._prefetch = 0
-        self._unacked: dict[int, _Stored] = {}
+        self._unacked: dict[int, tuple[str, _Stored]] = {}  # tag: (its queue, the message)
         self._next_tag = 1
+        self._next_seq = 1
         self.connects = 0
         self.down = False  # while True, connect fails as an unreachable broker does
 
@@ -77,17 +81,27 @@ class MemoryBroker:
         with self._lock:
             if not self._ready():
                 self._pass_time(wait)
-            queue = self._queue(self._consumer())
+            consumed = self._consumer()
+            queue = self._queue(consumed)
             self._expire()
             out: list[BrokerMessage] = []
             while queue.messages and len(out) < limit and len(self._unacked) < self._prefetch:
-                stored = queue.messages.popleft()
-                tag, self._next_tag = self._next_tag, self._next_tag + 1
-                self._unacked[tag] = stored
-                out.append(
-                    BrokerMessage(stored.body, dict(stored.headers), tag, stored.redelivered)
-                )
+                out.append(self._hand_out(consumed, queue))
             return out
+
+    def take(self, queue: str, limit: int) -> list[BrokerMessage]:
+        """Up to `limit` messages from the head of `queue`, unacknowledged, no waiting."""
+        with self._lock:
+            self._consumer()
+            self._expire()
+            source = self._queue(queue)
+            return [self._hand_out(queue, source) for _ in range(min(limit, len(source.messages)))]
+
+    def _hand_out(self, name: str, queue: _Queue) -> BrokerMessage:
+        stored = queue.messages.popleft()
+        tag, self._next_tag = self._next_tag, self._next_tag + 1
+        self._unacked[tag] = (name, stored)
+        return BrokerMessage(stored.body, dict(stored.headers), tag, stored.redelivered)
 
     def _ready(self) -> bool:
         self._expire()
@@ -102,13 +116,11 @@ class MemoryBroker:
                 self._settled(tag)
 
     def requeue(self, tags: Sequence[int]) -> None:
-        """Back to the head of the queue, in order, marked redelivered."""
+        """Back to their places in their queues, marked redelivered."""
         with self._lock:
-            queue = self._queue(self._consumer())
-            for tag in reversed(list(tags)):
-                stored = self._settled(tag)
-                stored.redelivered = True
-                queue.messages.appendleft(stored)
+            self._consumer()
+            for tag in tags:
+                self._put_back(tag)
 
     def publish(self, queue: str, body: bytes, headers: Mapping[str, Any]) -> None:
         """Store a copy in `queue`; an unknown queue is unroutable, as with mandatory."""
@@ -116,7 +128,7 @@ class MemoryBroker:
             self._consumer()
             target = self._queue(queue)
             due = self._now() + (target.ttl_seconds or 0.0)
-            target.messages.append(_Stored(body, dict(headers), due=due))
+            target.messages.append(_Stored(body, dict(headers), self._seq(), due=due))
 
     def depth(self, queue: str) -> int:
         """Ready messages in `queue`."""
@@ -137,12 +149,17 @@ class MemoryBroker:
             self._consuming = None
 
     def requeue_all(self) -> None:
-        """Every unacknowledged message back to the head of its queue (lock held)."""
-        queue = self._queue(self._consuming or "")
-        for tag in sorted(self._unacked, reverse=True):
-            stored = self._unacked.pop(tag)
-            stored.redelivered = True
-            queue.messages.appendleft(stored)
+        """Every unacknowledged message back to its place in its queue (lock held)."""
+        for tag in list(self._unacked):
+            self._put_back(tag)
+
+    def _put_back(self, tag: int) -> None:
+        """The message of `tag` back in its queue, before every later arrival."""
+        name, stored = self._settled(tag)
+        stored.redelivered = True
+        messages = self._queue(name).messages
+        place = next((i for i, m in enumerate(messages) if m.seq > stored.seq), len(messages))
+        messages.insert(place, stored)
 
     def bodies(self, queue: str) -> list[bytes]:
         """The bodies waiting in `queue`, in order (for assertions)."""
@@ -160,7 +177,7 @@ class MemoryBroker:
             while queue.messages and queue.messages[0].due <= now:
                 stored = queue.messages.popleft()
                 self._queue(queue.dead_letter_to).messages.append(
-                    _Stored(stored.body, stored.headers)
+                    _Stored(stored.body, stored.headers, self._seq())
                 )
 
     def _consumer(self) -> str:
@@ -174,7 +191,11 @@ class MemoryBroker:
         except KeyError:
             raise BrokerError(f"NOT_FOUND - no queue '{name}'") from None
 
-    def _settled(self, tag: int) -> _Stored:
+    def _seq(self) -> int:
+        seq, self._next_seq = self._next_seq, self._next_seq + 1
+        return seq
+
+    def _settled(self, tag: int) -> tuple[str, _Stored]:
         try:
             return self._unacked.pop(tag)
         except KeyError:
