@@ -9,7 +9,10 @@
   batches of 100) delivering to the fastest receiver bench/receivers.py offers, with the
   broker's and the bridges' CPU over the same window;
 - the peak RSS (VmHWM) of one bridge process working through the first part of a backlog
-  of 1,000,000 messages.
+  of 1,000,000 messages;
+- the RabbitMQ outbox (`outbox_backend = "rabbitmq"`) beside the SQLite one in the same run:
+  put (records/s, batches of 10,000 records of ~600 bytes, every one confirmed) and claim
+  + delivered (items/s, claims of 250, as a drain does).
 
     .venv/bin/python bench/bench_fleet.py            # 100,000 messages; a 1M backlog
     .venv/bin/python bench/bench_fleet.py --smoke    # 5,000 / 10,000: what CI runs
@@ -35,6 +38,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench_outbox import BATCH as PUT_BATCH
+from bench_outbox import CLAIM, NOW, _batches, _drain
 from receivers import TOKEN, Receiver, fastest
 
 PREFETCH = 500
@@ -351,6 +356,7 @@ def main() -> int:
                     f"{processes:>9}  {figure['per_second']:>11,.0f}  "
                     f"{figure['broker_cores']:>12.2f}  {figure['consumer_cores']:>14.2f}"
                 )
+            _outbox_rows(node.url, 2 if args.smoke else 10)
             with fastest() as receiver:
                 _bridge_rows(node.url, node_directory, bridged, receiver, floors)
                 rss = backlog_rss(node.url, backlog, part, receiver)
@@ -360,6 +366,36 @@ def main() -> int:
                     f"({rss['ready_mib']:.1f} MiB when it became ready)"
                 )
     return 0
+
+
+def _outbox_rows(url: str, batches: int) -> None:
+    """Put and claim+delivered rates of the RabbitMQ outbox and of the SQLite one (full
+    sync), over the same records, in this run: their ratio is what to quote."""
+    from vectorvue_client.adapters.outbox_rabbitmq import RabbitMQOutbox
+    from vectorvue_client.adapters.outbox_sqlite import SqliteOutbox
+    from vectorvue_client.domain.redaction import Secret
+
+    count = batches * PUT_BATCH
+    print(
+        f"outbox: {count:,} records of ~600 bytes, put in batches of {PUT_BATCH:,}, then "
+        f"claimed {CLAIM} at a time and marked delivered"
+    )
+    print(f"{'backend':>9}  {'put/s':>9}  {'drain/s':>9}")
+    with tempfile.TemporaryDirectory(prefix="vv-bench-outbox-") as tmp:
+        for name, outbox in (
+            ("sqlite", SqliteOutbox(f"{tmp}/outbox.db")),
+            (
+                "rabbitmq",
+                RabbitMQOutbox(Secret(url), queue="bench.outbox", tls=None, now=time.time),
+            ),
+        ):
+            start = time.perf_counter()
+            for records in _batches(batches):
+                outbox.put(records, NOW)
+            put = count / (time.perf_counter() - start)
+            done, seconds = _drain(outbox)
+            outbox.close()
+            print(f"{name:>9}  {put:>9,.0f}  {done / seconds:>9,.0f}")
 
 
 def _bridge_rows(

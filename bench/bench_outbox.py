@@ -26,6 +26,7 @@ from typing import Literal
 
 from vectorvue_client.adapters.outbox_sqlite import SqliteOutbox
 from vectorvue_client.domain.outbox import ItemKind, OutboxRecord
+from vectorvue_client.ports import Outbox
 
 BATCH = 10_000
 CLAIM = 250
@@ -65,7 +66,7 @@ def _put_rate(
     return batches * BATCH / total, BATCH / slowest
 
 
-def _drain(outbox: SqliteOutbox) -> tuple[int, float]:
+def _drain(outbox: Outbox) -> tuple[int, float]:
     """Claim and deliver everything due; items and seconds."""
     done = 0
     start = time.perf_counter()

@@ -23,7 +23,7 @@ import trustme
 from vectorvue_client.config import VectorVueConfig
 from vectorvue_client.container import Container
 from vectorvue_client.domain.bridge import BrokerError, Topology
-from vectorvue_client.domain.errors import VectorVueConfigError
+from vectorvue_client.domain.errors import VectorVueConfigError, VectorVueOutboxError
 from vectorvue_client.testing import LocalVectorVue
 from vectorvue_client.testing.rabbitmq_node import NodeTls, RabbitMQNode, available
 
@@ -253,3 +253,36 @@ def test_broker_tls_files_that_cannot_be_loaded_are_config_errors_naming_the_fie
         with pytest.raises(VectorVueConfigError) as caught:
             Container(config=config, environ={"VECTORVUE_BROKER_URL": url}).broker()
         assert caught.value.field == field and rule in caught.value.rule
+
+
+def test_the_rabbitmq_outbox_uses_the_same_verified_tls(
+    tls_broker: tuple[RabbitMQNode, Pki], local_vectorvue: LocalVectorVue, queue_name: str
+) -> None:
+    node, pki = tls_broker
+    config = VectorVueConfig(
+        base_url=local_vectorvue.url,
+        ca_bundle=local_vectorvue.ca_pem_path,
+        outbox_backend="rabbitmq",
+        outbox_queue=queue_name,
+        **broker_settings(pki),
+    )
+    environ = {
+        "VECTORVUE_BROKER_URL": bridge_url(node),
+        "VECTORVUE_API_KEY": local_vectorvue.api_token,
+    }
+    with Container(config=config, environ=environ).client() as client:
+        client.enqueue(envelope(queue_name, 0))
+        assert client.drain().delivered == 1
+    assert len(local_vectorvue.accepted_events()) == 1
+    # Trusting another CA, the same outbox cannot even open: the broker is not verified.
+    untrusting = VectorVueConfig(
+        base_url=local_vectorvue.url,
+        outbox_backend="rabbitmq",
+        outbox_queue=queue_name,
+        **broker_settings(pki, ca=pki.other_ca),
+    )
+    with (
+        Container(config=untrusting, environ=environ).client() as client,
+        pytest.raises(VectorVueOutboxError, match="not trusted or not for this host"),
+    ):
+        client.enqueue(envelope(queue_name, 1))

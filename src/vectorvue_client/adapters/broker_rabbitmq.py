@@ -82,12 +82,22 @@ def tls_context(ca_bundle: str | None, client_cert: tuple[str, str] | None) -> s
     return context
 
 
+def tls_for(url: Secret, tls: ssl.SSLContext | None) -> ssl.SSLContext | None:
+    """The context an amqps:// `url` is verified with: `tls`, else one trusting the system's
+    CAs. None for an amqp:// URL, which refuses a context it would not use (ValueError)."""
+    if urlsplit(url.reveal()).scheme == "amqps":
+        return tls or tls_context(None, None)
+    if tls is not None:
+        raise ValueError("a TLS context was given for an amqp:// URL, which would not use it")
+    return None
+
+
 def open_connection(
     url: Secret, tls: ssl.SSLContext | None, timeout: float
 ) -> pika.BlockingConnection:
     """A blocking connection to `url`, one attempt bounded by `timeout` s, heartbeats on;
-    over TLS with `tls` (which an amqps:// URL needs: the scheme alone decides TLS,
-    whatever the URL's ssl_options argument says). pika's errors are raised as they are."""
+    over TLS with `tls` (`tls_for`: the scheme alone decides TLS, whatever the URL's
+    ssl_options argument says). pika's errors are raised as they are."""
     params = pika.URLParameters(url.reveal())
     params.heartbeat = HEARTBEAT_SECONDS
     params.socket_timeout = timeout
@@ -116,12 +126,7 @@ class RabbitMQBroker:
         tls: ssl.SSLContext | None = None,
     ) -> None:
         self._url = url
-        parts = urlsplit(url.reveal())
-        self._host = parts.hostname or ""
-        secure = parts.scheme == "amqps"
-        if tls is not None and not secure:
-            raise ValueError("a TLS context was given for an amqp:// URL, which would not use it")
-        self._tls = (tls or tls_context(None, None)) if secure else None
+        self._tls = tls_for(url, tls)
         self._connect_timeout = connect_timeout
         self._connection: pika.BlockingConnection | None = None
         self._channel: BlockingChannel | None = None
@@ -132,16 +137,7 @@ class RabbitMQBroker:
         """(Re)connect, declare, and consume `topology.queue` (see ports.Broker)."""
         self._drop()
         with _broker_errors("connect"):
-            params = pika.URLParameters(self._url.reveal())
-            params.heartbeat = HEARTBEAT_SECONDS
-            params.socket_timeout = self._connect_timeout
-            params.blocked_connection_timeout = self._connect_timeout * 3
-            params.connection_attempts = 1
-            # The scheme alone decides TLS, whatever the URL's ssl_options argument says.
-            params.ssl_options = (
-                None if self._tls is None else pika.SSLOptions(self._tls, self._host)
-            )
-            self._connection = pika.BlockingConnection(params)
+            self._connection = open_connection(self._url, self._tls, self._connect_timeout)
             channel = self._connection.channel()
             channel.confirm_delivery()
             # SpectraStrike's queue, as it declared it, is only checked: never redeclared
@@ -293,7 +289,12 @@ def _broker_errors(doing: str) -> Iterator[None]:
     try:
         yield
     except (pika.exceptions.AMQPError, OSError, ValueError) as exc:
-        text = str(exc) or type(exc).__name__
-        cause = next((why for name, why in _TLS_CAUSES.items() if name in text), None)
-        text = text if cause is None else f"{cause}: {text}"
-        raise BrokerError(f"broker {doing} failed: {mask_known(text)}") from None
+        raise BrokerError(f"broker {doing} failed: {failure_text(exc)}") from None
+
+
+def failure_text(exc: BaseException) -> str:
+    """What a pika or socket failure says, with the fix of a TLS failure an operator makes
+    in the settings first, and every known secret masked (pika's text may quote the URL)."""
+    text = str(exc) or type(exc).__name__
+    cause = next((why for name, why in _TLS_CAUSES.items() if name in text), None)
+    return mask_known(text if cause is None else f"{cause}: {text}")

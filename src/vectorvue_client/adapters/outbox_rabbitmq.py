@@ -39,7 +39,12 @@ import pika
 import pika.exceptions
 from pika.adapters.blocking_connection import BlockingChannel
 
-from vectorvue_client.adapters.broker_rabbitmq import PERSISTENT, open_connection
+from vectorvue_client.adapters.broker_rabbitmq import (
+    PERSISTENT,
+    failure_text,
+    open_connection,
+    tls_for,
+)
 from vectorvue_client.domain.bridge import BrokerError
 from vectorvue_client.domain.errors import VectorVueOutboxError
 from vectorvue_client.domain.outbox import (
@@ -57,7 +62,7 @@ from vectorvue_client.domain.outbox import (
     delay_step_ms,
     item_digest,
 )
-from vectorvue_client.domain.redaction import Secret, mask_known
+from vectorvue_client.domain.redaction import Secret
 
 # The headers of an outbox message: what the SQLite outbox keeps in its columns.
 KEY: Final = "x-vv-key"
@@ -93,9 +98,9 @@ class _Held:
 
 
 class RabbitMQOutbox:
-    """The Outbox port on one queue of a RabbitMQ broker (see the module docstring). `now`
-    is the clock's Unix time, for `next_due`; the TTLs of the delay queues run on the
-    broker's clock."""
+    """The Outbox port on one queue of a RabbitMQ broker (see the module docstring); `tls`
+    as for RabbitMQBroker (an amqps:// URL is always verified). `now` is the clock's Unix
+    time, for `next_due`; the TTLs of the delay queues run on the broker's clock."""
 
     def __init__(
         self,
@@ -107,7 +112,7 @@ class RabbitMQOutbox:
         connect_timeout: float = 10.0,
     ) -> None:
         self._url = url
-        self._tls = tls
+        self._tls = tls_for(url, tls)
         self._queue = queue
         self._dead = dead_letter_queue(queue)
         self._delays = {ms: delay_queue(queue, ms) for ms in DELAY_STEPS_MS}
@@ -341,12 +346,11 @@ class RabbitMQOutbox:
             try:
                 yield self._channel_for(doing)
             except (pika.exceptions.AMQPError, OSError, BrokerError) as exc:
+                held = bool(self._held) or isinstance(exc, BrokerError)
                 self._drop()
-                text = str(exc) or type(exc).__name__
+                back = "; the items this process had claimed are back in the queue"
                 raise VectorVueOutboxError(
-                    self._queue,
-                    f"{doing} failed: the broker said {mask_known(text)}; items this "
-                    "process had claimed are back in the queue",
+                    self._queue, f"{doing} failed: {failure_text(exc)}{back if held else ''}"
                 ) from None
 
     def _channel_for(self, doing: str) -> BlockingChannel:
@@ -465,10 +469,7 @@ def _read_item(headers: Mapping[str, Any], body: bytes) -> Claimed | str:
     key, kind = headers.get(KEY), headers.get(KIND)
     attempts, enqueued = headers.get(ATTEMPTS), headers.get(ENQUEUED_MS)
     if not (
-        isinstance(key, str)
-        and isinstance(kind, str)
-        and _is_int(attempts)
-        and _is_int(enqueued)
+        isinstance(key, str) and isinstance(kind, str) and _is_int(attempts) and _is_int(enqueued)
     ):
         return f"{UNREADABLE}: not an outbox message (x-vv-* headers missing or malformed)"
     if kind not in _KINDS:
