@@ -307,3 +307,24 @@ def test_a_lost_connection_gives_claims_back_and_says_so(
     until(lambda: counts(rabbitmq.url, queue_name) == 2, "the broker to take them back")
     # The next call reconnects: the outbox goes on.
     assert [c.key for c in outbox.claim(5, T0)] == ["finding:a", "finding:b"]
+
+
+def test_an_enqueue_to_a_deleted_queue_says_so_and_the_next_one_stores(
+    outbox: RabbitMQOutbox, rabbitmq: RabbitMQNode, queue_name: str
+) -> None:
+    with pika.BlockingConnection(pika.URLParameters(rabbitmq.url)) as connection:
+        connection.channel().queue_delete(queue_name)
+    with pytest.raises(VectorVueOutboxError, match="could not route 2 of 2 items"):
+        outbox.put([rec("a"), rec("b")], T0)
+    assert outbox.put([rec("a"), rec("b")], T0) == 2  # declared again
+    assert [c.key for c in outbox.claim(5, T0)] == ["finding:a", "finding:b"]
+
+
+def test_an_enqueue_is_stored_whole(
+    outbox: RabbitMQOutbox, rabbitmq: RabbitMQNode, queue_name: str
+) -> None:
+    records = [rec(f"i{n:04d}") for n in range(500)]
+    outbox.put(records, T0)
+    # Another connection sees all of them as soon as `put` returned, in order.
+    taken = drain_queue(rabbitmq.url, queue_name)
+    assert [headers[KEY] for _body, headers in taken] == [r.key for r in records]
