@@ -1,8 +1,8 @@
 """The Outbox port on RabbitMQ: `outbox_backend = "rabbitmq"` (ADR 0032).
 
-Each item is one persistent message on the outbox queue (`outbox_queue`), published in
-publisher-confirm mode: `put` returns once the broker has confirmed every item, that is,
-written it to disk. A claim is an unacknowledged delivery (basic.get): when the process
+Each item is one persistent message on the outbox queue (`outbox_queue`); `put` publishes
+an enqueue's items in one transaction and returns once the broker has committed it, that
+is, written them to disk. A claim is an unacknowledged delivery (basic.get): when the process
 that holds it dies or loses its connection, the broker puts the item back in the queue, so
 nothing claimed is ever lost and no lock is needed: any number of processes, on any number
 of hosts, drain one outbox queue side by side.
@@ -131,10 +131,11 @@ class RabbitMQOutbox:
 
     # -- storing ----------------------------------------------------------------------------
     def put(self, records: Sequence[OutboxRecord], now: float) -> int:
-        """Publish every record, persistent, in one transaction on the queue: when it
-        returns, the broker has written them all to disk; when it raises, it took none of
-        them (a transaction on one queue is applied whole). Returns how many were
-        published: every one (the broker keeps no index of keys)."""
+        """Publish every record, persistent, in one transaction on the queue (applied
+        whole): when it returns, the broker has written them all to disk; when it raises,
+        it took all or none of them, and putting them again is harmless (same keys, same
+        ids). Returns how many were published: every one (the broker keeps no index of
+        keys)."""
         enqueued = round(now * 1000)
         with self._using("storing items"):
             assert self._tx is not None
