@@ -184,6 +184,8 @@ def test_the_command_line_enqueues_inspects_drains_and_retries(
     stats = run_cli("outbox", "stats", "--json", env=env)
     assert stats.returncode == 0, stats.stderr
     assert json.loads(stats.stdout)["pending"] == 12
+    shown = run_cli("outbox", "stats", env=env).stdout
+    assert "unknown" in shown  # the broker cannot tell the oldest item's age
     refusal = b'{"status":"failed","errors":[{"code":"validation_failed","message":"bad"}]}'
     local_vectorvue.fail_next(1, 422, refusal)
     drained = run_cli("outbox", "drain", "--json", env=env)

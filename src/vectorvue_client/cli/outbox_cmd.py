@@ -42,7 +42,8 @@ def stats(args: argparse.Namespace) -> int:
                 result.in_flight,
                 result.delivered,
                 result.dead,
-                "-" if age is None else f"{age:.0f} s",
+                # None with items pending: the backend cannot tell (RabbitMQ's).
+                ("unknown" if result.pending else "-") if age is None else f"{age:.0f} s",
                 _due(due_in),
             )
         ],
