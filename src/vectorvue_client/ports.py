@@ -107,6 +107,10 @@ class Outbox(Protocol):
     then on they are claimed only together (`claim_batches`), and resent as the same bytes
     under the same key, until each item's fate is settled by `delivered`, `reschedule`,
     `bury` or `release` (which take it out of its batch; a batch left empty is gone).
+
+    This is SQLite's outbox (and MemoryOutbox's). The RabbitMQ adapter keeps the promises
+    that matter (durable, nothing lost, same ids) with the differences ADR 0032 lists: no
+    owner, no dedupe by key, batches sealed for their first attempt only.
     """
 
     def put(self, records: Sequence[OutboxRecord], now: float) -> int:

@@ -228,39 +228,22 @@ class RabbitMQOutbox:
         due now), its attempt counted, then acknowledged."""
         with self._using("rescheduling items") as channel:
             for retry in retries:
-                held = self._held.get(retry.key)
-                if held is None:
-                    continue
-                item = held.claimed
                 step = delay_step_ms(retry.next_attempt_at - now)
                 queue = self._queue if step is None else self._delays[step]
-                headers = {
-                    **_headers_of(item),
-                    ATTEMPTS: item.attempts + 1,
-                    LAST_ERROR: retry.error[:TEXT_KEPT],
-                }
-                self._publish(channel, queue, item.key, item.body, headers)
-                self._ack(channel, item.key)
+                self._move(channel, retry.key, queue, {LAST_ERROR: retry.error[:TEXT_KEPT]})
 
     def bury(self, burials: Sequence[Burial], now: float) -> None:
         """Each claimed item to the dead-letter queue with the reason, its attempt counted,
         then acknowledged."""
         with self._using("dead-lettering items") as channel:
             for burial in burials:
-                held = self._held.get(burial.key)
-                if held is None:
-                    continue
-                item = held.claimed
-                headers: dict[str, Any] = {
-                    **_headers_of(item),
-                    ATTEMPTS: item.attempts + 1,
+                why: dict[str, Any] = {
                     REASON: burial.reason[:TEXT_KEPT],
                     DIED_MS: round(now * 1000),
                 }
                 if burial.status_code is not None:
-                    headers[STATUS] = burial.status_code
-                self._publish(channel, self._dead, item.key, item.body, headers)
-                self._ack(channel, item.key)
+                    why[STATUS] = burial.status_code
+                self._move(channel, burial.key, self._dead, why)
 
     def release(self, keys: Sequence[str]) -> None:
         """These claimed items back in the queue, in their place, no attempt counted."""
@@ -443,6 +426,17 @@ class RabbitMQOutbox:
             content_type="application/json",
         )
         channel.basic_publish("", queue, body, properties, mandatory=True)
+
+    def _move(self, channel: BlockingChannel, key: str, queue: str, why: Mapping[str, Any]) -> None:
+        """A claimed item's copy, its attempt counted and `why` in its headers, to `queue`
+        (confirmed), then the item acknowledged. An item not claimed here is left alone."""
+        held = self._held.get(key)
+        if held is None:
+            return
+        item = held.claimed
+        headers = {**_headers_of(item), ATTEMPTS: item.attempts + 1, **why}
+        self._publish(channel, queue, item.key, item.body, headers)
+        self._ack(channel, item.key)
 
     def _ack(self, channel: BlockingChannel, key: str) -> None:
         held = self._held.pop(key, None)
