@@ -75,7 +75,9 @@ def test_a_second_process_cannot_drain_the_same_database(
     B is refused, naming A's pid; A delivers everything, each finding once (today B drained
     too, and every finding was sent twice)."""
     receiver = local_vectorvue_factory(rate_limit_per_minute=10**9)
-    receiver.chaos(Chaos(latency=0.05), seed=3)
+    # A's drain takes at least 20 requests x 0.25 s: B, started once A's items are stored,
+    # meets A's lock even on a loaded machine (at 0.05 s a slow start of B missed it).
+    receiver.chaos(Chaos(latency=0.25), seed=3)
     outbox = tmp_path / "outbox.sqlite3"
     first = _child(receiver.url, receiver.ca_pem_path, receiver.api_token, outbox, 400)
     assert first.stdout is not None
