@@ -39,14 +39,18 @@ from typing import TYPE_CHECKING, Any, Self
 
 from vectorvue_client.testing.receiver_api import IntegrationApi
 from vectorvue_client.testing.receiver_auth import Accounts
+from vectorvue_client.testing.receiver_cognitive import GRAPH_PATH, QUERY_PATH, CognitiveLoop
 from vectorvue_client.testing.receiver_faults import FaultInjector, FaultQueue
-from vectorvue_client.testing.receiver_gateway import TelemetryGateway
-from vectorvue_client.testing.receiver_http import RecordedRequest, TlsServer
+from vectorvue_client.testing.receiver_gateway import TELEMETRY_PATH, TelemetryGateway
+from vectorvue_client.testing.receiver_http import RecordedRequest, Route, TlsServer
 from vectorvue_client.testing.receiver_tls import ClientCert, issue_client_cert, server_context
 
 if TYPE_CHECKING:
     import trustme
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
 
 __all__ = ["ClientCert", "LocalVectorVue", "RecordedRequest"]
 
@@ -77,6 +81,13 @@ class LocalVectorVue(FaultInjector):
     `gateway_schema_versions` is the allowed list of attributes.schema_version (empty:
     the gateway runs with schema-version enforcement off).
 
+    Cognitive loop (same identities, signatures, replay store and operator map as
+    telemetry): `feedback_keys` maps a kid to the Ed25519 private key the feedback query
+    is signed with (none: a fresh key under `feedback_kid`), `feedback_kid` is the active
+    one (see `feedback_public_keys`); at most `graph_limit_per_minute` execution graphs per
+    operator per calendar minute (a counter apart from telemetry's). The graph's
+    schema_version must be execution.graph.v1 unless `gateway_schema_versions` is empty.
+
     What each profile accepts is the server's own schema, written from the contract
     (receiver_api_schema.py, receiver_gateway_schema.py): never the client's models.
 
@@ -103,6 +114,9 @@ class LocalVectorVue(FaultInjector):
         operator_tenants: Mapping[str, Collection[str]] | None = None,
         gateway_burst_per_minute: int = 120,
         gateway_schema_versions: Collection[str] = ("1.0",),
+        feedback_keys: Mapping[str, Ed25519PrivateKey] | None = None,
+        feedback_kid: str = "default",
+        graph_limit_per_minute: int = 120,
         port: int = 0,
         log: Callable[[RecordedRequest, int], None] | None = None,
     ) -> None:
@@ -126,6 +140,17 @@ class LocalVectorVue(FaultInjector):
             operator_tenants=operator_tenants or {},
             burst_per_minute=gateway_burst_per_minute,
             schema_versions=gateway_schema_versions,
+            now=now,
+        )
+        if feedback_keys is None:
+            from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+            feedback_keys = {feedback_kid: Ed25519PrivateKey.generate()}
+        self.cognitive = CognitiveLoop(
+            gateway=self.gateway,
+            feedback_keys=feedback_keys,
+            feedback_kid=feedback_kid,
+            graph_limit_per_minute=graph_limit_per_minute,
             now=now,
         )
         self.faults = FaultQueue()
@@ -158,7 +183,7 @@ class LocalVectorVue(FaultInjector):
         self._server = TlsServer(
             context,
             self.api,
-            self.gateway,
+            self._routes(),
             self.faults,
             self._record,
             self._stopping,
@@ -190,6 +215,17 @@ class LocalVectorVue(FaultInjector):
             self._thread.join(timeout=5)
         if self._tmpdir is not None:
             shutil.rmtree(self._tmpdir, ignore_errors=True)
+
+    def _routes(self) -> dict[str, Route]:
+        gateway, cognitive = self.gateway, self.cognitive
+        return {
+            TELEMETRY_PATH: Route(
+                lambda method, _, headers, body, cert: gateway.handle(method, headers, body, cert),
+                lambda method, _, headers, body, cert: gateway.admit(method, headers, body, cert),
+            ),
+            GRAPH_PATH: Route(cognitive.handle, cognitive.admit),
+            QUERY_PATH: Route(cognitive.handle, cognitive.admit),
+        }
 
     def __enter__(self) -> Self:
         return self.start()
@@ -265,6 +301,17 @@ class LocalVectorVue(FaultInjector):
         return self.gateway.receipts(tenant_id, event_id)
 
     @property
+    def feedback_public_keys(self) -> dict[str, Ed25519PublicKey]:
+        """kid -> public key of every feedback signing key: the keyring a client is given
+        out of band (no endpoint publishes it)."""
+        return self.cognitive.public_keys
+
+    def stored_graphs(self, tenant: str) -> list[dict[str, Any]]:
+        """The execution-graph bodies the gateway holds for this tenant string (case
+        matters), oldest first: the newest 1000, poison ones included."""
+        return self.cognitive.stored_graphs(tenant)
+
+    @property
     def logins(self) -> int:
         """How many login attempts were made, successful or not (one, not a loop)."""
         return self.api.accounts.logins
@@ -277,6 +324,7 @@ class LocalVectorVue(FaultInjector):
         self.api.clear()
         self.api.accounts.clear()
         self.gateway.clear()
+        self.cognitive.clear()
         self.faults.clear()
 
     # -- used by the handler ---------------------------------------------------------------
