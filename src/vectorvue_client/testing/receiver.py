@@ -73,6 +73,9 @@ class LocalVectorVue(FaultInjector):
     answer advertises `advertised_expires_in` (default: the same; set it to lie, as the
     real server can); at most `rate_limit_per_minute` requests per client per sliding 60 s;
     at most `max_batch_items` items per batch (clamped to 1-1000, as the server does).
+    `signing_secret` is the server's request-signing secret (X-Signature checked when set);
+    `compliance_signing_key` its VV_COMPLIANCE_SIGNING_KEY: when set, success envelopes
+    carry an HMAC-SHA256 `signature` (receiver_signing.py), else `signature` is null.
 
     Telemetry gateway: `gateway_identities` maps a service name to its Ed25519 public key
     (none: every request is 401); `operator_tenants` maps an operator_id to the tenant_ids
@@ -101,6 +104,7 @@ class LocalVectorVue(FaultInjector):
         *,
         api_token: str,
         signing_secret: str | None = None,
+        compliance_signing_key: str | None = None,
         max_batch_items: int = 250,
         server_names: Sequence[str] = ("127.0.0.1", "localhost"),
         ca: trustme.CA | None = None,
@@ -134,6 +138,7 @@ class LocalVectorVue(FaultInjector):
             signing_secret=signing_secret,
             max_batch_items=max_batch_items,
             now=now,
+            compliance_signing_key=compliance_signing_key,
         )
         self.gateway = TelemetryGateway(
             identities=gateway_identities or {},

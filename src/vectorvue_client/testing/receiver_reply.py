@@ -55,7 +55,8 @@ def too_large() -> Reply:
 def envelope(
     status: str, data: Any, errors: list[dict[str, str]], request_id: str | None = None
 ) -> dict[str, Any]:
-    """The integration API's response envelope (responses are never signed here)."""
+    """The integration API's response envelope, unsigned (signature null; success
+    envelopes are signed by the caller when the server has a secret: receiver_signing)."""
     return {
         "request_id": request_id or str(uuid.uuid4()),
         "status": status,
