@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from vectorvue_client.testing.receiver_api import IntegrationApi
 from vectorvue_client.testing.receiver_auth import Accounts
+from vectorvue_client.testing.receiver_client_events import CLIENT_EVENTS_PATH, ClientEvents
 from vectorvue_client.testing.receiver_cognitive import GRAPH_PATH, QUERY_PATH, CognitiveLoop
 from vectorvue_client.testing.receiver_faults import FaultInjector, FaultQueue
 from vectorvue_client.testing.receiver_gateway import TELEMETRY_PATH, TelemetryGateway
@@ -91,6 +92,9 @@ class LocalVectorVue(FaultInjector):
     operator per calendar minute (a counter apart from telemetry's). The graph's
     schema_version must be execution.graph.v1 unless `gateway_schema_versions` is empty.
 
+    POST /api/v1/client/events takes the integration API's bearer tokens (not its rate
+    limit: 120 per sliding 60 s per tenant and user instead); see `client_events`.
+
     What each profile accepts is the server's own schema, written from the contract
     (receiver_api_schema.py, receiver_gateway_schema.py): never the client's models.
 
@@ -140,6 +144,7 @@ class LocalVectorVue(FaultInjector):
             now=now,
             compliance_signing_key=compliance_signing_key,
         )
+        self.activity = ClientEvents(accounts=accounts, now=now)
         self.gateway = TelemetryGateway(
             identities=gateway_identities or {},
             operator_tenants=operator_tenants or {},
@@ -230,6 +235,7 @@ class LocalVectorVue(FaultInjector):
             ),
             GRAPH_PATH: Route(cognitive.handle, cognitive.admit),
             QUERY_PATH: Route(cognitive.handle, cognitive.admit),
+            CLIENT_EVENTS_PATH: Route(self.activity.handle),
         }
 
     def __enter__(self) -> Self:
@@ -316,6 +322,13 @@ class LocalVectorVue(FaultInjector):
         matters), oldest first: the newest 1000, poison ones included."""
         return self.cognitive.stored_graphs(tenant)
 
+    def client_events(self) -> list[dict[str, Any]]:
+        """What POST /api/v1/client/events stored, oldest first: tenant_id (canonical),
+        user (the token's sub), event_type (upper-cased), object_type (lower-cased),
+        object_id, severity (trimmed, lower-cased), timestamp (UTC, ISO-8601) and
+        metadata_json as reduced before storage."""
+        return self.activity.stored()
+
     @property
     def logins(self) -> int:
         """How many login attempts were made, successful or not (one, not a loop)."""
@@ -330,6 +343,7 @@ class LocalVectorVue(FaultInjector):
         self.api.accounts.clear()
         self.gateway.clear()
         self.cognitive.clear()
+        self.activity.clear()
         self.faults.clear()
 
     # -- used by the handler ---------------------------------------------------------------
