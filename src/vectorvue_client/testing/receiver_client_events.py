@@ -19,7 +19,6 @@ never from the client's models. In order:
 
 from __future__ import annotations
 
-import re
 import threading
 from collections import defaultdict, deque
 from collections.abc import Callable, Mapping
@@ -30,8 +29,14 @@ import msgspec
 from msgspec import Meta
 
 from vectorvue_client.testing.receiver_auth import Accounts
-from vectorvue_client.testing.receiver_json import CrashError, NotJsonError, is_datetime, parse
-from vectorvue_client.testing.receiver_reply import Reply, detail, json_reply
+from vectorvue_client.testing.receiver_json import is_datetime
+from vectorvue_client.testing.receiver_reply import (
+    Reply,
+    detail,
+    fastapi_body,
+    json_reply,
+    unprocessable,
+)
 from vectorvue_client.testing.receiver_signing import canonical_tenant
 
 CLIENT_EVENTS_PATH: Final = "/api/v1/client/events"
@@ -55,8 +60,6 @@ PRIVATE_KEYS: Final = frozenset(
 METADATA_MAX_KEYS: Final = 24
 METADATA_KEY_CUT: Final = 80
 METADATA_VALUE_CUT: Final = 512
-_PATH: Final = re.compile(r" - at `\$(.*)`$")
-_MISSING: Final = re.compile(r"^Object missing required field `(.+)`")
 
 
 class ClientEvent(msgspec.Struct):
@@ -160,28 +163,11 @@ def reduced_metadata(metadata: Mapping[str, Any]) -> dict[str, Any]:
 
 def _checked(body: bytes) -> ClientEvent | Reply:
     """The body as a ClientEvent, or FastAPI's 422 with a list-form detail."""
-    if not body:
-        return _invalid("missing", [], "Field required")
-    try:
-        document = parse(body)
-    except (CrashError, NotJsonError) as exc:
-        return _invalid("json_invalid", [], f"JSON decode error: {exc}")
-    try:
-        event = msgspec.convert(document, ClientEvent)
-    except msgspec.ValidationError as exc:
-        message = str(exc)
-        if missing := _MISSING.match(message):
-            return _invalid("missing", [missing.group(1)], "Field required")
-        where = _PATH.search(message)
-        loc = [part for part in where.group(1).split(".") if part] if where else []
-        return _invalid("value_error", loc, _PATH.sub("", message))
-    if event.timestamp is not None and not is_datetime(event.timestamp):
-        return _invalid("datetime_parsing", ["timestamp"], "Input should be a valid datetime")
+    event = fastapi_body(body, ClientEvent)
+    stamp = event.timestamp if isinstance(event, ClientEvent) else None
+    if stamp is not None and not is_datetime(stamp):
+        return unprocessable("datetime_parsing", ["timestamp"], "Input should be a valid datetime")
     return event
-
-
-def _invalid(kind: str, loc: list[str], message: str) -> Reply:
-    return json_reply(422, {"detail": [{"type": kind, "loc": ["body", *loc], "msg": message}]})
 
 
 def _utc(value: str | float | None, now: float) -> str:
