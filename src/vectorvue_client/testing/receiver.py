@@ -42,6 +42,7 @@ from vectorvue_client.testing.receiver_auth import Accounts
 from vectorvue_client.testing.receiver_client_events import CLIENT_EVENTS_PATH, ClientEvents
 from vectorvue_client.testing.receiver_cognitive import GRAPH_PATH, QUERY_PATH, CognitiveLoop
 from vectorvue_client.testing.receiver_faults import FaultInjector, FaultQueue
+from vectorvue_client.testing.receiver_federation import FEDERATION_PATH, FederationVerify
 from vectorvue_client.testing.receiver_gateway import TELEMETRY_PATH, TelemetryGateway
 from vectorvue_client.testing.receiver_http import RecordedRequest, Route, TlsServer
 from vectorvue_client.testing.receiver_tls import ClientCert, issue_client_cert, server_context
@@ -91,6 +92,9 @@ class LocalVectorVue(FaultInjector):
     one (see `feedback_public_keys`); at most `graph_limit_per_minute` execution graphs per
     operator per calendar minute (a counter apart from telemetry's). The graph's
     schema_version must be execution.graph.v1 unless `gateway_schema_versions` is empty.
+
+    POST /internal/v1/federation/verify checks the gateway's identity headers only and
+    verifies a bundle against the identity's key.
 
     POST /api/v1/client/events takes the integration API's bearer tokens (not its rate
     limit: 120 per sliding 60 s per tenant and user instead); see `client_events`.
@@ -236,6 +240,7 @@ class LocalVectorVue(FaultInjector):
             GRAPH_PATH: Route(cognitive.handle, cognitive.admit),
             QUERY_PATH: Route(cognitive.handle, cognitive.admit),
             CLIENT_EVENTS_PATH: Route(self.activity.handle),
+            FEDERATION_PATH: Route(FederationVerify(gateway).handle),
         }
 
     def __enter__(self) -> Self:

@@ -17,7 +17,7 @@ from vectorvue_client.testing.receiver_json import CrashError, NotJsonError, par
 # one byte more is its HTML 413, before the app sees anything.
 MAX_BODY_BYTES: Final = 1_048_576
 _AT: Final = re.compile(r" - at `\$(.*)`$")
-_FIELD: Final = re.compile(r"^Object (missing required|contains unknown) field `(.+)`")
+_FIELD: Final = re.compile(r"^Object (missing required|contains unknown) field `([^`]+)`")
 JSON_HEADERS: Final[Mapping[str, str]] = {"Content-Type": "application/json"}
 NGINX_413: Final = (
     b"<html>\r\n<head><title>413 Request Entity Too Large</title></head>\r\n<body>\r\n"
