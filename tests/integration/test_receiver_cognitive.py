@@ -20,6 +20,7 @@ import requests
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from vectorvue_client.testing.fakes import FakeClock
 from vectorvue_client.testing.pytest_plugin import LocalVectorVueFactory
 from vectorvue_client.testing.receiver import LocalVectorVue
 
@@ -710,3 +711,23 @@ def test_an_injected_failure_uses_up_the_nonce_first(vv: LocalVectorVue, loop: C
     assert loop.post(GRAPH_PATH, nonce=nonce).status_code == 503
     assert loop.post(GRAPH_PATH, nonce=nonce).status_code == 409
     assert vv.stored_graphs(TENANT) == []
+
+
+def test_the_fake_clock_drives_signed_at_and_the_adjustment_time(
+    local_vectorvue_factory: LocalVectorVueFactory, key: Ed25519PrivateKey
+) -> None:
+    fake = FakeClock(MINUTE_START + 7.9)
+    vv = local_vectorvue_factory(
+        gateway_identities={IDENTITY: key.public_key()},
+        operator_tenants={OPERATOR: [TENANT]},
+        now=fake.time,
+    )
+    loop = Cognitive(vv, key, Clock(fake.time()))
+    assert loop.graph().status_code == 202
+    fake.advance(20)
+    loop.clock = Clock(fake.time())
+
+    document = loop.query().json()
+
+    assert document["signed_at"] == MINUTE_START + 27
+    assert document["data"][0]["timestamp"] == MINUTE_START + 27
