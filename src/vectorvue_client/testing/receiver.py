@@ -39,14 +39,20 @@ from typing import TYPE_CHECKING, Any, Self
 
 from vectorvue_client.testing.receiver_api import IntegrationApi
 from vectorvue_client.testing.receiver_auth import Accounts
+from vectorvue_client.testing.receiver_client_events import CLIENT_EVENTS_PATH, ClientEvents
+from vectorvue_client.testing.receiver_cognitive import GRAPH_PATH, QUERY_PATH, CognitiveLoop
 from vectorvue_client.testing.receiver_faults import FaultInjector, FaultQueue
-from vectorvue_client.testing.receiver_gateway import TelemetryGateway
-from vectorvue_client.testing.receiver_http import RecordedRequest, TlsServer
+from vectorvue_client.testing.receiver_federation import FEDERATION_PATH, FederationVerify
+from vectorvue_client.testing.receiver_gateway import TELEMETRY_PATH, TelemetryGateway
+from vectorvue_client.testing.receiver_http import RecordedRequest, Route, TlsServer
 from vectorvue_client.testing.receiver_tls import ClientCert, issue_client_cert, server_context
 
 if TYPE_CHECKING:
     import trustme
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
 
 __all__ = ["ClientCert", "LocalVectorVue", "RecordedRequest"]
 
@@ -69,6 +75,9 @@ class LocalVectorVue(FaultInjector):
     answer advertises `advertised_expires_in` (default: the same; set it to lie, as the
     real server can); at most `rate_limit_per_minute` requests per client per sliding 60 s;
     at most `max_batch_items` items per batch (clamped to 1-1000, as the server does).
+    `signing_secret` is the server's request-signing secret (X-Signature checked when set);
+    `compliance_signing_key` its VV_COMPLIANCE_SIGNING_KEY: when set, success envelopes
+    carry an HMAC-SHA256 `signature` (receiver_signing.py), else `signature` is null.
 
     Telemetry gateway: `gateway_identities` maps a service name to its Ed25519 public key
     (none: every request is 401); `operator_tenants` maps an operator_id to the tenant_ids
@@ -76,6 +85,19 @@ class LocalVectorVue(FaultInjector):
     `gateway_burst_per_minute` requests per operator per calendar minute;
     `gateway_schema_versions` is the allowed list of attributes.schema_version (empty:
     the gateway runs with schema-version enforcement off).
+
+    Cognitive loop (same identities, signatures, replay store and operator map as
+    telemetry): `feedback_keys` maps a kid to the Ed25519 private key the feedback query
+    is signed with (none: a fresh key under `feedback_kid`), `feedback_kid` is the active
+    one (see `feedback_public_keys`); at most `graph_limit_per_minute` execution graphs per
+    operator per calendar minute (a counter apart from telemetry's). The graph's
+    schema_version must be execution.graph.v1 unless `gateway_schema_versions` is empty.
+
+    POST /internal/v1/federation/verify checks the gateway's identity headers only and
+    verifies a bundle against the identity's key.
+
+    POST /api/v1/client/events takes the integration API's bearer tokens (not its rate
+    limit: 120 per sliding 60 s per tenant and user instead); see `client_events`.
 
     What each profile accepts is the server's own schema, written from the contract
     (receiver_api_schema.py, receiver_gateway_schema.py): never the client's models.
@@ -90,6 +112,7 @@ class LocalVectorVue(FaultInjector):
         *,
         api_token: str,
         signing_secret: str | None = None,
+        compliance_signing_key: str | None = None,
         max_batch_items: int = 250,
         server_names: Sequence[str] = ("127.0.0.1", "localhost"),
         ca: trustme.CA | None = None,
@@ -103,6 +126,9 @@ class LocalVectorVue(FaultInjector):
         operator_tenants: Mapping[str, Collection[str]] | None = None,
         gateway_burst_per_minute: int = 120,
         gateway_schema_versions: Collection[str] = ("1.0",),
+        feedback_keys: Mapping[str, Ed25519PrivateKey] | None = None,
+        feedback_kid: str = "default",
+        graph_limit_per_minute: int = 120,
         port: int = 0,
         log: Callable[[RecordedRequest, int], None] | None = None,
     ) -> None:
@@ -120,12 +146,25 @@ class LocalVectorVue(FaultInjector):
             signing_secret=signing_secret,
             max_batch_items=max_batch_items,
             now=now,
+            compliance_signing_key=compliance_signing_key,
         )
+        self.activity = ClientEvents(accounts=accounts, now=now)
         self.gateway = TelemetryGateway(
             identities=gateway_identities or {},
             operator_tenants=operator_tenants or {},
             burst_per_minute=gateway_burst_per_minute,
             schema_versions=gateway_schema_versions,
+            now=now,
+        )
+        if feedback_keys is None:
+            from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+            feedback_keys = {feedback_kid: Ed25519PrivateKey.generate()}
+        self.cognitive = CognitiveLoop(
+            gateway=self.gateway,
+            feedback_keys=feedback_keys,
+            feedback_kid=feedback_kid,
+            graph_limit_per_minute=graph_limit_per_minute,
             now=now,
         )
         self.faults = FaultQueue()
@@ -158,7 +197,7 @@ class LocalVectorVue(FaultInjector):
         self._server = TlsServer(
             context,
             self.api,
-            self.gateway,
+            self._routes(),
             self.faults,
             self._record,
             self._stopping,
@@ -190,6 +229,19 @@ class LocalVectorVue(FaultInjector):
             self._thread.join(timeout=5)
         if self._tmpdir is not None:
             shutil.rmtree(self._tmpdir, ignore_errors=True)
+
+    def _routes(self) -> dict[str, Route]:
+        gateway, cognitive = self.gateway, self.cognitive
+        return {
+            TELEMETRY_PATH: Route(
+                lambda method, _, headers, body, cert: gateway.handle(method, headers, body, cert),
+                lambda method, _, headers, body, cert: gateway.admit(method, headers, body, cert),
+            ),
+            GRAPH_PATH: Route(cognitive.handle, cognitive.admit),
+            QUERY_PATH: Route(cognitive.handle, cognitive.admit),
+            CLIENT_EVENTS_PATH: Route(self.activity.handle),
+            FEDERATION_PATH: Route(FederationVerify(gateway).handle),
+        }
 
     def __enter__(self) -> Self:
         return self.start()
@@ -265,6 +317,24 @@ class LocalVectorVue(FaultInjector):
         return self.gateway.receipts(tenant_id, event_id)
 
     @property
+    def feedback_public_keys(self) -> dict[str, Ed25519PublicKey]:
+        """kid -> public key of every feedback signing key: the keyring a client is given
+        out of band (no endpoint publishes it)."""
+        return self.cognitive.public_keys
+
+    def stored_graphs(self, tenant: str) -> list[dict[str, Any]]:
+        """The execution-graph bodies the gateway holds for this tenant string (case
+        matters), oldest first: the newest 1000, poison ones included."""
+        return self.cognitive.stored_graphs(tenant)
+
+    def client_events(self) -> list[dict[str, Any]]:
+        """What POST /api/v1/client/events stored, oldest first: tenant_id (canonical),
+        user (the token's sub), event_type (upper-cased), object_type (lower-cased),
+        object_id, severity (trimmed, lower-cased), timestamp (UTC, ISO-8601) and
+        metadata_json as reduced before storage."""
+        return self.activity.stored()
+
+    @property
     def logins(self) -> int:
         """How many login attempts were made, successful or not (one, not a loop)."""
         return self.api.accounts.logins
@@ -277,6 +347,8 @@ class LocalVectorVue(FaultInjector):
         self.api.clear()
         self.api.accounts.clear()
         self.gateway.clear()
+        self.cognitive.clear()
+        self.activity.clear()
         self.faults.clear()
 
     # -- used by the handler ---------------------------------------------------------------

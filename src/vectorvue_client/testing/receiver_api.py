@@ -24,6 +24,12 @@ PostgreSQL does:
 - an X-Request-ID (trimmed; absent or empty: a new uuid4) that is not a UUID: a plain 500
   once the request would be recorded, i.e. only after the schema passed. Nothing is stored.
 
+With a compliance signing secret every 202 envelope of the four POST routes (a batch whose
+items all failed included) and the 200 of the status route carry an HMAC-SHA256 `signature`
+(receiver_signing.py) for the token's tenant_id claim (the static token: the claim it
+carries if it is itself a JWT, else ""); error envelopes carry null; an idempotent replay
+returns the stored envelope, its original signed_at and signature included.
+
 The 1 MiB cap on bodies is the bundled nginx's (receiver_http.py). GET .../ingest/status/
 {id}: an id that is not a UUID is a 500, an unknown one a 404.
 """
@@ -50,11 +56,14 @@ from vectorvue_client.testing.receiver_reply import (
     failed,
     json_reply,
 )
+from vectorvue_client.testing.receiver_signing import EnvelopeSigner, canonical_tenant, shown
 
 __all__ = ["INGEST_PREFIX", "STATUS_PREFIX", "IntegrationApi", "Reply"]
 
 INGEST_PREFIX: Final = "/api/v1/integrations/spectrastrike/"
 STATUS_PREFIX: Final = INGEST_PREFIX + "ingest/status/"
+# The status route signs its literal template path, braces included, not the id.
+STATUS_TEMPLATE: Final = STATUS_PREFIX + "{request_id}"
 SIGNATURE_WINDOW_SECONDS: Final = 300
 # route -> (checker, id field, is a batch)
 type _Check = Callable[[Any], dict[str, Any]]
@@ -80,8 +89,10 @@ class IntegrationApi:
         signing_secret: str | None,
         max_batch_items: int,
         now: Callable[[], float],
+        compliance_signing_key: str | None = None,
     ) -> None:
         self.accounts = accounts
+        self._signer = EnvelopeSigner(compliance_signing_key)
         self._secret = signing_secret.encode() if signing_secret is not None else None
         self._max_batch_items = min(max(max_batch_items, 1), 1000)
         self._now = now
@@ -129,20 +140,26 @@ class IntegrationApi:
         if path.startswith(INGEST_PREFIX) and route in _ROUTES:
             if method != "POST":
                 return detail(405, "Method Not Allowed")
-            return self._admit(headers) or self._ingest(path, route, headers, body, request_id)
+            tenant = self._admit(headers)
+            if isinstance(tenant, Reply):
+                return tenant
+            return self._ingest(path, route, headers, body, request_id, tenant)
         if path.startswith(STATUS_PREFIX) and "/" not in path.removeprefix(STATUS_PREFIX):
             if method != "GET":
                 return detail(405, "Method Not Allowed")
-            status_id = path.removeprefix(STATUS_PREFIX)
-            return self._admit(headers) or self._status(status_id, request_id)
+            tenant = self._admit(headers)
+            if isinstance(tenant, Reply):
+                return tenant
+            return self._status(path.removeprefix(STATUS_PREFIX), request_id, tenant)
         return detail(404, "Not Found")
 
-    def _admit(self, headers: Mapping[str, str]) -> Reply | None:
-        """Bearer auth, then the rate limit of all SpectraStrike routes together."""
-        client = self.accounts.authenticate(headers)
-        if isinstance(client, Reply):
-            return client
-        return self.accounts.admit(client)
+    def _admit(self, headers: Mapping[str, str]) -> Reply | str:
+        """Bearer auth, then the rate limit of all SpectraStrike routes together; the
+        caller's tenant as the server signs it when admitted."""
+        caller = self.accounts.authenticate(headers)
+        if isinstance(caller, Reply):
+            return caller
+        return self.accounts.admit(caller.key) or canonical_tenant(caller.tenant_id)
 
     def _check_signature(self, headers: Mapping[str, str], body: bytes) -> Reply | None:
         if self._secret is None:
@@ -166,7 +183,13 @@ class IntegrationApi:
         return None
 
     def _ingest(
-        self, path: str, route: str, headers: Mapping[str, str], body: bytes, request_id: str
+        self,
+        path: str,
+        route: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        request_id: str,
+        tenant: str,
     ) -> Reply:
         denied = self._check_signature(headers, body)
         if denied is not None:
@@ -206,7 +229,8 @@ class IntegrationApi:
                 if item is not None:
                     self._store(id_field, item)
             answer = envelope(status, data, [], request_id)
-            if key is not None:
+            answer["signature"] = self._signer.sign(path, tenant, data, self._now())
+            if key is not None:  # a replay returns this envelope, signature and all
                 self._idempotency[key] = (digest, answer)
             self._record_ingest(request_id, path, status, [result for result, _ in items])
             return json_reply(202, answer, {"X-Request-ID": request_id})
@@ -259,7 +283,7 @@ class IntegrationApi:
         self, request_id: str, path: str, status: str, results: list[dict[str, Any]]
     ) -> None:
         failures = [r for r in results if r["status"] == "failed"]
-        now = self._iso_now()
+        now = datetime.fromtimestamp(self._now(), UTC)  # shown as ...Z, signed as str()
         self._ingests[str(uuid.UUID(request_id))] = {  # reusing an id overwrites its row
             "request_id": request_id,
             "status": status,
@@ -274,14 +298,16 @@ class IntegrationApi:
             "updated_at": now,
         }
 
-    def _status(self, status_id: str, request_id: str) -> Reply:
+    def _status(self, status_id: str, request_id: str, tenant: str) -> Reply:
         if not _is_uuid(status_id):
             return crash(close=True)  # the database refuses it as a UUID
         with self._lock:
             record = self._ingests.get(str(uuid.UUID(status_id)))
         if record is None:
             return detail(404, "Ingest request not found")
-        return json_reply(200, envelope("accepted", record, [], request_id))
+        answer = envelope("accepted", shown(record), [], request_id)
+        answer["signature"] = self._signer.sign(STATUS_TEMPLATE, tenant, record, self._now())
+        return json_reply(200, answer)
 
     def _iso_now(self) -> str:
         return datetime.fromtimestamp(self._now(), UTC).isoformat().replace("+00:00", "Z")

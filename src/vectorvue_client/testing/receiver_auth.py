@@ -24,6 +24,7 @@ import secrets
 import threading
 from collections import defaultdict, deque
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 
 import msgspec
@@ -86,6 +87,31 @@ def decode_jwt(token: str, key: bytes, now: float) -> dict[str, Any]:
     if now >= exp:
         raise JwtError("Token expired")
     return claims
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who a request with a good bearer token is: `key`, what its rate limit is counted
+    under (a JWT's subject, else the static token); the token's `tenant_id` and `sub`
+    claims (a static token that is not itself a JWT has neither: None and "")."""
+
+    key: str
+    tenant_id: object
+    subject: str
+
+
+def _unverified_claims(token: str) -> dict[str, Any]:
+    """The claims of a JWT-shaped token without checking its signature ({} if it has
+    none): only for the static token, which is trusted because it is the configured one
+    (VectorVue takes a static key only if it is such a JWT, carrying tenant_id)."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return {}
+    try:
+        claims = msgspec.json.decode(_unb64url(parts[1]))
+    except (JwtError, msgspec.DecodeError):
+        return {}
+    return claims if isinstance(claims, dict) else {}
 
 
 class _Login(msgspec.Struct, frozen=True):
@@ -168,25 +194,31 @@ class Accounts:
         }
         return json_reply(200, document)
 
-    def authenticate(self, headers: Mapping[str, str]) -> Reply | str:
-        """The 401 for a request without a valid bearer token, or the key its rate limit
-        is counted under (a JWT's subject, else the static token)."""
+    def authenticate(self, headers: Mapping[str, str]) -> Reply | Caller:
+        """The 401 for a request without a valid bearer token, or who is calling."""
         value = headers.get("authorization", "")
         token = value[7:].strip() if value.startswith("Bearer ") else ""
         if not token:
             return detail(401, "Missing bearer token", _BEARER_CHALLENGE)
         if hmac.compare_digest(token.encode(), self._token):
-            return f"token:{token}"
+            claims = _unverified_claims(token)  # trusted: it is the configured token
+            subject = claims.get("sub")
+            return Caller(
+                f"token:{token}",
+                claims.get("tenant_id"),
+                subject if isinstance(subject, str) else "",
+            )
         if token.count(".") != 2:  # not even shaped like a JWT: an unknown API key
             return detail(401, "Invalid token", _BEARER_CHALLENGE)
         try:
             claims = decode_jwt(token, self.jwt_key, self._now())
         except JwtError as exc:
             return detail(401, str(exc), _BEARER_CHALLENGE)
-        return f"user:{claims['sub']}"
+        return Caller(f"user:{claims['sub']}", claims.get("tenant_id"), claims["sub"])
 
     def admit(self, client: str) -> Reply | None:
-        """429 when `client` has used up its window, else None (and the request counts)."""
+        """429 when `client` (a Caller's key) has used up its window, else None (and the
+        request counts)."""
         now = self._now()
         with self._lock:
             window = self._windows[client]

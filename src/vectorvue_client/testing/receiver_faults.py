@@ -272,9 +272,10 @@ class FaultInjector:
 
         `retry_after` adds a Retry-After header: seconds (an int), or a str sent verbatim
         (an HTTP date, or something malformed on purpose). On the telemetry gateway's
-        path the answer comes after the gateway's header checks and replay store, as its
-        real 503 does: the request's (timestamp, nonce) is used up, and a request those
-        checks refuse (401, 409, ...) gets their answer instead.
+        signed paths (telemetry and the cognitive loop) the answer comes after the
+        gateway's header checks and replay store, as its real 503 does: the request's
+        (timestamp, nonce) is used up, and a request those checks refuse (401, 409, ...)
+        gets their answer instead.
         """
         all_headers = dict(headers or {})
         if content_type is not None and not any(k.lower() == "content-type" for k in all_headers):

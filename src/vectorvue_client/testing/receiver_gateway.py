@@ -68,13 +68,8 @@ TELEMETRY_PATH: Final = "/internal/v1/telemetry"
 TIMESTAMP_WINDOW_SECONDS: Final = 30
 REPLAY_RETENTION_SECONDS: Final = 120
 NONCE_LENGTH: Final = (8, 128)
-REQUIRED_HEADERS: Final = (
-    "X-Service-Identity",
-    "X-Client-Cert-Sha256",
-    "X-Telemetry-Timestamp",
-    "X-Telemetry-Nonce",
-    "X-Telemetry-Signature",
-)
+IDENTITY_HEADERS: Final = ("X-Service-Identity", "X-Client-Cert-Sha256")
+SIGNED_HEADERS: Final = ("X-Telemetry-Timestamp", "X-Telemetry-Nonce", "X-Telemetry-Signature")
 _LOWER_HEX64: Final = re.compile(r"[0-9a-f]{64}")
 _DECIMAL: Final = re.compile(r"[0-9]{1,20}")
 
@@ -105,15 +100,20 @@ class TelemetryGateway:
         if isinstance(schema_versions, str):
             raise TypeError('schema_versions is a collection of versions, e.g. ["1.0"]')
         self._tenants = {operator: frozenset(t) for operator, t in operator_tenants.items()}
-        self._burst = burst_per_minute
         self._versions = tuple(schema_versions)
         self._now = now
         self._lock = threading.Lock()
         self._seen: set[tuple[int, str]] = set()
         self._seen_order: deque[tuple[float, tuple[int, str]]] = deque()
-        self._minutes: dict[str, tuple[int, int]] = {}  # operator -> (minute, requests)
+        self._minutes = MinuteLimit(burst_per_minute, now)
         self._stored: dict[tuple[str, str], bytes] = {}  # decoded on read: callers get copies
         self._receipts: Counter[tuple[str, str]] = Counter()
+
+    @property
+    def enforces_schema_version(self) -> bool:
+        """Whether the gateway runs with schema-version enforcement on (one switch for the
+        telemetry attributes and the execution graph's schema_version)."""
+        return bool(self._versions)
 
     def stored(self) -> dict[tuple[str, str], dict[str, Any]]:
         """The stored events by (tenant_id, event_id), as the gateway holds them: the last
@@ -162,7 +162,7 @@ class TelemetryGateway:
         timestamp, nonce = headers["x-telemetry-timestamp"], headers["x-telemetry-nonce"]
         return (
             _agreement(request, int(timestamp), nonce)
-            or self._authorize(request)
+            or self.authorize(request.operator_id, request.tenant_id)
             or self._count_burst(request.operator_id)
             or self._accept(request, document, has_nul(document, body))
         )
@@ -181,7 +181,15 @@ class TelemetryGateway:
             return detail(422, "Request body is empty")
         if len(body) > MAX_BODY_BYTES:
             return detail(413, "Telemetry payload exceeds 1MiB limit")
-        denied = self._check_headers(headers, client_cert)
+        return self.authenticate(headers, body, client_cert)
+
+    def authenticate(
+        self, headers: Mapping[str, str], body: bytes, client_cert: str | None
+    ) -> Reply | None:
+        """Steps 5-6, shared by every signed endpoint of the gateway (telemetry and the
+        cognitive loop): the identity, the X-Telemetry-* headers, the signature and ONE
+        replay store. None means the (timestamp, nonce) is now used up."""
+        denied = self.identify(headers, client_cert) or self._check_signed_headers(headers)
         if denied is not None:
             return denied
         identity = self._identities[headers["x-service-identity"]]
@@ -199,8 +207,11 @@ class TelemetryGateway:
             self._seen_order.append((now, key))
         return None
 
-    def _check_headers(self, headers: Mapping[str, str], client_cert: str | None) -> Reply | None:
-        missing = [name for name in REQUIRED_HEADERS if not headers.get(name.lower())]
+    def identify(self, headers: Mapping[str, str], client_cert: str | None) -> Reply | None:
+        """The 401 for a request whose identity headers are missing or wrong, else None:
+        X-Service-Identity known, X-Client-Cert-Sha256 64 lowercase hex and, when the
+        connection presented a certificate, its fingerprint."""
+        missing = [name for name in IDENTITY_HEADERS if not headers.get(name.lower())]
         if missing:
             return detail(401, f"Missing headers: {', '.join(missing)}")
         identity = headers["x-service-identity"]
@@ -212,6 +223,16 @@ class TelemetryGateway:
             return detail(401, "X-Client-Cert-Sha256 must be 64 lowercase hex characters")
         if client_cert is not None and stated != client_cert:
             return detail(401, "X-Client-Cert-Sha256 does not match the client certificate")
+        return None
+
+    def identity_key(self, headers: Mapping[str, str]) -> Ed25519PublicKey:
+        """The public key of the identity a request names (`identify` has passed)."""
+        return self._identities[headers["x-service-identity"]]
+
+    def _check_signed_headers(self, headers: Mapping[str, str]) -> Reply | None:
+        missing = [name for name in SIGNED_HEADERS if not headers.get(name.lower())]
+        if missing:
+            return detail(401, f"Missing headers: {', '.join(missing)}")
         timestamp = headers["x-telemetry-timestamp"]
         if not _DECIMAL.fullmatch(timestamp):
             return detail(401, "X-Telemetry-Timestamp must be unix seconds, a decimal integer")
@@ -221,21 +242,18 @@ class TelemetryGateway:
             return detail(401, "X-Telemetry-Nonce must be 8-128 characters")
         return None
 
-    def _authorize(self, request: Telemetry) -> Reply | None:
-        tenants = self._tenants.get(request.operator_id)
+    def authorize(self, operator_id: str, tenant_id: str) -> Reply | None:
+        """The 403 for an operator not mapped to this tenant (the exact string), else None."""
+        tenants = self._tenants.get(operator_id)
         if tenants is None:
             return detail(403, "Operator is not mapped to any tenant")
-        if request.tenant_id not in tenants:
+        if tenant_id not in tenants:
             return detail(403, "Operator tenant mapping violation")
         return None
 
     def _count_burst(self, operator_id: str) -> Reply | None:
-        minute = int(self._now() // 60)
-        with self._lock:
-            counted_minute, count = self._minutes.get(operator_id, (minute, 0))
-            if counted_minute == minute and count >= self._burst:
-                return detail(429, "Operator burst anomaly detected")
-            self._minutes[operator_id] = (minute, count + 1 if counted_minute == minute else 1)
+        if not self._minutes.admit(operator_id):
+            return detail(429, "Operator burst anomaly detected")
         return None
 
     def _accept(self, request: Telemetry, document: dict[str, Any], nul: bool) -> Reply:
@@ -246,6 +264,32 @@ class TelemetryGateway:
                 self._stored[key] = stored  # last write wins
                 self._receipts[key] += 1
         return json_reply(202, {"accepted": True, "request_id": str(uuid.uuid4())})
+
+
+class MinuteLimit:
+    """At most `limit` requests per key (an operator) in each calendar minute of `now`
+    (UTC epoch minutes); a refused request is not counted. Thread-safe."""
+
+    def __init__(self, limit: int, now: Callable[[], float]) -> None:
+        self._limit = limit
+        self._now = now
+        self._lock = threading.Lock()
+        self._minutes: dict[str, tuple[int, int]] = {}  # key -> (minute, requests)
+
+    def admit(self, key: str) -> bool:
+        """Whether one more request of `key` fits in this minute (it is then counted)."""
+        minute = int(self._now() // 60)
+        with self._lock:
+            counted_minute, count = self._minutes.get(key, (minute, 0))
+            if counted_minute == minute and count >= self._limit:
+                return False
+            self._minutes[key] = (minute, count + 1 if counted_minute == minute else 1)
+        return True
+
+    def clear(self) -> None:
+        """Forget every count."""
+        with self._lock:
+            self._minutes.clear()
 
 
 def _signature_ok(

@@ -1,8 +1,8 @@
 """The HTTPS plumbing of LocalVectorVue: a threading HTTP/1.1 server with TLS, keep-alive,
 request recording, the bundled nginx's 1 MiB cap on request bodies (its HTML 413, before the
 body is read) and fault
-application; what to answer is the business of TelemetryGateway (POST
-/internal/v1/telemetry) and IntegrationApi (everything else)."""
+application; what to answer is the business of the `routes` (one Route per path: the
+telemetry gateway's endpoints, client events) and of IntegrationApi (everything else)."""
 
 from __future__ import annotations
 
@@ -22,13 +22,28 @@ from typing import Any
 
 from vectorvue_client.testing.receiver_api import IntegrationApi
 from vectorvue_client.testing.receiver_faults import FaultQueue, Framing, LoseReply, Stall
-from vectorvue_client.testing.receiver_gateway import TELEMETRY_PATH, TelemetryGateway
 from vectorvue_client.testing.receiver_reply import MAX_BODY_BYTES, Reply, detail, too_large
 from vectorvue_client.testing.receiver_tls import fingerprint
 
 _WRITE_CHUNK = 64 * 1024
 # How long a refused body is read and dropped before the connection is closed (see _discard).
 _DISCARD_SECONDS = 2.0
+
+
+type Handler = Callable[[str, str, Mapping[str, str], bytes, str | None], Reply]
+type Admission = Callable[[str, str, Mapping[str, str], bytes, str | None], Reply | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """What answers one path: `handle(method, path, headers, body, client_cert)`, where
+    `client_cert` is the SHA-256 (hex) of the certificate the connection presented. When an
+    injected fault answers instead, `admit` (if any) runs first with the same arguments: a
+    gateway uses up a request's (timestamp, nonce) before its backend can fail it, and so
+    must the fault; a request `admit` refuses gets that answer (the fault is used up)."""
+
+    handle: Handler
+    admit: Admission | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +71,7 @@ class TlsServer(ThreadingHTTPServer):
         self,
         context: ssl.SSLContext,
         api: IntegrationApi,
-        gateway: TelemetryGateway,
+        routes: Mapping[str, Route],
         faults: FaultQueue,
         record: Callable[[RecordedRequest], None],
         stopping: threading.Event,
@@ -66,7 +81,7 @@ class TlsServer(ThreadingHTTPServer):
     ) -> None:
         self.context = context
         self.api = api
-        self.gateway = gateway
+        self.routes = dict(routes)
         self.faults = faults
         self.record = record
         self.stopping = stopping
@@ -226,18 +241,16 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.partition("?")[0]
         fault = self.server.faults.take(path)
         processed = fault is None or isinstance(fault, (Stall, LoseReply))
-        if path == TELEMETRY_PATH and not processed:
-            # The gateway uses up the (timestamp, nonce) of a request before its backend can
-            # fail it: so must an injected failure. A request refused before that point gets
-            # the gateway's own answer (the fault is used up all the same).
-            denied = self.server.gateway.admit(self.command, headers, body, self.client_cert)
+        route = self.server.routes.get(path)
+        if route is not None and route.admit is not None and not processed:
+            denied = route.admit(self.command, path, headers, body, self.client_cert)
             if denied is not None:
                 self._reply(denied)
                 return
         if fault is not None and fault.apply(self, self.server.stopping):
             return
-        if path == TELEMETRY_PATH:
-            reply = self.server.gateway.handle(self.command, headers, body, self.client_cert)
+        if route is not None:
+            reply = route.handle(self.command, path, headers, body, self.client_cert)
         else:
             reply = self.server.api.handle(self.command, self.path, headers, body)
         if isinstance(fault, LoseReply):
