@@ -107,8 +107,6 @@ def body_of(request: ExecutionGraph | FeedbackQuery) -> GatewayBody:
 
 
 def _read[S: msgspec.Struct](document: Mapping[str, Any], shape: type[S]) -> S:
-    if not isinstance(document, Mapping):
-        raise VectorVueSerializationError.single("(body)", "must be a JSON object")
     problems = Problems()
     for key in _PER_ATTEMPT:
         if key in document:
