@@ -337,3 +337,8 @@ def test_a_seen_nonce_is_refused_before_the_signature_is_checked() -> None:
     verify(answer(), store=store)
     forged = answer([adjustment(action="observe")], signed_data=[adjustment()])
     refused(FeedbackCheck.REPLAY, forged, store=store)
+
+
+def test_data_nested_past_the_decoder_is_a_shape_error() -> None:
+    nested = answer([]).replace(b'"data":[]', b'"data":' + b"[" * 3000 + b"]" * 3000)
+    refused(FeedbackCheck.SHAPE, nested)

@@ -110,18 +110,18 @@ class VerifiedFeedback(msgspec.Struct, frozen=True, kw_only=True):
     dropped: tuple[DroppedAdjustment, ...]
 
 
-NonEmpty = Annotated[str, Meta(min_length=1)]
+_NonEmpty = Annotated[str, Meta(min_length=1)]
 
 
 class _SignedAnswer(msgspec.Struct, frozen=True):
     """What step 1 requires of the answer (other keys are not signed and not read)."""
 
     data: list[Any]
-    signature: NonEmpty
-    kid: NonEmpty
+    signature: _NonEmpty
+    kid: _NonEmpty
     signed_at: int
-    nonce: NonEmpty
-    schema_version: NonEmpty
+    nonce: _NonEmpty
+    schema_version: _NonEmpty
     signature_algorithm: str | None = None
     request_id: str | None = None
 
