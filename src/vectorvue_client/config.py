@@ -71,6 +71,7 @@ DELIVERY = _section("Delivery")
 OUTBOX = _section("Outbox")
 AUDIT = _section("Audit")
 BRIDGE = _section("RabbitMQ bridge")
+COGNITIVE = _section("Cognitive loop")
 
 
 class VectorVueConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -325,6 +326,22 @@ class VectorVueConfig(msgspec.Struct, frozen=True, kw_only=True):
     audit_fsync: Annotated[Fsync, AUDIT("""`"always"`: each audit record is flushed to disk before
         the operation returns; `"never"`: the OS writes it back when it chooses, so a power loss
         (not a process crash) may lose the latest records, undetectably.""")] = "always"
+
+    feedback_keyring_file: Annotated[FilePath | None, COGNITIVE("""Telemetry gateway: path of
+        the JSON file of the keys the gateway signs feedback answers with, an object kid -> key,
+        each key the base64 of the raw 32-byte Ed25519 public key or the path of a PEM public key
+        (relative to the file's directory), e.g. `{"2026-11": "feedback-2026-11.pub.pem"}`. Read
+        once per client, at the first `query_feedback`, which requires it. An answer whose kid is
+        not here is refused (keys are never fetched); keep the old kid during a
+        rotation.""")] = None
+    feedback_freshness_seconds: Annotated[Seconds, COGNITIVE("""Telemetry gateway: how far
+        (seconds, positive) a feedback answer's `signed_at` may be from this host's clock, either
+        way; an answer's nonce is remembered that long, so a replay within it is
+        refused.""")] = 300.0
+    feedback_nonce_file: Annotated[FilePath | None, COGNITIVE("""Telemetry gateway: path of a
+        small SQLite file (created if missing) that remembers the nonces of accepted feedback
+        answers, so that a replay is refused across restarts too, and by every process on the
+        host that shares the file. Unset: in memory, for this client only.""")] = None
 
     broker_url_env: Annotated[EnvName, BRIDGE("""Name of the environment variable that holds the
         AMQP URL of the RabbitMQ broker `vectorvue-client bridge` consumes from

@@ -37,6 +37,9 @@ from vectorvue_client.adapters.credentials_vault import (
     VaultToken,
 )
 from vectorvue_client.adapters.entropy_system import SystemEntropy
+from vectorvue_client.adapters.keyring_file import load_keyring
+from vectorvue_client.adapters.nonce_memory import MemoryNonceStore
+from vectorvue_client.adapters.nonce_sqlite import SqliteNonceStore
 from vectorvue_client.adapters.outbox_sqlite import SqliteOutbox
 from vectorvue_client.adapters.signer_ed25519 import (
     Ed25519Signer,
@@ -51,6 +54,7 @@ from vectorvue_client.adapters.transport_sockets import TlsSetupError
 from vectorvue_client.adapters.transport_urllib3 import Urllib3Transport
 from vectorvue_client.config import VectorVueConfig, default_outbox_path, proxy_from_environment
 from vectorvue_client.domain.errors import VectorVueConfigError
+from vectorvue_client.domain.feedback import Keyring
 from vectorvue_client.domain.redaction import Secret, remember
 from vectorvue_client.ports import (
     AuditSink,
@@ -58,6 +62,7 @@ from vectorvue_client.ports import (
     Clock,
     CredentialSource,
     Entropy,
+    NonceStore,
     Outbox,
     QueueKind,
     Signer,
@@ -300,6 +305,23 @@ def make_closers(
     return closers + ([audit_file.close] if audit_file is not None else [])
 
 
+def make_feedback_keyring(config: VectorVueConfig) -> Keyring:
+    """kid -> Ed25519 public key, from feedback_keyring_file (required to verify feedback)."""
+    if config.feedback_keyring_file is None:
+        raise VectorVueConfigError(
+            "feedback_keyring_file",
+            "is required to verify feedback: kid -> the gateway's Ed25519 public key",
+        )
+    return load_keyring(config.feedback_keyring_file)
+
+
+def make_feedback_nonces(config: VectorVueConfig) -> NonceStore:
+    """The nonces of accepted feedback answers: in feedback_nonce_file, else in memory."""
+    if config.feedback_nonce_file is None:
+        return MemoryNonceStore()
+    return SqliteNonceStore(config.feedback_nonce_file)
+
+
 def make_clock() -> Clock:
     """The system clock."""
     return SystemClock()
@@ -391,6 +413,10 @@ class Container(containers.DeclarativeContainer):
         urllib3=providers.Singleton(make_transport, Urllib3Transport, config, environ),
         requests=providers.Singleton(make_transport, RequestsTransport, config, environ),
     )
+    # The cognitive loop: the feedback keyring (read at the first query) and the nonces of
+    # the feedback answers accepted (a SQLite file when configured, else memory).
+    feedback_keyring = providers.Singleton(make_feedback_keyring, config=config)
+    feedback_nonces = providers.Singleton(make_feedback_nonces, config=config)
     vault = providers.Singleton(make_vault, config=config, environ=environ)
     # One provider per kind of API key source: only those credential_sources names are built.
     key_sources = providers.Dict(
@@ -433,6 +459,8 @@ class Container(containers.DeclarativeContainer):
         closers=providers.Callable(
             make_closers, config=config, vault=vault.provider, audit_file=audit_file
         ),
+        feedback_keyring=feedback_keyring.provider,
+        feedback_nonces=feedback_nonces.provider,
     )
 
 

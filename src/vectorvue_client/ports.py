@@ -218,3 +218,20 @@ class Broker(Protocol):
 
     def close(self) -> None:
         """Stop consuming, give back what was received and not settled, disconnect."""
+
+
+class NonceStore(Protocol):
+    """The nonces of the signed feedback answers already accepted, each until it expires
+    (when its answer would be stale anyway), so that a captured answer cannot be replayed.
+    Times are Unix seconds passed in by the caller (the Clock port)."""
+
+    def seen(self, nonce: str, now: float) -> bool:
+        """True when `nonce` is remembered and has not expired by `now`."""
+
+    def remember(self, nonce: str, now: float, expires_at: float) -> bool:
+        """Remember `nonce` until `expires_at`, atomically: False (nothing changed) when it
+        is already remembered and not expired by `now`, so that of two verifications of
+        one answer (threads, or processes sharing a durable store) exactly one wins."""
+
+    def close(self) -> None:
+        """Release what the store holds open (a file)."""

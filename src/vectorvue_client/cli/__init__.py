@@ -26,7 +26,15 @@ import traceback
 from collections.abc import Sequence
 from typing import NoReturn
 
-from vectorvue_client.cli import bridge_cmd, logs, outbox_cmd, queries, receiver_cmd, send
+from vectorvue_client.cli import (
+    bridge_cmd,
+    cognitive_cmd,
+    logs,
+    outbox_cmd,
+    queries,
+    receiver_cmd,
+    send,
+)
 from vectorvue_client.cli.common import (
     EXIT_INTERRUPTED,
     EXIT_REJECTED,
@@ -244,6 +252,43 @@ def build_parser() -> argparse.ArgumentParser:
     )
     q.add_argument("--all", action="store_true", help="every dead letter (instead of KEYs)")
     q.set_defaults(handler=outbox_cmd.retry)
+
+    p = command(
+        commands,
+        "feedback",
+        "the gateway's feedback adjustments for a tenant, verified",
+        "feedback 0b6f2c1e-5d4a-4c3b-9e8f-7a6b5c4d3e2f --limit 50 --json",
+        "\n\nTelemetry gateway only. The answer is trusted only after every check, in order:\n"
+        "shape, algorithm, schema_version, kid (in feedback_keyring_file), freshness, replay,\n"
+        "signature. A failed check is named and exits 1; so do items dropped by the per-item\n"
+        "checks (tenant, fingerprint, attestation_hash, timestamp, item_schema_version).",
+    )
+    p.add_argument("tenant", metavar="TENANT", help="the tenant id (36 hex digits and dashes)")
+    p.add_argument(
+        "--limit",
+        type=int,
+        default=100,
+        metavar="N",
+        help="adjustments of the tenant's last N graphs (1-1000; default 100)",
+    )
+    p.set_defaults(handler=cognitive_cmd.feedback)
+
+    p = command(commands, "graph", "execution graphs (telemetry gateway)", "graph push run.json")
+    sub = p.add_subparsers(
+        dest="graph_command", required=True, metavar="push", help="what to do with one"
+    )
+    q = command(
+        sub,
+        "push",
+        "push one execution graph to the gateway",
+        "graph push run-42.graph.json --json",
+        "\n\nFILE holds one JSON object: execution_fingerprint (64 hex) and graph (an object),\n"
+        "optionally operator_id, tenant_id, attestation_measurement_hash (default: the\n"
+        "configured ones) and schema_version. Every rule is checked before sending; a\n"
+        "graph.target_urn that is not 1-512 characters is refused.",
+    )
+    q.add_argument("file", metavar="FILE|-", help="the graph's JSON file; - for standard input")
+    q.set_defaults(handler=cognitive_cmd.graph_push)
 
     p = command(
         commands,

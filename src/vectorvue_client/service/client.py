@@ -28,12 +28,14 @@ import msgspec
 from vectorvue_client.config import VectorVueConfig
 from vectorvue_client.domain import models
 from vectorvue_client.domain.canonical import CanonicalEvent
+from vectorvue_client.domain.cognitive import ExecutionGraph
 from vectorvue_client.domain.envelope import ResponseEnvelope, merge_batches
 from vectorvue_client.domain.errors import (
     VectorVueConfigError,
     VectorVueError,
     VectorVueSerializationError,
 )
+from vectorvue_client.domain.feedback import Keyring, VerifiedFeedback
 from vectorvue_client.domain.gateway import GatewayParts
 from vectorvue_client.domain.health import HealthReport, health_report
 from vectorvue_client.domain.normalize import normalize_event, normalize_finding
@@ -48,10 +50,12 @@ from vectorvue_client.ports import (
     Clock,
     CredentialSource,
     Entropy,
+    NonceStore,
     Outbox,
     Signer,
     Transport,
 )
+from vectorvue_client.service.cognitive import CognitiveLoop
 from vectorvue_client.service.delivery import NO_OBSERVER, Delivery, Send, SendObserver
 from vectorvue_client.service.outbox import DrainReport, OutboxService
 from vectorvue_client.service.outbox_view import OutboxView
@@ -114,6 +118,8 @@ class VectorVueClient:
         entropy: Entropy,
         outbox: Callable[[], Outbox] | None = None,
         closers: Sequence[Callable[[], None]] = (),
+        feedback_keyring: Callable[[], Keyring] | None = None,
+        feedback_nonces: Callable[[], NonceStore] | None = None,
     ) -> None:
         self._config = config
         self._clock = clock
@@ -151,6 +157,13 @@ class VectorVueClient:
             gateway=self._gateway_sender,
             options=self._options,
             jitter=entropy.random,
+        )
+        self._cognitive = CognitiveLoop(
+            delivery=self._delivery,
+            config=config,
+            clock=clock,
+            keyring=feedback_keyring,
+            nonces=feedback_nonces,
         )
         self._worker: DeliveryWorker | None = None
         self._worker_lock = threading.Lock()
@@ -380,6 +393,41 @@ class VectorVueClient:
 
         return self._per_document(documents, plan)
 
+    # -- the cognitive loop (telemetry gateway) ---------------------------------------------
+    def push_execution_graph(self, graph: Mapping[str, Any] | ExecutionGraph) -> ResponseEnvelope:
+        """Push one execution graph to the gateway: a mapping with `execution_fingerprint`
+        and `graph` (a JSON object), and optionally `operator_id`, `tenant_id`,
+        `attestation_measurement_hash` (the configured ones by default) and
+        `schema_version` ("execution.graph.v1"). Every rule is checked first
+        (VectorVueSerializationError naming each field; a `graph.target_urn` that is not
+        1-512 characters is refused); a 403 names the operator -> tenant mapping."""
+        with self._call() as (started, cancel):
+            self._require_gateway("push_execution_graph")
+            request = self._refusing(
+                "push_execution_graph", started, lambda: self._cognitive.graph(graph)
+            )
+            return self._cognitive.push(request, started, cancel)
+
+    def query_feedback(self, tenant_id: str, limit: int = 100) -> VerifiedFeedback:
+        """The gateway's adjustments for `tenant_id` (from its last `limit` graphs, 1-1000),
+        returned only once the answer is verified (signature by a kid of the keyring,
+        freshness, nonce not replayed); items that fail a per-item check are in `dropped`.
+        A failed check raises FeedbackVerificationError naming it."""
+        with self._call() as (started, cancel):
+            self._require_gateway("query_feedback")
+            query = self._refusing(
+                "query_feedback", started, lambda: self._cognitive.query_body(tenant_id, limit)
+            )
+            return self._cognitive.query(query, started, cancel)
+
+    def _require_gateway(self, operation: str) -> None:
+        if not self._gateway:
+            raise VectorVueConfigError(
+                "profile",
+                f"{operation} is a telemetry gateway route (the cognitive loop): set profile "
+                '= "telemetry-gateway"',
+            )
+
     # -- the outbox -------------------------------------------------------------------------
     def enqueue(self, document: Mapping[str, Any]) -> list[str]:
         """Store what one SpectraStrike output yields (any shape send_outputs takes) in the
@@ -461,6 +509,7 @@ class VectorVueClient:
                     cancel.set()
             self._delivery.close()
             self._outbox.close()
+            self._cognitive.close()
             for close in self._closers:
                 close()
 

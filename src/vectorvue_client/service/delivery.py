@@ -11,6 +11,7 @@ attempt starts.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -108,6 +109,9 @@ class Send(msgspec.Struct, frozen=True):
     deadline: float | None = None  # seconds from `started`; default: deadline_seconds
     authenticated: bool = True  # False: no credential is fetched or sent (a health probe)
     once: bool = False  # one attempt whatever the answer (a health probe reports, never retries)
+    # The statuses worth another attempt, when not the profile's (the cognitive loop's
+    # routes answer a schema error with a 500 that no resend can fix).
+    retryable_statuses: frozenset[int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +167,7 @@ class Delivery:
         set; the envelope of a 2xx, else raise VectorVueAPIError or
         VectorVueTransportError. Audited either way; `observer` is told of every wait."""
         done = self.exchange(send, cancel, observer)
-        return self._conclude(send, done)
+        return self.conclude(send, done)
 
     def exchange(
         self, send: Send, cancel: threading.Event, observer: SendObserver = NO_OBSERVER
@@ -226,7 +230,9 @@ class Delivery:
                 attempts.append(summary(result, None))
                 break
             decision = decide(
-                self._policy,
+                self._policy
+                if send.retryable_statuses is None
+                else dataclasses.replace(self._policy, retryable_statuses=send.retryable_statuses),
                 attempt=len(attempts) + 1,
                 outcome=result,
                 elapsed=self._clock.monotonic() - send.started,
@@ -328,7 +334,9 @@ class Delivery:
         """Release the transport; later sends are an error."""
         self._transport.close()
 
-    def _conclude(self, send: Send, done: Exchange) -> ResponseEnvelope:
+    def conclude(self, send: Send, done: Exchange) -> ResponseEnvelope:
+        """The envelope of a 2xx, else raise VectorVueAPIError or VectorVueTransportError;
+        audited either way (`post` is `exchange` then this)."""
         result, attempts, tokens = done.result, done.attempts, done.tokens
         if isinstance(result, TransportFailure):
             detail = scrub(result.detail, tokens)
