@@ -217,6 +217,18 @@ def make_hmac_signer(config: VectorVueConfig, environ: Mapping[str, str]) -> Sig
     )
 
 
+def make_compliance_key(
+    config: VectorVueConfig, environ: Mapping[str, str]
+) -> CredentialSource | None:
+    """VectorVue's compliance signing key from compliance_key_env (ADR 0034), read now so
+    that it is masked from every text; None when answers are not to be checked."""
+    if config.compliance_key_env is None or config.profile == "telemetry-gateway":
+        return None
+    return known_now(
+        EnvCredentialSource(environ, config.compliance_key_env, field="compliance_key_env")
+    )
+
+
 def make_unsigned() -> Signer:
     """No signature."""
     return UnsignedSigner()
@@ -433,6 +445,7 @@ class Container(containers.DeclarativeContainer):
         closers=providers.Callable(
             make_closers, config=config, vault=vault.provider, audit_file=audit_file
         ),
+        compliance_key=providers.Singleton(make_compliance_key, config=config, environ=environ),
     )
 
 

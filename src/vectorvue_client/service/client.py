@@ -99,7 +99,8 @@ class VectorVueClient:
 
     Build it with `vectorvue_client.container.build_client(config)` for the default
     adapters, or hand the constructor your own implementations of the ports (see
-    vectorvue_client.ports).
+    vectorvue_client.ports). `compliance_key`, a CredentialSource of VectorVue's compliance
+    signing key, turns on the check of its signed answers (ADR 0034).
     """
 
     def __init__(
@@ -114,6 +115,7 @@ class VectorVueClient:
         entropy: Entropy,
         outbox: Callable[[], Outbox] | None = None,
         closers: Sequence[Callable[[], None]] = (),
+        compliance_key: CredentialSource | None = None,
     ) -> None:
         self._config = config
         self._clock = clock
@@ -126,6 +128,7 @@ class VectorVueClient:
             audit=audit,
             clock=clock,
             entropy=entropy,
+            compliance_key=compliance_key,
         )
         self._gateway = config.profile == "telemetry-gateway"
         self._integration_sender = IntegrationSender(self._delivery, config)

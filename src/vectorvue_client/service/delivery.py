@@ -12,9 +12,9 @@ attempt starts.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 import msgspec
 
@@ -22,6 +22,15 @@ from vectorvue_client import call_deadline
 from vectorvue_client.config import VectorVueConfig
 from vectorvue_client.domain.audit import AttemptSummary, AuditRecord
 from vectorvue_client.domain.envelope import ResponseEnvelope, api_error, map_response
+from vectorvue_client.domain.envelope_signature import (
+    NOT_CHECKED,
+    VERIFIED,
+    SignatureCheck,
+    VectorVueSignatureError,
+    check_envelope,
+    signed_path,
+    token_tenant,
+)
 from vectorvue_client.domain.errors import (
     TransportErrorKind,
     VectorVueConfigError,
@@ -135,9 +144,14 @@ class Delivery:
         audit: AuditSink,
         clock: Clock,
         entropy: Entropy,
+        compliance_key: CredentialSource | None = None,
     ) -> None:
         self._config = config
         self._transport = transport
+        # The integration API's answer signatures (ADR 0034): checked with this secret when
+        # given; with "enforce", an answer that does not verify is an error.
+        self._compliance_key = compliance_key
+        self._enforce_signatures = config.compliance_signatures == "enforce"
         self._clock = clock
         self._credentials = credentials
         self._signer = signer
@@ -335,6 +349,7 @@ class Delivery:
             error = f"{result.kind.value}: {detail}"
             self.record(send, "transport_error", attempts=attempts, error=error)
             raise VectorVueTransportError(result.kind, detail, attempts=len(attempts) or 1)
+        verify = self._verifier(send, tokens)
         envelope = map_response(
             result,
             attempts=len(attempts),
@@ -342,20 +357,52 @@ class Delivery:
             item_ids=send.item_ids,
             item_indices=send.indices or None,
             secrets=tokens,
+            verify=verify,
         )
         ok = 200 <= result.status < 300
         outcome = "success" if envelope.success else ("rejected" if ok else "api_error")
+        noted = envelope.error
+        unverified = ok and verify is not None and envelope.signature_status != VERIFIED
+        refused = unverified and self._enforce_signatures
+        if unverified:
+            # In the audit trail either way: a bad signature on an answer is worth knowing
+            # even when the caller chose not to enforce it.
+            signature = f"signature {envelope.signature_status}: {envelope.signature_problem}"
+            noted = signature if noted is None else f"{noted}; {signature}"
+            outcome = "rejected" if refused else outcome
         self.record(
             send,
             outcome,
             attempts=attempts,
             status_code=result.status,
-            error=envelope.error,
+            error=noted,
             request_id=envelope.request_id,
         )
         if not ok:
             raise api_error(envelope, done.retry_after)
+        if refused:
+            check = SignatureCheck(envelope.signature_status, envelope.signature_problem)
+            raise VectorVueSignatureError(check, envelope)
         return envelope
+
+    def _verifier(
+        self, send: Send, tokens: tuple[Secret, ...]
+    ) -> Callable[[Any], SignatureCheck] | None:
+        """How to check the answer to `send`: None when nothing is to be checked (no
+        compliance secret, the gateway, a route VectorVue does not sign)."""
+        if self._compliance_key is None or self._gateway:
+            return None
+        path = signed_path(send.path)
+        if path is None:
+            return None
+        try:
+            secret = self._compliance_key.get()
+        except VectorVueConfigError as exc:  # the variable was unset after the client was built
+            failed = SignatureCheck(NOT_CHECKED, str(exc))
+            return lambda _body: failed
+        # The tenant VectorVue signed for is the one of the token this attempt sent.
+        tenant = token_tenant(tokens[-1].reveal()) if tokens else None
+        return lambda body: check_envelope(body, path=path, tenant=tenant, secret=secret)
 
     def _sink_keeps(self, outcome: str) -> bool:
         # A sink must not raise (the port says so); one whose `keeps` does anyway is given
