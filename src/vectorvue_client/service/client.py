@@ -28,6 +28,10 @@ import msgspec
 from vectorvue_client.config import VectorVueConfig
 from vectorvue_client.domain import models
 from vectorvue_client.domain.canonical import CanonicalEvent
+from vectorvue_client.domain.client_events import PATH as CLIENT_EVENTS_PATH
+from vectorvue_client.domain.client_events import RATE_LIMIT as CLIENT_EVENTS_RATE
+from vectorvue_client.domain.client_events import client_event, client_event_body
+from vectorvue_client.domain.client_events import rate_key as client_events_rate_key
 from vectorvue_client.domain.envelope import ResponseEnvelope, merge_batches
 from vectorvue_client.domain.errors import (
     VectorVueConfigError,
@@ -36,6 +40,7 @@ from vectorvue_client.domain.errors import (
 )
 from vectorvue_client.domain.gateway import GatewayParts
 from vectorvue_client.domain.health import HealthReport, health_report
+from vectorvue_client.domain.identity import idempotency_key
 from vectorvue_client.domain.normalize import normalize_event, normalize_finding
 from vectorvue_client.domain.profiles import (
     GatewayContext,
@@ -215,6 +220,66 @@ class VectorVueClient:
                 self._refused("ingest_status", STATUS_PATH, started, error, 1)
                 raise error from None
             send = Send("ingest_status", STATUS_PATH + canonical, b"", "", started, method="GET")
+            return self._delivery.post(send, cancel)
+
+    # -- client events, federation bundles (issue 15) ---------------------------------------
+    def send_client_event(
+        self,
+        event_type: str,
+        object_type: str,
+        *,
+        object_id: str | None = None,
+        severity: str | None = None,
+        timestamp: Any = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> ResponseEnvelope:
+        """Post one client event (POST /api/v1/client/events, integration API): what a user
+        did with a finding, report, dashboard or remediation. Every rule is checked here
+        as VectorVue checks it (lengths; `event_type` trimmed and upper-cased, `object_type`
+        trimmed and lower-cased, each in its allow-list): a VectorVueSerializationError
+        naming the field, and nothing sent. `timestamp` (a datetime, epoch seconds or ISO
+        text; none: the server's now) is sent in RFC 3339 UTC, `metadata` as `metadata_json`.
+
+        Paced like the gateway: VectorVue takes at most 120 per sliding minute per (tenant,
+        user) of the bearer token, and this client waits for room in that budget (shared by
+        its calls) before the first attempt; that wait is not part of the deadline.
+
+        A 202 (`success`, status "accepted") proves only that the event was well formed:
+        VectorVue stores it afterwards and swallows any failure to."""
+        with self._call() as (started, cancel):
+            if self._gateway:
+                raise VectorVueConfigError(
+                    "profile", "client events go to the integration API, not the telemetry gateway"
+                )
+            operation = "send_client_event"
+            body = self._refusing(
+                operation,
+                started,
+                lambda: client_event_body(
+                    client_event(
+                        event_type,
+                        object_type,
+                        object_id=object_id,
+                        severity=severity,
+                        timestamp=timestamp,
+                        metadata=metadata,
+                    )
+                ),
+            )
+            token = self._delivery.token(self._config.deadline_seconds)
+            key = client_events_rate_key(token.reveal())
+            waited = self._delivery.pace(key, cancel, limit=CLIENT_EVENTS_RATE) or 0.0
+            if cancel.is_set():
+                raise VectorVueError("the client was closed while the event waited for its budget")
+            send = Send(
+                operation,
+                CLIENT_EVENTS_PATH,
+                body,
+                idempotency_key(body),
+                started + waited,
+                pace_key=key,
+                pace_limit=CLIENT_EVENTS_RATE,
+            )
             return self._delivery.post(send, cancel)
 
     # -- sending ----------------------------------------------------------------------------

@@ -113,6 +113,7 @@ class Send(msgspec.Struct, frozen=True):
     items: int = 1
     template: GatewayBody | None = None
     pace_key: str | None = None
+    pace_limit: int | None = None  # the budget of pace_key per minute; default the gateway's
     method: str = "POST"
     deadline: float | None = None  # seconds from `started`; default: deadline_seconds
     authenticated: bool = True  # False: no credential is fetched or sent (a health probe)
@@ -200,7 +201,9 @@ class Delivery:
             if send.pace_key is not None and attempts and remaining > 0:
                 # A retry spends the operator's budget too; the first attempt was paced by
                 # the caller before this send's deadline started (see pace()).
-                waited = self.pace(send.pace_key, cancel, remaining, observer)
+                waited = self.pace(
+                    send.pace_key, cancel, remaining, observer, limit=send.pace_limit
+                )
                 if waited is None:  # no room before the deadline: the last answer stands
                     break
                 remaining -= waited
@@ -318,16 +321,20 @@ class Delivery:
         cancel: threading.Event,
         at_most: float | None = None,
         observer: SendObserver = NO_OBSERVER,
+        *,
+        limit: int | None = None,
     ) -> float | None:
         """Wait until `key`'s per-minute budget has room (or `cancel` is set), and count one
         request; returns how long it waited. When that wait would be longer than `at_most`
         seconds, it waits nothing, counts nothing and returns None. Every attempt counts:
         the gateway counts them all. A wait before a send's first attempt is not part of
-        its deadline (the budget, not VectorVue, is what it waits for)."""
+        its deadline (the budget, not VectorVue, is what it waits for). `limit` is the
+        budget per minute (default: gateway_rate_per_minute)."""
         with self._pacing:
             limiter = self._limiters.get(key)
             if limiter is None:
-                limiter = SlidingWindowLimiter(self._config.gateway_rate_per_minute, 60.0)
+                per_minute = self._config.gateway_rate_per_minute if limit is None else limit
+                limiter = SlidingWindowLimiter(per_minute, 60.0)
                 self._limiters[key] = limiter
             wait = limiter.delay(self._clock.monotonic())
             if at_most is not None and wait > at_most:
@@ -337,6 +344,12 @@ class Delivery:
                 self._clock.sleep(wait, cancel)
             limiter.record(self._clock.monotonic())
         return wait
+
+    def token(self, within: float) -> Secret:
+        """The bearer token the next attempt would send (fetched or logged in within
+        `within` seconds): what a per-user budget is keyed by."""
+        with call_deadline.within(within):
+            return self._credentials.get()
 
     def close(self) -> None:
         """Release the transport; later sends are an error."""
