@@ -34,10 +34,19 @@ from vectorvue_client.domain.client_events import client_event, client_event_bod
 from vectorvue_client.domain.client_events import rate_key as client_events_rate_key
 from vectorvue_client.domain.envelope import ResponseEnvelope, merge_batches
 from vectorvue_client.domain.errors import (
+    VectorVueAPIError,
     VectorVueConfigError,
     VectorVueError,
     VectorVueSerializationError,
 )
+from vectorvue_client.domain.federation import PATH as FEDERATION_PATH
+from vectorvue_client.domain.federation import (
+    FederationBundle,
+    bundle_hash,
+    federation_bundle,
+    signed_string,
+)
+from vectorvue_client.domain.federation import request_body as federation_body
 from vectorvue_client.domain.gateway import GatewayParts
 from vectorvue_client.domain.health import HealthReport, health_report
 from vectorvue_client.domain.identity import idempotency_key
@@ -281,6 +290,45 @@ class VectorVueClient:
                 pace_limit=CLIENT_EVENTS_RATE,
             )
             return self._delivery.post(send, cancel)
+
+    def verify_federation_bundle(
+        self, bundle: Mapping[str, Any] | FederationBundle
+    ) -> ResponseEnvelope:
+        """Ask the telemetry gateway to verify a federation bundle (POST
+        /internal/v1/federation/verify): `operator_id`, `campaign_id`, `execution_hash` (64
+        hex), `timestamp` (an integer) and `nonce` (12-128 characters), checked here first
+        (VectorVueSerializationError naming each bad field; nothing sent). The client signs
+        the bundle with the producer's Ed25519 key (it holds it; a `signature` given is
+        refused) and sends it with its identity headers only: the gateway checks no request
+        signature, replay or clock on this route, and stores nothing.
+
+        On 200 `data` is `{"accepted": true, "bundle_hash": ...}`; a bundle_hash other than
+        the SHA-256 of `operator_id|campaign_id|execution_hash|timestamp|nonce` is a
+        VectorVueAPIError (error_code "bundle_hash_mismatch"). A refusal (401: the gateway
+        does not know this key or identity) is a VectorVueAPIError too."""
+        with self._call() as (started, cancel):
+            operation = "verify_federation_bundle"
+            if not self._gateway:
+                raise VectorVueConfigError(
+                    "profile", "federation bundles are verified by the telemetry gateway"
+                )
+            checked = self._refusing(operation, started, lambda: federation_bundle(bundle))
+            signature = self._delivery.producer().sign_message(signed_string(checked))
+            body = federation_body(checked, signature)
+            send = Send(operation, FEDERATION_PATH, body, "", started, identity_only=True)
+            envelope = self._delivery.post(send, cancel)
+            answered = envelope.data.get("bundle_hash") if isinstance(envelope.data, dict) else None
+            if answered != bundle_hash(checked):
+                raise VectorVueAPIError(
+                    status_code=envelope.status_code,
+                    error_code="bundle_hash_mismatch",
+                    message="the gateway's bundle_hash is not the SHA-256 of the bundle's "
+                    "signed string: the answer is not about this bundle",
+                    request_id=envelope.request_id,
+                    retry_after=None,
+                    envelope=envelope,
+                )
+            return envelope
 
     # -- sending ----------------------------------------------------------------------------
     def send_event(self, event: Item, *, idempotency_key: str | None = None) -> ResponseEnvelope:

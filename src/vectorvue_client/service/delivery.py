@@ -61,6 +61,7 @@ from vectorvue_client.ports import (
     Clock,
     CredentialSource,
     Entropy,
+    ProducerSigner,
     SelectiveAuditSink,
     Signer,
     Transport,
@@ -118,6 +119,7 @@ class Send(msgspec.Struct, frozen=True):
     deadline: float | None = None  # seconds from `started`; default: deadline_seconds
     authenticated: bool = True  # False: no credential is fetched or sent (a health probe)
     once: bool = False  # one attempt whatever the answer (a health probe reports, never retries)
+    identity_only: bool = False  # a gateway POST with identity headers, no X-Telemetry-* ones
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,7 +294,9 @@ class Delivery:
                     TransportErrorKind.DEADLINE, "the deadline was spent fetching credentials"
                 )
         body = send.body
-        if post:  # VectorVue verifies signatures on POSTs only
+        if post and send.identity_only:
+            headers.extend(self.producer().identity())
+        elif post:  # VectorVue verifies signatures on POSTs only
             timestamp, nonce = int(self._clock.time()), self._entropy.nonce()
             if send.template is not None:
                 body = send.template.render(timestamp, nonce)
@@ -344,6 +348,15 @@ class Delivery:
                 self._clock.sleep(wait, cancel)
             limiter.record(self._clock.monotonic())
         return wait
+
+    def producer(self) -> ProducerSigner:
+        """The gateway producer's signer (its identity and key), for what is signed outside
+        a request's headers; VectorVueConfigError when the configured signer is not one."""
+        if not isinstance(self._signer, ProducerSigner):
+            raise VectorVueConfigError(
+                "profile", "needs the telemetry gateway's producer identity and Ed25519 key"
+            )
+        return self._signer
 
     def token(self, within: float) -> Secret:
         """The bearer token the next attempt would send (fetched or logged in within
