@@ -428,6 +428,7 @@ class Container(containers.DeclarativeContainer):
         hmac=providers.Singleton(make_hmac_signer, config=config, environ=environ),
         none=providers.Singleton(make_unsigned),
     )
+    compliance_key = providers.Singleton(make_compliance_key, config=config, environ=environ)
     outbox_reader = providers.Factory(
         make_outbox_reader, config=config, environ=environ, clock=clock
     )
@@ -445,7 +446,7 @@ class Container(containers.DeclarativeContainer):
         closers=providers.Callable(
             make_closers, config=config, vault=vault.provider, audit_file=audit_file
         ),
-        compliance_key=providers.Singleton(make_compliance_key, config=config, environ=environ),
+        compliance_key=compliance_key,
     )
 
 
