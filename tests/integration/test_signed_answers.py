@@ -21,6 +21,7 @@ from hostile.echo_server import EchoServer, Reply, Seen
 from vectorvue_client import VectorVueAPIError, VectorVueClient, VectorVueConfig
 from vectorvue_client.container import Container
 from vectorvue_client.domain.envelope_signature import VectorVueSignatureError
+from vectorvue_client.testing import FakeClock
 
 from .signed_server import (
     BASE,
@@ -56,7 +57,11 @@ def server() -> Iterator[EchoServer]:
 
 
 def build(
-    server: EchoServer, tmp_path: Path, environ: dict[str, str], **settings: Any
+    server: EchoServer,
+    tmp_path: Path,
+    environ: dict[str, str],
+    clock: FakeClock | None = None,
+    **settings: Any,
 ) -> VectorVueClient:
     config = VectorVueConfig(
         base_url=server.url,
@@ -68,6 +73,8 @@ def build(
     )
     container = Container(config=config)
     container.environ.override({"VECTORVUE_API_KEY": make_jwt(TENANT), **environ})
+    if clock is not None:
+        container.clock.override(clock)
     client: VectorVueClient = container.client()
     return client
 
@@ -291,3 +298,45 @@ def test_the_key_is_the_trimmed_secret(server: EchoServer, tmp_path: Path, secre
     environ = {"VV_COMPLIANCE": f" {secret}\n"}
     with build(server, tmp_path, environ, compliance_key_env="VV_COMPLIANCE") as client:
         assert client.send_event(EVENT).signature_status == "verified"
+
+
+def test_enforced_an_outbox_answer_that_does_not_verify_is_not_taken_as_delivered(
+    server: EchoServer, tmp_path: Path, secret: str
+) -> None:
+    def batch_answer(seen: Seen, over: str | None) -> Reply:
+        items = json.loads(seen.body)
+        results = [
+            {
+                "index": i,
+                "item_id": item["event_id"],
+                "status": "accepted",
+                "error_code": None,
+                "error_message": None,
+            }
+            for i, item in enumerate(items)
+        ]
+        data = {
+            "summary": {"total": len(items), "accepted": len(items), "failed": 0},
+            "results": results,
+        }
+        return Reply.json(202, signed_envelope(over, seen.path, tenant_of(seen), data))
+
+    server.script = lambda seen: batch_answer(seen, "forged-" + secret)
+    clock = FakeClock()
+    settings: dict[str, Any] = {
+        "compliance_key_env": "VV_COMPLIANCE",
+        "compliance_signatures": "enforce",
+        "outbox_path": str(tmp_path / "outbox.sqlite3"),
+    }
+    environ = {"VV_COMPLIANCE": secret}
+    with build(server, tmp_path, environ, clock=clock, **settings) as client:
+        client.enqueue(EVENT)
+        report = client.drain(10.0)
+        assert (report.delivered, report.rescheduled, report.dead) == (0, 1, 0)
+        assert "signature" in (report.last_error or "")
+        # Resent later under the same key, and verified this time: delivered.
+        server.script = lambda seen: batch_answer(seen, secret)
+        clock.advance(3600.0)
+        assert client.drain(10.0).delivered == 1
+    assert len(server.requests) == 2
+    assert len({seen.headers["idempotency-key"] for seen in server.requests}) == 1
