@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 
+from integration.signed_server import SIGNED_AT, mac
 from vectorvue_client.domain.envelope import ResponseEnvelope, merge_batches
-from vectorvue_client.domain.envelope_signature import signed_path, token_tenant
+from vectorvue_client.domain.envelope_signature import check_envelope, signed_path, token_tenant
+from vectorvue_client.domain.redaction import Secret
 
 BASE = "/api/v1/integrations/spectrastrike"
 
@@ -82,3 +84,44 @@ def test_a_batch_in_parts_reports_its_worst_part(statuses: list[str], whole: str
     merged = merge_batches(parts, 2)
     assert merged.signature_status == whole
     assert merged.signature_problem == (None if whole == "verified" else f"{whole} here")
+
+
+SECRET = Secret("unit-compliance-key-0123456789")
+EVENTS = f"{BASE}/events"
+TENANT = "10000000-0000-4000-8000-000000000001"
+
+
+def envelope(**signature: Any) -> dict[str, Any]:
+    data = {"event_id": "é-1"}
+    good = {
+        "algorithm": "hmac-sha256",
+        "signed_at": SIGNED_AT,
+        "signature": mac(SECRET.reveal(), EVENTS, TENANT, SIGNED_AT, data),
+    }
+    return {"data": data, "signature": {**good, **signature}}
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "problem"),
+    [
+        (envelope(), "verified", None),
+        ({"data": {}, "signature": None}, "unsigned", "null or absent"),
+        ({"data": {}}, "unsigned", "null or absent"),
+        ([1, 2], "unsigned", "not a signed envelope"),
+        (envelope(algorithm="HMAC-SHA256"), "invalid", "signature.algorithm"),
+        (envelope(signed_at=None), "invalid", "signature.signed_at"),
+        (envelope(signed_at="2026-02-22T10:00:00Z"), "invalid", "differs"),
+        (envelope(signature="A" * 64), "invalid", "64 lowercase hex"),
+        (envelope(signature="a" * 63), "invalid", "64 lowercase hex"),
+        ({"signature": envelope()["signature"]}, "invalid", "data: absent"),
+    ],
+)
+def test_each_check_of_an_envelope(body: Any, status: str, problem: str | None) -> None:
+    check = check_envelope(body, path=EVENTS, tenant=TENANT, secret=SECRET)
+    assert check.status == status
+    assert (check.problem is None) if problem is None else (problem in (check.problem or ""))
+
+
+def test_a_token_without_a_tenant_cannot_verify() -> None:
+    check = check_envelope(envelope(), path=EVENTS, tenant=None, secret=SECRET)
+    assert (check.status, "tenant_id" in (check.problem or "")) == ("invalid", True)
