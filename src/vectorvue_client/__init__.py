@@ -19,6 +19,7 @@ from vectorvue_client.config import VectorVueConfig
 from vectorvue_client.domain.audit import AuditRecord
 from vectorvue_client.domain.audit_chain import ChainReport
 from vectorvue_client.domain.envelope import ErrorDetail, ItemOutcome, ResponseEnvelope
+from vectorvue_client.domain.envelope_signature import VectorVueSignatureError
 from vectorvue_client.domain.errors import (
     Problem,
     TransportErrorKind,
@@ -83,6 +84,7 @@ __all__ = [
     "VectorVueError",
     "VectorVueOutboxError",
     "VectorVueSerializationError",
+    "VectorVueSignatureError",
     "VectorVueTransportError",
     "__version__",
     "build_client",

@@ -284,6 +284,23 @@ class VectorVueConfig(msgspec.Struct, frozen=True, kw_only=True):
         that cannot fit alone is refused locally. At most 1 MiB: VectorVue's nginx answers a
         larger body with 413, after it was sent.""")] = MIB
 
+    # Signed answers (ADR 0034): the integration API's HMAC-signed envelopes.
+    compliance_key_env: Annotated[EnvName | None, _section("Signed answers")("""Integration API:
+        name of the environment variable that holds VectorVue's compliance signing key (its
+        `VV_COMPLIANCE_SIGNING_KEY`). When set, the signature of every answer VectorVue signs (the
+        202 of events, findings and their batches, the 200 of the ingest status) is checked, and
+        `ResponseEnvelope.signature_status` says `"verified"`, `"unsigned"` or `"invalid"`; unset,
+        it says `"not_checked"`. The key is symmetric: whoever holds it can also forge answers, so
+        give it only to a client that must check them. Read at every check; the key itself is
+        never a setting. Unused by the gateway.""")] = None
+    compliance_signatures: Annotated[Literal["report", "enforce"], _section("Signed answers")(
+        """What an answer that does not verify does: `"report"` (the default) sets
+        `signature_status` and notes it in the audit record, and the call returns as usual;
+        `"enforce"` raises `VectorVueSignatureError` naming the failed check, for an invalid or
+        missing signature alike (VectorVue has still stored what it accepted; an outbox item is
+        then resent under the same key, and dead-lettered after `outbox_max_attempts`). Requires
+        `compliance_key_env`.""")] = "report"
+
     outbox_backend: Annotated[OutboxBackend, OUTBOX("""Where the outbox keeps items: `"sqlite"`, a
         file on this host (`outbox_path`); `"rabbitmq"`, the queue `outbox_queue` on the broker at
         `broker_url_env` (with its TLS settings), which any number of processes on any number of
@@ -515,6 +532,8 @@ def _between(c: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
         yield "verify_tls", "is false while ca_bundle is set: verify against it, or not at all"
     if c["proxy_url"] is not None and c["proxy_from_env"]:
         yield "proxy_url", "set either proxy_url or proxy_from_env, not both"
+    if c["compliance_signatures"] == "enforce" and c["compliance_key_env"] is None:
+        yield "compliance_signatures", "is enforce without compliance_key_env to check with"
     if len(set(c["credential_sources"])) != len(c["credential_sources"]):
         yield "credential_sources", "names a source twice"
     if "file" in c["credential_sources"] and c["api_key_file"] is None:

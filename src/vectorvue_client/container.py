@@ -222,6 +222,18 @@ def make_hmac_signer(config: VectorVueConfig, environ: Mapping[str, str]) -> Sig
     )
 
 
+def make_compliance_key(
+    config: VectorVueConfig, environ: Mapping[str, str]
+) -> CredentialSource | None:
+    """VectorVue's compliance signing key from compliance_key_env (ADR 0034), read now so
+    that it is masked from every text; None when answers are not to be checked."""
+    if config.compliance_key_env is None or config.profile == "telemetry-gateway":
+        return None
+    return known_now(
+        EnvCredentialSource(environ, config.compliance_key_env, field="compliance_key_env")
+    )
+
+
 def make_unsigned() -> Signer:
     """No signature."""
     return UnsignedSigner()
@@ -442,6 +454,7 @@ class Container(containers.DeclarativeContainer):
         hmac=providers.Singleton(make_hmac_signer, config=config, environ=environ),
         none=providers.Singleton(make_unsigned),
     )
+    compliance_key = providers.Singleton(make_compliance_key, config=config, environ=environ)
     outbox_reader = providers.Factory(
         make_outbox_reader, config=config, environ=environ, clock=clock
     )
@@ -461,6 +474,7 @@ class Container(containers.DeclarativeContainer):
         ),
         feedback_keyring=feedback_keyring.provider,
         feedback_nonces=feedback_nonces.provider,
+        compliance_key=compliance_key,
     )
 
 

@@ -56,6 +56,18 @@ class Signer(Protocol):
         """Headers that sign exactly `body` at `timestamp` with `nonce`."""
 
 
+@runtime_checkable
+class ProducerSigner(Signer, Protocol):
+    """A Signer holding the gateway producer's identity and Ed25519 key, which also signs
+    what the contract signs outside a request (a federation bundle)."""
+
+    def identity(self) -> tuple[tuple[str, str], ...]:
+        """The identity headers alone (X-Service-Identity, X-Client-Cert-Sha256)."""
+
+    def sign_message(self, message: bytes) -> str:
+        """Standard base64 (padded) of the Ed25519 signature of exactly `message`."""
+
+
 class AuditSink(Protocol):
     """Receives one redacted record per outbound operation. Must not raise."""
 

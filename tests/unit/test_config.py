@@ -433,6 +433,7 @@ def test_the_settings_that_name_secrets_are_the_variable_names() -> None:
     assert set(SECRET_VARIABLE_SETTINGS) == {
         "api_key_env",
         "broker_url_env",
+        "compliance_key_env",
         "login_password_env",
         "signing_secret_env",
         "signing_key_env",

@@ -51,6 +51,14 @@ class Ed25519Signer:
             ("X-Telemetry-Signature", signature),
         )
 
+    def identity(self) -> tuple[tuple[str, str], ...]:
+        """The identity headers alone (a federation bundle check carries no signature)."""
+        return self._identity
+
+    def sign_message(self, message: bytes) -> str:
+        """Standard base64 (padded) of the Ed25519 signature of exactly `message`."""
+        return base64.b64encode(self._key.sign(message)).decode("ascii")
+
 
 def load_ed25519_key(material: bytes, *, field: str) -> Ed25519PrivateKey:
     """An Ed25519 private key from any of the forms operators keep one in: a raw 32-byte

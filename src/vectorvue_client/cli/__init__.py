@@ -29,6 +29,7 @@ from typing import NoReturn
 from vectorvue_client.cli import (
     bridge_cmd,
     cognitive_cmd,
+    envelope_cmd,
     logs,
     outbox_cmd,
     queries,
@@ -201,6 +202,42 @@ def build_parser() -> argparse.ArgumentParser:
         help="a request id VectorVue gave, as `send` shows it (table or --json)",
     )
     p.set_defaults(handler=queries.status)
+
+    p = command(
+        commands,
+        "envelope",
+        "signed answers of the integration API",
+        "envelope verify answer.json --path /api/v1/integrations/spectrastrike/events "
+        "--tenant 10000000-0000-4000-8000-000000000001",
+    )
+    sub = p.add_subparsers(
+        dest="envelope_command", required=True, metavar="verify", help="what to do with it"
+    )
+    q = command(
+        sub,
+        "verify",
+        "check the signature of a saved response body with the compliance signing key",
+        "envelope verify answer.json --path /api/v1/integrations/spectrastrike/events/batch "
+        "--tenant 10000000-0000-4000-8000-000000000001 --json",
+        "\n\nThe key is read from the variable named by compliance_key_env (never a flag).\n"
+        "Exit 0 verified, 1 invalid (the check that failed is named), 2 unsigned or not\n"
+        "checkable (no key configured or set, a path VectorVue does not sign, not JSON).",
+    )
+    q.add_argument("file", metavar="FILE|-", help="the response body as saved (- for stdin)")
+    q.add_argument(
+        "--path",
+        required=True,
+        metavar="PATH",
+        help="the request path the answer came from; for GET .../ingest/status/ID the path "
+        "with the id or the template .../ingest/status/{request_id}",
+    )
+    q.add_argument(
+        "--tenant",
+        required=True,
+        metavar="TENANT",
+        help="the tenant_id claim of the bearer token the request was sent with (a UUID)",
+    )
+    q.set_defaults(handler=envelope_cmd.verify)
 
     p = command(commands, "config", "the configuration", "config check --config vectorvue.toml")
     sub = p.add_subparsers(

@@ -7,17 +7,26 @@ proxy, which is NOT a success: nothing says VectorVue has the data.
 
 Everything of the server's in an envelope is masked of every known secret (ADR 0021): the
 decoded body (`data`, and what is read from it) whenever it may hold one, the request id
-of the header, and the texts shown (also scrubbed of secret shapes).
+of the header, and the texts shown (also scrubbed of secret shapes). A signed answer's
+signature is checked first, on the body as it came (domain.envelope_signature).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import repeat
 from typing import Any, Final
 
 import msgspec
 
+from vectorvue_client.domain.envelope_signature import (
+    NOT_CHECKED,
+    NOT_CHECKED_RESULT,
+    UNSIGNED,
+    SignatureCheck,
+    SignatureStatus,
+    combined,
+)
 from vectorvue_client.domain.errors import VectorVueAPIError
 from vectorvue_client.domain.http import HttpResponse
 from vectorvue_client.domain.redaction import (
@@ -78,6 +87,11 @@ class ResponseEnvelope(msgspec.Struct, frozen=True):
     idempotency_key: str | None = None
     items: tuple[ItemOutcome, ...] = ()
     replayed: bool = False
+    # The answer's signature (integration API, with a compliance secret configured):
+    # "verified", "unsigned", "invalid" or "not_checked"; `signature_problem` says why
+    # when it is not verified (ADR 0034).
+    signature_status: SignatureStatus = NOT_CHECKED
+    signature_problem: str | None = None
 
 
 def map_response(
@@ -88,11 +102,16 @@ def map_response(
     item_ids: Sequence[str] = (),
     item_indices: Sequence[int] | None = None,
     secrets: Iterable[str | Secret] = (),
+    verify: Callable[[Any], SignatureCheck] | None = None,
 ) -> ResponseEnvelope:
     """The envelope for `response`. For a batch, `item_ids` are the ids sent (in order) and
-    `item_indices` their positions in the caller's list (default 0..n-1)."""
+    `item_indices` their positions in the caller's list (default 0..n-1). `verify`, given
+    for an answer VectorVue signs, checks the decoded body as it came, before any masking."""
     secrets = tuple(secrets)
     parsed = _decode(response.body)
+    check = NOT_CHECKED_RESULT
+    if verify is not None:
+        check = verify(parsed) if parsed is not None else SignatureCheck(UNSIGNED, "no JSON body")
     if parsed is not None and json_may_hold_secret(response.body, secrets):
         # Everything below reads the masked copy. Skipped when no known secret is in the
         # bytes: the walk costs as much as the decoding, on every success.
@@ -103,6 +122,8 @@ def map_response(
         "status_code": response.status,
         "attempts": attempts,
         "idempotency_key": idempotency_key,
+        "signature_status": check.status,
+        "signature_problem": check.problem,
     }
 
     if (
@@ -229,6 +250,10 @@ def merge_batches(parts: Sequence[ResponseEnvelope], total: int) -> ResponseEnve
         attempts=sum(part.attempts for part in parts),
         idempotency_key=None,
         items=items,
+        signature_status=(signed := combined([part.signature_status for part in parts])),
+        signature_problem=next(
+            (part.signature_problem for part in parts if part.signature_status == signed), None
+        ),
     )
 
 

@@ -28,16 +28,30 @@ import msgspec
 from vectorvue_client.config import VectorVueConfig
 from vectorvue_client.domain import models
 from vectorvue_client.domain.canonical import CanonicalEvent
+from vectorvue_client.domain.client_events import PATH as CLIENT_EVENTS_PATH
+from vectorvue_client.domain.client_events import RATE_LIMIT as CLIENT_EVENTS_RATE
+from vectorvue_client.domain.client_events import client_event, client_event_body
+from vectorvue_client.domain.client_events import rate_key as client_events_rate_key
 from vectorvue_client.domain.cognitive import ExecutionGraph
 from vectorvue_client.domain.envelope import ResponseEnvelope, merge_batches
 from vectorvue_client.domain.errors import (
+    VectorVueAPIError,
     VectorVueConfigError,
     VectorVueError,
     VectorVueSerializationError,
 )
+from vectorvue_client.domain.federation import PATH as FEDERATION_PATH
+from vectorvue_client.domain.federation import (
+    FederationBundle,
+    bundle_hash,
+    federation_bundle,
+    signed_string,
+)
+from vectorvue_client.domain.federation import request_body as federation_body
 from vectorvue_client.domain.feedback import Keyring, VerifiedFeedback
 from vectorvue_client.domain.gateway import GatewayParts
 from vectorvue_client.domain.health import HealthReport, health_report
+from vectorvue_client.domain.identity import idempotency_key
 from vectorvue_client.domain.normalize import normalize_event, normalize_finding
 from vectorvue_client.domain.profiles import (
     GatewayContext,
@@ -103,7 +117,8 @@ class VectorVueClient:
 
     Build it with `vectorvue_client.container.build_client(config)` for the default
     adapters, or hand the constructor your own implementations of the ports (see
-    vectorvue_client.ports).
+    vectorvue_client.ports). `compliance_key`, a CredentialSource of VectorVue's compliance
+    signing key, turns on the check of its signed answers (ADR 0034).
     """
 
     def __init__(
@@ -120,6 +135,7 @@ class VectorVueClient:
         closers: Sequence[Callable[[], None]] = (),
         feedback_keyring: Callable[[], Keyring] | None = None,
         feedback_nonces: Callable[[], NonceStore] | None = None,
+        compliance_key: CredentialSource | None = None,
     ) -> None:
         self._config = config
         self._clock = clock
@@ -132,6 +148,7 @@ class VectorVueClient:
             audit=audit,
             clock=clock,
             entropy=entropy,
+            compliance_key=compliance_key,
         )
         self._gateway = config.profile == "telemetry-gateway"
         self._integration_sender = IntegrationSender(self._delivery, config)
@@ -226,6 +243,105 @@ class VectorVueClient:
                 raise error from None
             send = Send("ingest_status", STATUS_PATH + canonical, b"", "", started, method="GET")
             return self._delivery.post(send, cancel)
+
+    # -- client events, federation bundles (issue 15) ---------------------------------------
+    def send_client_event(
+        self,
+        event_type: str,
+        object_type: str,
+        *,
+        object_id: str | None = None,
+        severity: str | None = None,
+        timestamp: Any = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> ResponseEnvelope:
+        """Post one client event (POST /api/v1/client/events, integration API): what a user
+        did with a finding, report, dashboard or remediation. Every rule is checked here
+        as VectorVue checks it (lengths; `event_type` trimmed and upper-cased, `object_type`
+        trimmed and lower-cased, each in its allow-list): a VectorVueSerializationError
+        naming the field, and nothing sent. `timestamp` (a datetime, epoch seconds or ISO
+        text; none: the server's now) is sent in RFC 3339 UTC, `metadata` as `metadata_json`.
+
+        Paced like the gateway: VectorVue takes at most 120 per sliding minute per (tenant,
+        user) of the bearer token, and this client waits for room in that budget (shared by
+        its calls) before the first attempt; that wait is not part of the deadline.
+
+        A 202 (`success`, status "accepted") proves only that the event was well formed:
+        VectorVue stores it afterwards and swallows any failure to."""
+        with self._call() as (started, cancel):
+            if self._gateway:
+                raise VectorVueConfigError(
+                    "profile", "client events go to the integration API, not the telemetry gateway"
+                )
+            operation = "send_client_event"
+            body = self._refusing(
+                operation,
+                started,
+                lambda: client_event_body(
+                    client_event(
+                        event_type,
+                        object_type,
+                        object_id=object_id,
+                        severity=severity,
+                        timestamp=timestamp,
+                        metadata=metadata,
+                    )
+                ),
+            )
+            token = self._delivery.token(self._config.deadline_seconds)
+            key = client_events_rate_key(token.reveal())
+            waited = self._delivery.pace(key, cancel, limit=CLIENT_EVENTS_RATE) or 0.0
+            if cancel.is_set():
+                raise VectorVueError("the client was closed while the event waited for its budget")
+            send = Send(
+                operation,
+                CLIENT_EVENTS_PATH,
+                body,
+                idempotency_key(body),
+                started + waited,
+                pace_key=key,
+                pace_limit=CLIENT_EVENTS_RATE,
+            )
+            return self._delivery.post(send, cancel)
+
+    def verify_federation_bundle(
+        self, bundle: Mapping[str, Any] | FederationBundle
+    ) -> ResponseEnvelope:
+        """Ask the telemetry gateway to verify a federation bundle (POST
+        /internal/v1/federation/verify): `operator_id`, `campaign_id`, `execution_hash` (64
+        hex), `timestamp` (an integer) and `nonce` (12-128 characters), checked here first
+        (VectorVueSerializationError naming each bad field; nothing sent). The client signs
+        the bundle with the producer's Ed25519 key (it holds it; a `signature` given is
+        refused) and sends it with its identity headers only: the gateway checks no request
+        signature, replay or clock on this route, and stores nothing.
+
+        On 200 `data` is `{"accepted": true, "bundle_hash": ...}`; a bundle_hash other than
+        the SHA-256 of `operator_id|campaign_id|execution_hash|timestamp|nonce` is a
+        VectorVueAPIError (error_code "bundle_hash_mismatch"). A refusal (401: the gateway
+        does not know this key or identity) is a VectorVueAPIError too."""
+        with self._call() as (started, cancel):
+            operation = "verify_federation_bundle"
+            if not self._gateway:
+                raise VectorVueConfigError(
+                    "profile", "federation bundles are verified by the telemetry gateway"
+                )
+            checked = self._refusing(operation, started, lambda: federation_bundle(bundle))
+            signature = self._delivery.producer().sign_message(signed_string(checked))
+            body = federation_body(checked, signature)
+            send = Send(operation, FEDERATION_PATH, body, "", started, identity_only=True)
+            envelope = self._delivery.post(send, cancel)
+            answered = envelope.data.get("bundle_hash") if isinstance(envelope.data, dict) else None
+            if answered != bundle_hash(checked):
+                raise VectorVueAPIError(
+                    status_code=envelope.status_code,
+                    error_code="bundle_hash_mismatch",
+                    message="the gateway's bundle_hash is not the SHA-256 of the bundle's "
+                    "signed string: the answer is not about this bundle",
+                    request_id=envelope.request_id,
+                    retry_after=None,
+                    envelope=envelope,
+                )
+            return envelope
 
     # -- sending ----------------------------------------------------------------------------
     def send_event(self, event: Item, *, idempotency_key: str | None = None) -> ResponseEnvelope:

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 import msgspec
 
@@ -23,6 +23,15 @@ from vectorvue_client import call_deadline
 from vectorvue_client.config import VectorVueConfig
 from vectorvue_client.domain.audit import AttemptSummary, AuditRecord
 from vectorvue_client.domain.envelope import ResponseEnvelope, api_error, map_response
+from vectorvue_client.domain.envelope_signature import (
+    NOT_CHECKED,
+    VERIFIED,
+    SignatureCheck,
+    VectorVueSignatureError,
+    check_envelope,
+    signed_path,
+    token_tenant,
+)
 from vectorvue_client.domain.errors import (
     TransportErrorKind,
     VectorVueConfigError,
@@ -53,6 +62,7 @@ from vectorvue_client.ports import (
     Clock,
     CredentialSource,
     Entropy,
+    ProducerSigner,
     SelectiveAuditSink,
     Signer,
     Transport,
@@ -105,6 +115,7 @@ class Send(msgspec.Struct, frozen=True):
     items: int = 1
     template: GatewayBody | None = None
     pace_key: str | None = None
+    pace_limit: int | None = None  # the budget of pace_key per minute; default the gateway's
     method: str = "POST"
     deadline: float | None = None  # seconds from `started`; default: deadline_seconds
     authenticated: bool = True  # False: no credential is fetched or sent (a health probe)
@@ -112,6 +123,7 @@ class Send(msgspec.Struct, frozen=True):
     # The statuses worth another attempt, when not the profile's (the cognitive loop's
     # routes answer a schema error with a 500 that no resend can fix).
     retryable_statuses: frozenset[int] | None = None
+    identity_only: bool = False  # a gateway POST with identity headers, no X-Telemetry-* ones
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,9 +151,14 @@ class Delivery:
         audit: AuditSink,
         clock: Clock,
         entropy: Entropy,
+        compliance_key: CredentialSource | None = None,
     ) -> None:
         self._config = config
         self._transport = transport
+        # The integration API's answer signatures (ADR 0034): checked with this secret when
+        # given; with "enforce", an answer that does not verify is an error.
+        self._compliance_key = compliance_key
+        self._enforce_signatures = config.compliance_signatures == "enforce"
         self._clock = clock
         self._credentials = credentials
         self._signer = signer
@@ -190,7 +207,9 @@ class Delivery:
             if send.pace_key is not None and attempts and remaining > 0:
                 # A retry spends the operator's budget too; the first attempt was paced by
                 # the caller before this send's deadline started (see pace()).
-                waited = self.pace(send.pace_key, cancel, remaining, observer)
+                waited = self.pace(
+                    send.pace_key, cancel, remaining, observer, limit=send.pace_limit
+                )
                 if waited is None:  # no room before the deadline: the last answer stands
                     break
                 remaining -= waited
@@ -281,7 +300,9 @@ class Delivery:
                     TransportErrorKind.DEADLINE, "the deadline was spent fetching credentials"
                 )
         body = send.body
-        if post:  # VectorVue verifies signatures on POSTs only
+        if post and send.identity_only:
+            headers.extend(self.producer().identity())
+        elif post:  # VectorVue verifies signatures on POSTs only
             timestamp, nonce = int(self._clock.time()), self._entropy.nonce()
             if send.template is not None:
                 body = send.template.render(timestamp, nonce)
@@ -310,16 +331,20 @@ class Delivery:
         cancel: threading.Event,
         at_most: float | None = None,
         observer: SendObserver = NO_OBSERVER,
+        *,
+        limit: int | None = None,
     ) -> float | None:
         """Wait until `key`'s per-minute budget has room (or `cancel` is set), and count one
         request; returns how long it waited. When that wait would be longer than `at_most`
         seconds, it waits nothing, counts nothing and returns None. Every attempt counts:
         the gateway counts them all. A wait before a send's first attempt is not part of
-        its deadline (the budget, not VectorVue, is what it waits for)."""
+        its deadline (the budget, not VectorVue, is what it waits for). `limit` is the
+        budget per minute (default: gateway_rate_per_minute)."""
         with self._pacing:
             limiter = self._limiters.get(key)
             if limiter is None:
-                limiter = SlidingWindowLimiter(self._config.gateway_rate_per_minute, 60.0)
+                per_minute = self._config.gateway_rate_per_minute if limit is None else limit
+                limiter = SlidingWindowLimiter(per_minute, 60.0)
                 self._limiters[key] = limiter
             wait = limiter.delay(self._clock.monotonic())
             if at_most is not None and wait > at_most:
@@ -329,6 +354,21 @@ class Delivery:
                 self._clock.sleep(wait, cancel)
             limiter.record(self._clock.monotonic())
         return wait
+
+    def producer(self) -> ProducerSigner:
+        """The gateway producer's signer (its identity and key), for what is signed outside
+        a request's headers; VectorVueConfigError when the configured signer is not one."""
+        if not isinstance(self._signer, ProducerSigner):
+            raise VectorVueConfigError(
+                "profile", "needs the telemetry gateway's producer identity and Ed25519 key"
+            )
+        return self._signer
+
+    def token(self, within: float) -> Secret:
+        """The bearer token the next attempt would send (fetched or logged in within
+        `within` seconds): what a per-user budget is keyed by."""
+        with call_deadline.within(within):
+            return self._credentials.get()
 
     def close(self) -> None:
         """Release the transport; later sends are an error."""
@@ -343,6 +383,7 @@ class Delivery:
             error = f"{result.kind.value}: {detail}"
             self.record(send, "transport_error", attempts=attempts, error=error)
             raise VectorVueTransportError(result.kind, detail, attempts=len(attempts) or 1)
+        verify = self._verifier(send, tokens)
         envelope = map_response(
             result,
             attempts=len(attempts),
@@ -350,20 +391,52 @@ class Delivery:
             item_ids=send.item_ids,
             item_indices=send.indices or None,
             secrets=tokens,
+            verify=verify,
         )
         ok = 200 <= result.status < 300
         outcome = "success" if envelope.success else ("rejected" if ok else "api_error")
+        noted = envelope.error
+        unverified = ok and verify is not None and envelope.signature_status != VERIFIED
+        refused = unverified and self._enforce_signatures
+        if unverified:
+            # In the audit trail either way: a bad signature on an answer is worth knowing
+            # even when the caller chose not to enforce it.
+            signature = f"signature {envelope.signature_status}: {envelope.signature_problem}"
+            noted = signature if noted is None else f"{noted}; {signature}"
+            outcome = "rejected" if refused else outcome
         self.record(
             send,
             outcome,
             attempts=attempts,
             status_code=result.status,
-            error=envelope.error,
+            error=noted,
             request_id=envelope.request_id,
         )
         if not ok:
             raise api_error(envelope, done.retry_after)
+        if refused:
+            check = SignatureCheck(envelope.signature_status, envelope.signature_problem)
+            raise VectorVueSignatureError(check, envelope)
         return envelope
+
+    def _verifier(
+        self, send: Send, tokens: tuple[Secret, ...]
+    ) -> Callable[[Any], SignatureCheck] | None:
+        """How to check the answer to `send`: None when nothing is to be checked (no
+        compliance secret, the gateway, a route VectorVue does not sign)."""
+        if self._compliance_key is None or self._gateway:
+            return None
+        path = signed_path(send.path)
+        if path is None:
+            return None
+        try:
+            secret = self._compliance_key.get()
+        except VectorVueConfigError as exc:  # the variable was unset after the client was built
+            failed = SignatureCheck(NOT_CHECKED, str(exc))
+            return lambda _body: failed
+        # The tenant VectorVue signed for is the one of the token this attempt sent.
+        tenant = token_tenant(tokens[-1].reveal()) if tokens else None
+        return lambda body: check_envelope(body, path=path, tenant=tenant, secret=secret)
 
     def _sink_keeps(self, outcome: str) -> bool:
         # A sink must not raise (the port says so); one whose `keeps` does anyway is given
