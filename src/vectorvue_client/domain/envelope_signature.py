@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import re
 import uuid
 from collections.abc import Mapping
@@ -24,6 +23,7 @@ from typing import Any, Final, Literal
 
 import msgspec
 
+from vectorvue_client.domain.canonical_json import canonical_json
 from vectorvue_client.domain.errors import VectorVueAPIError
 from vectorvue_client.domain.jwt import jwt_claims
 from vectorvue_client.domain.redaction import Secret
@@ -99,12 +99,6 @@ def token_tenant(token: str) -> str | None:
         return str(uuid.UUID(tenant)) if isinstance(tenant, str) else None
     except ValueError:
         return None
-
-
-def canonical_json(value: Any) -> bytes:
-    """VectorVue's canonical JSON: sorted keys, compact, non-ASCII escaped, nulls kept."""
-    # replaced by domain.canonical_json at merge
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
 
 
 def mac_input(path: str, tenant: str, signed_at: str, data: Any) -> bytes:
