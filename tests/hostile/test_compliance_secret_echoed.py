@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from integration.signed_server import make_jwt, signed_envelope, tenant_of
+from hostile.forged_answers import make_jwt, signed_envelope, tenant_of
 from vectorvue_client import VectorVueClient, VectorVueConfig, VectorVueError
 from vectorvue_client.container import Container
 from vectorvue_client.domain.envelope import ResponseEnvelope

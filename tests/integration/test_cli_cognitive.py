@@ -1,34 +1,26 @@
 """`vectorvue-client graph push FILE` and `vectorvue-client feedback TENANT`, the real
-console script in a subprocess, against CognitiveGateway (mutual TLS, its own schema and
-signatures written from the contract; its clock is the real one here, like the script's)."""
+console script in a subprocess, against LocalVectorVue (mutual TLS, its own schema and
+Ed25519 feedback signatures; its clock is the real one here, like the script's). Items a
+server should not send (dropped, shown with exit 1) are in tests/hostile/
+test_forged_feedback.py."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from .cognitive_gateway import GRAPH, QUERY, CognitiveGateway, Reply, Seen
+from vectorvue_client.testing.pytest_plugin import LocalVectorVueFactory
+
+from .local_gateway import TENANT, Gateway, start_gateway, write_keyring
 from .test_cli import cli
 
-TENANT = "a0000000-0000-4000-8000-00000000000b"
-OTHER_TENANT = "b0000000-0000-4000-8000-00000000000c"
-
 
 @pytest.fixture
-def gateway() -> Iterator[CognitiveGateway]:
-    with CognitiveGateway(operators={"op-1": TENANT}) as gw:
-        yield gw
-
-
-@pytest.fixture
-def env(gateway: CognitiveGateway) -> dict[str, str]:
-    settings = gateway.settings(
-        operator_id="op-1", tenant_id=TENANT, attestation_measurement_hash="ab" * 32
-    )
-    return {f"VECTORVUE_{name.upper()}": str(value) for name, value in settings.items()}
+def gateway(local_vectorvue_factory: LocalVectorVueFactory, tmp_path: Path) -> Gateway:
+    return start_gateway(local_vectorvue_factory, tmp_path)
 
 
 def write_graph(tmp_path: Path, **graph: object) -> str:
@@ -41,12 +33,14 @@ def write_graph(tmp_path: Path, **graph: object) -> str:
     return str(path)
 
 
-def test_push_a_graph_then_read_verified_feedback(
-    gateway: CognitiveGateway, env: dict[str, str], tmp_path: Path
-) -> None:
+def test_push_a_graph_then_read_verified_feedback(gateway: Gateway, tmp_path: Path) -> None:
+    env = gateway.env()
     pushed = cli("graph", "push", write_graph(tmp_path), "--json", env=env)
     assert pushed.returncode == 0, pushed.stderr
     assert json.loads(pushed.stdout)["accepted"] is True
+    assert [g["graph"]["target_urn"] for g in gateway.vv.stored_graphs(TENANT)] == [
+        "urn:target:web-01"
+    ]
     read = cli("feedback", TENANT, "--limit", "5", "--json", env=env)
     assert read.returncode == 0, read.stderr
     data = json.loads(read.stdout)
@@ -59,24 +53,22 @@ def test_push_a_graph_then_read_verified_feedback(
     assert "1 verified adjustment(s)" in human.stdout and "tighten" in human.stdout
 
 
-def test_a_poison_graph_is_refused_and_not_sent(
-    gateway: CognitiveGateway, env: dict[str, str], tmp_path: Path
-) -> None:
-    ran = cli("graph", "push", write_graph(tmp_path, target_urn="u" * 513), "--json", env=env)
+def test_a_poison_graph_is_refused_and_not_sent(gateway: Gateway, tmp_path: Path) -> None:
+    graph = write_graph(tmp_path, target_urn="u" * 513)
+    ran = cli("graph", "push", graph, "--json", env=gateway.env())
     assert ran.returncode == 1
     assert json.loads(ran.stderr.splitlines()[-1])["field"] == "graph.target_urn"
-    assert gateway.seen == []
+    assert gateway.vv.requests == []
 
 
-def test_a_forged_answer_exits_1_naming_the_check(
-    gateway: CognitiveGateway, env: dict[str, str]
+def test_an_answer_that_does_not_verify_exits_1_naming_the_check(
+    gateway: Gateway, tmp_path: Path
 ) -> None:
-    def forged(seen: Seen) -> Reply | None:
-        if seen.path != QUERY:
-            return None
-        return gateway.signed(TENANT, [], signed_data=[{"forged": True}])
-
-    gateway.script = forged
+    # The keyring holds another key under the receiver's kid: its signature cannot verify.
+    keyring = write_keyring(
+        tmp_path / "wrong.json", {"default": Ed25519PrivateKey.generate().public_key()}
+    )
+    env = gateway.env(feedback_keyring_file=keyring)
     ran = cli("feedback", TENANT, "--json", env=env)
     assert ran.returncode == 1
     assert json.loads(ran.stdout) == {
@@ -88,20 +80,3 @@ def test_a_forged_answer_exits_1_naming_the_check(
     assert json.loads(ran.stderr.splitlines()[-1])["rule"] == "signature"
     text = cli("feedback", TENANT, env=env)
     assert text.returncode == 1 and "(signature)" in text.stderr
-
-
-def test_dropped_items_are_shown_and_exit_1(
-    gateway: CognitiveGateway, env: dict[str, str], tmp_path: Path
-) -> None:
-    assert cli("graph", "push", write_graph(tmp_path), env=env).returncode == 0
-    good = gateway.adjustment(gateway.state.graphs[TENANT][0])
-    gateway.script = lambda seen: (
-        gateway.signed(TENANT, [good, {**good, "tenant_id": OTHER_TENANT}])
-        if seen.path == QUERY
-        else None
-    )
-    ran = cli("feedback", TENANT, env=env)
-    assert ran.returncode == 1
-    assert "1 verified adjustment(s)" in ran.stdout
-    assert "dropped item 1 (tenant)" in ran.stdout
-    assert [s.path for s in gateway.seen] == [GRAPH, QUERY]

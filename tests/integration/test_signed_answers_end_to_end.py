@@ -18,6 +18,7 @@ import pytest
 from vectorvue_client import (
     VectorVueClient,
     VectorVueConfig,
+    VectorVueConfigError,
     VectorVueSerializationError,
     VectorVueSignatureError,
 )
@@ -147,6 +148,30 @@ def test_a_wrong_secret_is_reported_invalid_and_raised_when_enforced(
 def test_without_a_key_nothing_is_checked(vv: LocalVectorVue, clock: FakeClock) -> None:
     with client_for(vv, clock, None) as client:
         assert client.send_event(EVENT).signature_status == "not_checked"
+
+
+def test_the_key_is_the_trimmed_secret(vv: LocalVectorVue, clock: FakeClock, secret: str) -> None:
+    # The server keys its MAC with the trimmed secret; the variable may hold a newline.
+    with client_for(vv, clock, f" {secret}\n") as client:
+        assert client.send_event(EVENT).signature_status == "verified"
+
+
+def test_an_unsigned_answer_is_unsigned_and_raised_when_enforced(
+    local_vectorvue_factory: LocalVectorVueFactory, clock: FakeClock, secret: str
+) -> None:
+    # A server without a compliance secret answers `"signature": null`.
+    unsigned = local_vectorvue_factory(api_token=static_jwt(TENANT), now=clock.time)
+    with client_for(unsigned, clock, secret) as client:
+        envelope = client.send_event(EVENT)
+    assert envelope.success and envelope.signature_status == "unsigned"
+    enforcing = client_for(unsigned, clock, secret, compliance_signatures="enforce")
+    with enforcing as client, pytest.raises(VectorVueSignatureError, match="unsigned"):
+        client.send_event({**EVENT, "event_id": "evt-2"})
+
+
+def test_enforce_without_a_key_is_a_config_error() -> None:
+    with pytest.raises(VectorVueConfigError, match="compliance_signatures"):
+        VectorVueConfig(base_url="https://vv.example", compliance_signatures="enforce")
 
 
 def test_a_client_event_is_accepted_and_stored(

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from integration.signed_server import SIGNED_AT, mac
+from hostile.forged_answers import SIGNED_AT, mac
 from vectorvue_client.domain.envelope import ResponseEnvelope, merge_batches
 from vectorvue_client.domain.envelope_signature import check_envelope, signed_path, token_tenant
 from vectorvue_client.domain.redaction import Secret

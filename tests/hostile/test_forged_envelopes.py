@@ -1,9 +1,10 @@
-"""The integration API's signed envelopes, checked by the client (issue 15, point 3).
-
-A test server on 127.0.0.1 (real TLS) signs its answers as the contract says VectorVue does
-(signed_server.py, computed with Python's hmac and json.dumps from the contract's rules);
-the client is wired by the container as in production, the secret in an environment
-variable named by `compliance_key_env`.
+"""Integration envelopes LocalVectorVue never sends: tampered after signing, signed with
+another algorithm, for another tenant, over the request path instead of the status route's
+template, echoing the client's secret, or forged until a later resend. EchoServer (real
+TLS on 127.0.0.1) answers them, signed here from the contract's rules (forged_answers.py:
+Python's hmac and json.dumps); the client is wired by the container as in production, the
+secret in an environment variable named by `compliance_key_env`. Genuine answers, a wrong
+secret, replays and unsigned answers: tests/integration/test_signed_answers_end_to_end.py.
 """
 
 from __future__ import annotations
@@ -18,13 +19,7 @@ from typing import Any
 import pytest
 
 from hostile.echo_server import EchoServer, Reply, Seen
-from vectorvue_client import VectorVueAPIError, VectorVueClient, VectorVueConfig
-from vectorvue_client.container import Container
-from vectorvue_client.domain.envelope_signature import VectorVueSignatureError
-from vectorvue_client.testing import FakeClock
-
-from .signed_server import (
-    BASE,
+from hostile.forged_answers import (
     SIGNED_AT,
     STATUS_TEMPLATE,
     event_answer,
@@ -32,6 +27,10 @@ from .signed_server import (
     signed_envelope,
     tenant_of,
 )
+from vectorvue_client import VectorVueAPIError, VectorVueClient, VectorVueConfig
+from vectorvue_client.container import Container
+from vectorvue_client.domain.envelope_signature import VectorVueSignatureError
+from vectorvue_client.testing import FakeClock
 
 # Written in upper case on purpose: the MAC uses the canonical (lowercase) form.
 TENANT = "ABCDEF00-0000-4000-8000-00000000000A"
@@ -90,25 +89,6 @@ def audit_errors(tmp_path: Path) -> list[str | None]:
     return [json.loads(line)["error"] for line in lines]
 
 
-def test_a_genuine_signature_is_verified(server: EchoServer, tmp_path: Path, secret: str) -> None:
-    server.script = lambda seen: event_answer(secret, seen)
-    with checking(server, tmp_path, secret) as client:
-        envelope = client.send_event(EVENT)
-    assert envelope.success
-    assert envelope.signature_status == "verified"
-    assert envelope.signature_problem is None
-    # The MAC was over the canonical tenant, not the token's spelling of it.
-    assert tenant_of(server.requests[0]) == TENANT.lower()
-
-
-def test_without_a_secret_nothing_is_checked(
-    server: EchoServer, tmp_path: Path, secret: str
-) -> None:
-    server.script = lambda seen: event_answer(secret, seen)
-    with build(server, tmp_path, {}) as client:
-        assert client.send_event(EVENT).signature_status == "not_checked"
-
-
 @pytest.mark.parametrize(
     ("tamper", "problem"),
     [
@@ -143,7 +123,7 @@ def test_a_bad_signature_is_invalid_and_reported(
     assert any("signature invalid" in (error or "") for error in audit_errors(tmp_path))
 
 
-def test_a_signature_made_with_another_key_or_tenant_is_invalid(
+def test_a_signature_made_for_another_tenant_is_invalid(
     server: EchoServer, tmp_path: Path, secret: str
 ) -> None:
     other_tenant = str(uuid.uuid4())
@@ -155,19 +135,14 @@ def test_a_signature_made_with_another_key_or_tenant_is_invalid(
     server.script = script
     with checking(server, tmp_path, secret) as client:
         assert client.send_event(EVENT).signature_status == "invalid"
-    server.script = lambda seen: event_answer("another-" + secret, seen)
+    # The MAC is over the canonical tenant, not the token's spelling of it.
+    server.script = lambda seen: event_answer(secret, seen)
     with checking(server, tmp_path, secret) as client:
-        assert client.send_event(EVENT).signature_status == "invalid"
+        assert client.send_event(EVENT).signature_status == "verified"
+    assert tenant_of(server.requests[-1]) == TENANT.lower()
 
 
-def test_an_unsigned_answer_is_unsigned(server: EchoServer, tmp_path: Path, secret: str) -> None:
-    server.script = lambda seen: event_answer(None, seen)
-    with checking(server, tmp_path, secret) as client:
-        envelope = client.send_event(EVENT)
-    assert envelope.signature_status == "unsigned"
-
-
-def test_enforced_a_bad_or_missing_signature_raises_naming_the_check(
+def test_enforced_a_tampered_signature_raises_naming_the_check(
     server: EchoServer, tmp_path: Path, secret: str
 ) -> None:
     server.script = lambda seen: event_answer(secret, seen, data={"event_id": "forged"})
@@ -178,65 +153,13 @@ def test_enforced_a_bad_or_missing_signature_raises_naming_the_check(
     assert caught.value.check.status == "invalid"
     assert "signature.signature" in str(caught.value)
     assert caught.value.status_code == 202
-    server.script = lambda seen: event_answer(None, seen)
-    enforcing = checking(server, tmp_path, secret, compliance_signatures="enforce")
-    with enforcing as client, pytest.raises(VectorVueSignatureError, match="unsigned"):
-        client.send_event(EVENT)
-    server.script = lambda seen: event_answer(secret, seen)
-    with checking(server, tmp_path, secret, compliance_signatures="enforce") as client:
-        assert client.send_event(EVENT).signature_status == "verified"
 
 
-def test_an_idempotent_replay_keeps_and_verifies_its_original_signature(
+def test_a_status_answer_signed_over_the_request_path_is_invalid(
     server: EchoServer, tmp_path: Path, secret: str
 ) -> None:
-    first: dict[str, Any] = {}
-
-    def script(seen: Seen) -> Reply:
-        if not first:
-            first.update(json.loads(event_answer(secret, seen).body))
-            return Reply.json(202, first)
-        # The stored envelope again, original signed_at and signature.
-        return Reply.json(202, {**first, "status": "replayed"}, {"X-Idempotent-Replay": "true"})
-
-    server.script = script
-    with checking(server, tmp_path, secret) as client:
-        client.send_event(EVENT)
-        again = client.send_event(EVENT)
-    assert again.replayed
-    assert again.signature_status == "verified"
-
-
-def test_a_batch_answer_is_verified_whole(server: EchoServer, tmp_path: Path, secret: str) -> None:
-    def script(seen: Seen) -> Reply:
-        items = json.loads(seen.body)
-        data = {
-            "summary": {"total": len(items), "accepted": len(items), "failed": 0},
-            "results": [
-                {
-                    "index": i,
-                    "item_id": item["event_id"],
-                    "status": "accepted",
-                    "error_code": None,
-                    "error_message": None,
-                }
-                for i, item in enumerate(items)
-            ],
-        }
-        return Reply.json(202, signed_envelope(secret, seen.path, tenant_of(seen), data))
-
-    server.script = script
-    events = [{**EVENT, "event_id": f"evt-{i}", "message": "é ✓ 𝄞"} for i in range(3)]
-    with checking(server, tmp_path, secret, batch_size=2) as client:
-        envelope = client.send_batch(events)
-    assert server.requests[0].path == BASE + "/events/batch"
-    assert len(server.requests) == 2
-    assert envelope.signature_status == "verified"
-
-
-def test_the_status_answer_is_verified_over_its_template_and_server_dates(
-    server: EchoServer, tmp_path: Path, secret: str
-) -> None:
+    # VectorVue signs the status route over its template, braces included: a MAC over the
+    # path asked (with the id) is not VectorVue's and must not verify.
     request_id = str(uuid.uuid4())
     shown = {
         "request_id": request_id,
@@ -253,17 +176,8 @@ def test_the_status_answer_is_verified_over_its_template_and_server_dates(
         "updated_at": "2026-02-22 10:00:01+00:00",
     }
 
-    def script(seen: Seen) -> Reply:
-        assert seen.path.endswith(request_id)
-        return Reply.json(
-            200, signed_envelope(secret, STATUS_TEMPLATE, tenant_of(seen), shown, held)
-        )
-
-    server.script = script
-    with checking(server, tmp_path, secret) as client:
-        assert client.ingest_status(request_id).signature_status == "verified"
-
-    def over_the_id(seen: Seen) -> Reply:  # the request path instead of the template
+    def over_the_id(seen: Seen) -> Reply:
+        assert seen.path == STATUS_TEMPLATE.replace("{request_id}", request_id)
         return Reply.json(200, signed_envelope(secret, seen.path, tenant_of(seen), shown, held))
 
     server.script = over_the_id
@@ -285,19 +199,6 @@ def test_the_mac_is_over_what_the_server_sent_before_masking(
         envelope = client.send_event(EVENT)
     assert envelope.signature_status == "verified"
     assert secret not in repr(envelope)
-
-
-def test_enforce_without_a_key_is_a_config_error() -> None:
-    with pytest.raises(Exception, match="compliance_signatures"):
-        VectorVueConfig(base_url="https://vv.example", compliance_signatures="enforce")
-
-
-def test_the_key_is_the_trimmed_secret(server: EchoServer, tmp_path: Path, secret: str) -> None:
-    # The server keys its MAC with the trimmed secret; the variable may hold a newline.
-    server.script = lambda seen: event_answer(secret, seen)
-    environ = {"VV_COMPLIANCE": f" {secret}\n"}
-    with build(server, tmp_path, environ, compliance_key_env="VV_COMPLIANCE") as client:
-        assert client.send_event(EVENT).signature_status == "verified"
 
 
 def test_enforced_an_outbox_answer_that_does_not_verify_is_not_taken_as_delivered(
