@@ -18,8 +18,9 @@ from vectorvue_client.audit import verify_audit_chain
 from vectorvue_client.config import VectorVueConfig
 from vectorvue_client.domain.audit import AuditRecord
 from vectorvue_client.domain.audit_chain import ChainReport
+from vectorvue_client.domain.cognitive import ExecutionGraph
 from vectorvue_client.domain.envelope import ErrorDetail, ItemOutcome, ResponseEnvelope
-from vectorvue_client.domain.envelope_signature import VectorVueSignatureError
+from vectorvue_client.domain.envelope_signature import SignatureCheck, VectorVueSignatureError
 from vectorvue_client.domain.errors import (
     Problem,
     TransportErrorKind,
@@ -29,6 +30,14 @@ from vectorvue_client.domain.errors import (
     VectorVueOutboxError,
     VectorVueSerializationError,
     VectorVueTransportError,
+)
+from vectorvue_client.domain.federation import FederationBundle
+from vectorvue_client.domain.feedback import (
+    DroppedAdjustment,
+    FeedbackAdjustment,
+    FeedbackCheck,
+    FeedbackVerificationError,
+    VerifiedFeedback,
 )
 from vectorvue_client.domain.http import HttpRequest, HttpResponse, HttpResult, TransportFailure
 from vectorvue_client.domain.models import IntegrationEvent, IntegrationFinding
@@ -64,7 +73,13 @@ __all__ = [
     "AuditRecord",
     "ChainReport",
     "Container",
+    "DroppedAdjustment",
     "ErrorDetail",
+    "ExecutionGraph",
+    "FederationBundle",
+    "FeedbackAdjustment",
+    "FeedbackCheck",
+    "FeedbackVerificationError",
     "HttpRequest",
     "HttpResponse",
     "HttpResult",
@@ -75,6 +90,7 @@ __all__ = [
     "ResponseEnvelope",
     "Secret",
     "SendObserver",
+    "SignatureCheck",
     "TransportErrorKind",
     "TransportFailure",
     "VectorVueAPIError",
@@ -86,6 +102,7 @@ __all__ = [
     "VectorVueSerializationError",
     "VectorVueSignatureError",
     "VectorVueTransportError",
+    "VerifiedFeedback",
     "__version__",
     "build_client",
     "inspect_outbox",

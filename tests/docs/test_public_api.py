@@ -38,3 +38,27 @@ def test_importing_the_package_loads_no_adapter_and_no_asyncio() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.splitlines() == ["[]", "True"], result.stderr
+
+
+def test_what_the_cognitive_loop_and_signed_answers_return_or_raise_is_public() -> None:
+    """query_feedback's VerifiedFeedback (its adjustments and drops, the check each names)
+    and FeedbackVerificationError, what push_execution_graph and verify_federation_bundle
+    accept, and VectorVueSignatureError with its SignatureCheck: no inner module needed."""
+    from vectorvue_client.service.client import VectorVueClient
+
+    needed = {
+        "DroppedAdjustment",
+        "ExecutionGraph",
+        "FederationBundle",
+        "FeedbackAdjustment",
+        "FeedbackCheck",
+        "FeedbackVerificationError",
+        "SignatureCheck",
+        "VectorVueSignatureError",
+        "VerifiedFeedback",
+    }
+    assert needed <= set(vectorvue_client.__all__)
+    hints = VectorVueClient.query_feedback.__annotations__
+    assert hints["return"] in ("VerifiedFeedback", vectorvue_client.VerifiedFeedback)
+    assert issubclass(vectorvue_client.FeedbackVerificationError, vectorvue_client.VectorVueError)
+    assert issubclass(vectorvue_client.VectorVueSignatureError, vectorvue_client.VectorVueAPIError)

@@ -21,9 +21,13 @@ from vectorvue_client import (
     SendObserver,
     VectorVueConfig,
     VectorVueError,
+    VerifiedFeedback,
 )
 from vectorvue_client.container import Container
+from vectorvue_client.testing.pytest_plugin import LocalVectorVueFactory
 from vectorvue_client.testing.receiver import LocalVectorVue
+
+from .local_gateway import TENANT, start_gateway
 
 STALL_SECONDS: Final = 0.5
 POLL_SECONDS: Final = 0.005
@@ -241,3 +245,63 @@ def test_send_outputs_reports_each_request_to_its_observer_off_the_loop(
     ids = [request_id for _, request_id, _ in heard.done]
     assert all(ids) and len(set(ids)) == 2
     assert all(thread != loop_thread for _, _, thread in heard.done)
+
+
+GATEWAY_CALLS: Final[dict[str, Callable[[AsyncVectorVueClient], Coroutine[Any, Any, Any]]]] = {
+    "push_execution_graph": lambda client: client.push_execution_graph(
+        {"execution_fingerprint": "cd" * 32, "graph": {"target_urn": "urn:target:a", "nodes": []}}
+    ),
+    "query_feedback": lambda client: client.query_feedback(TENANT, limit=5),
+    "verify_federation_bundle": lambda client: client.verify_federation_bundle(
+        {
+            "operator_id": "op-1",
+            "campaign_id": "camp-7",
+            "execution_hash": "ab" * 32,
+            "timestamp": 1771754400,
+            "nonce": "nonce-000000001",
+        }
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GATEWAY_CALLS))
+def test_the_gateway_calls_run_off_the_loop(
+    local_vectorvue_factory: LocalVectorVueFactory, tmp_path: Path, name: str
+) -> None:
+    gateway = start_gateway(local_vectorvue_factory, tmp_path)
+    vv = gateway.vv
+
+    async def main() -> Any:
+        async with AsyncVectorVueClient(gateway.client()) as client:
+            vv.stall_next(1, STALL_SECONDS)
+            call = asyncio.create_task(GATEWAY_CALLS[name](client))
+            # The receiver holds the request while this coroutine goes on running.
+            await until(lambda: posts(vv) == 1)
+            assert not call.done()
+            assert await until(call.done) > 0
+            return await call
+
+    result = run(main())
+    if name == "query_feedback":
+        assert isinstance(result, VerifiedFeedback) and result.kid == "default"
+    else:
+        assert isinstance(result, ResponseEnvelope) and result.success
+    if name == "push_execution_graph":
+        assert len(vv.stored_graphs(TENANT)) == 1
+
+
+def test_send_client_event_runs_off_the_loop(vectorvue: LocalVectorVue, tmp_path: Path) -> None:
+    async def main() -> ResponseEnvelope:
+        async with async_client(vectorvue, tmp_path) as client:
+            vectorvue.stall_next(1, STALL_SECONDS)
+            call = asyncio.create_task(
+                client.send_client_event("finding_viewed", "finding", object_id="f-1")
+            )
+            await until(lambda: posts(vectorvue) == 1)
+            assert not call.done()
+            assert await until(call.done) > 0
+            return await call
+
+    assert run(main()).status_code == 202
+    [stored] = vectorvue.client_events()
+    assert (stored["event_type"], stored["object_id"]) == ("FINDING_VIEWED", "f-1")

@@ -24,8 +24,11 @@ from types import TracebackType
 from typing import Any, Self
 
 from vectorvue_client.config import VectorVueConfig
+from vectorvue_client.domain.cognitive import ExecutionGraph
 from vectorvue_client.domain.envelope import ResponseEnvelope
 from vectorvue_client.domain.errors import VectorVueError
+from vectorvue_client.domain.federation import FederationBundle
+from vectorvue_client.domain.feedback import VerifiedFeedback
 from vectorvue_client.domain.health import HealthReport
 from vectorvue_client.service.client import Item, PlannedItem, VectorVueClient
 from vectorvue_client.service.delivery import NO_OBSERVER, SendObserver
@@ -113,6 +116,45 @@ class AsyncVectorVueClient:
         """VectorVueClient.check_outputs: what send_outputs would send, without sending
         (in a thread too: validating a large file takes a while)."""
         return await self._run(self._client.check_outputs, documents)
+
+    async def send_client_event(
+        self,
+        event_type: str,
+        object_type: str,
+        *,
+        object_id: str | None = None,
+        severity: str | None = None,
+        timestamp: Any = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> ResponseEnvelope:
+        """VectorVueClient.send_client_event: post what a user did (it may wait for room
+        in the 120-a-minute budget: in its thread, not the loop's)."""
+        return await self._run(
+            self._client.send_client_event,
+            event_type,
+            object_type,
+            object_id=object_id,
+            severity=severity,
+            timestamp=timestamp,
+            metadata=metadata,
+        )
+
+    # -- the gateway: cognitive loop and federation -------------------------------------------
+    async def push_execution_graph(
+        self, graph: Mapping[str, Any] | ExecutionGraph
+    ) -> ResponseEnvelope:
+        """VectorVueClient.push_execution_graph: check and push one execution graph."""
+        return await self._run(self._client.push_execution_graph, graph)
+
+    async def query_feedback(self, tenant_id: str, limit: int = 100) -> VerifiedFeedback:
+        """VectorVueClient.query_feedback: the tenant's adjustments, once verified."""
+        return await self._run(self._client.query_feedback, tenant_id, limit)
+
+    async def verify_federation_bundle(
+        self, bundle: Mapping[str, Any] | FederationBundle
+    ) -> ResponseEnvelope:
+        """VectorVueClient.verify_federation_bundle: sign a bundle, have it verified."""
+        return await self._run(self._client.verify_federation_bundle, bundle)
 
     # -- the outbox -------------------------------------------------------------------------
     async def enqueue(self, document: Mapping[str, Any]) -> list[str]:
