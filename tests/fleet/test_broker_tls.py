@@ -286,3 +286,19 @@ def test_the_rabbitmq_outbox_uses_the_same_verified_tls(
         pytest.raises(VectorVueOutboxError, match="not trusted or not for this host"),
     ):
         client.enqueue(envelope(queue_name, 1))
+
+
+def test_a_handshake_the_broker_cut_short_is_explained_both_ways_it_surfaces() -> None:
+    # Under TLS 1.3 the broker's CERTIFICATE_REQUIRED alert may be read, or the connection
+    # may be seen closed first (which of the two depends on timing): both say what to set.
+    from vectorvue_client.adapters.broker_rabbitmq import failure_text
+
+    for seen in (
+        "SSLError(1, '[SSL: TLSV13_ALERT_CERTIFICATE_REQUIRED] tlsv13 alert certificate "
+        "required (_ssl.c:2580)')",
+        "Stream connection lost: SSLEOFError(8, 'EOF occurred in violation of protocol "
+        "(_ssl.c:2406)')",
+    ):
+        text = failure_text(OSError(seen))
+        assert "requires a client certificate" in text
+        assert "broker_client_cert" in text

@@ -44,6 +44,10 @@ _TLS_CAUSES: Final = {
     "ALERT_CERTIFICATE_EXPIRED": "the broker refused our client certificate as expired",
     "CERTIFICATE_VERIFY_FAILED": "the broker's certificate is not trusted or not for this "
     "host (broker_ca_bundle)",
+    # TLS 1.3: a broker that wants a client certificate may close the connection before its
+    # CERTIFICATE_REQUIRED alert is read, so the same refusal can surface as a bare EOF.
+    "EOF occurred in violation of protocol": "the broker closed the TLS connection; if it "
+    "requires a client certificate (mutual TLS), set broker_client_cert and broker_client_key",
 }
 
 
