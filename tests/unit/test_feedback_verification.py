@@ -340,5 +340,12 @@ def test_a_seen_nonce_is_refused_before_the_signature_is_checked() -> None:
 
 
 def test_data_nested_past_the_decoder_is_a_shape_error() -> None:
-    nested = answer([]).replace(b'"data":[]', b'"data":' + b"[" * 3000 + b"]" * 3000)
+    # 100,000 levels: past the interpreter's limit on 3.12 (about 1,500) and 3.13 (10,000).
+    deep = 100_000
+    nested = answer([]).replace(b'"data":[]', b'"data":' + b"[" * deep + b"]" * deep)
     refused(FeedbackCheck.SHAPE, nested)
+
+
+def test_a_number_out_of_range_is_a_shape_error() -> None:
+    # 1e999 would be an infinity, which the signed bytes (JSON) cannot hold: never read.
+    refused(FeedbackCheck.SHAPE, answer([]).replace(b'"data":[]', b'"data":[1e999]'))

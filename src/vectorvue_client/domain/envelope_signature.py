@@ -138,7 +138,11 @@ def check_envelope(body: Any, *, path: str, tenant: str | None, secret: Secret) 
         return SignatureCheck(INVALID, "tenant: the bearer token carries no UUID tenant_id claim")
     if "data" not in body:
         return SignatureCheck(INVALID, "data: absent from a signed envelope")
-    wanted = expected_signature(secret, path, tenant, signed_at, body["data"])
+    try:
+        wanted = expected_signature(secret, path, tenant, signed_at, body["data"])
+    except (RecursionError, ValueError):
+        # A guard, as in domain.feedback: the decoder's limits are not json.dumps's.
+        return SignatureCheck(INVALID, "data: cannot be put in canonical JSON")
     if not hmac.compare_digest(wanted.encode(), mac.encode()):
         return SignatureCheck(
             INVALID, "signature.signature: the HMAC over path|tenant|signed_at|data differs"

@@ -174,7 +174,14 @@ def verify_feedback(
         )
     if seen(answer.nonce):
         raise FeedbackVerificationError(FeedbackCheck.REPLAY, _REPLAYED)
-    message = signed_bytes(tenant_id, answer.signed_at, answer.nonce, answer.kid, answer.data)
+    try:
+        message = signed_bytes(tenant_id, answer.signed_at, answer.nonce, answer.kid, answer.data)
+    except (RecursionError, ValueError):
+        # A guard: the decoder refuses what json.dumps cannot write (an infinity, nesting
+        # past the interpreter's limit) today, but the two limits are not the same code.
+        raise FeedbackVerificationError(
+            FeedbackCheck.SHAPE, "data cannot be put in canonical JSON"
+        ) from None
     if not _verifies(key, answer.signature, message):
         raise FeedbackVerificationError(
             FeedbackCheck.SIGNATURE,
