@@ -253,6 +253,7 @@ def test_a_lost_answer_resends_the_same_ids_under_the_same_key(
     assert all(local_vectorvue.receipts(d["event_id"]) == 2 for d in documents)
 
 
+@pytest.mark.restarts_broker
 def test_the_broker_restarted_mid_run_loses_nothing(
     config: VectorVueConfig,
     rabbitmq: RabbitMQNode,

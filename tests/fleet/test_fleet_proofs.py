@@ -155,6 +155,7 @@ def test_kill_9_mid_batch_ten_times_beside_another_bridge_loses_nothing(
     assert len(vv.accepted_events()) == len(ids)
 
 
+@pytest.mark.restarts_broker
 def test_the_broker_restarted_mid_run_loses_nothing(
     rabbitmq: RabbitMQNode,
     local_vectorvue_factory: Callable[..., LocalVectorVue],

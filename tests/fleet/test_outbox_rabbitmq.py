@@ -59,6 +59,7 @@ def outbox(rabbitmq: RabbitMQNode, queue_name: str) -> Iterator[RabbitMQOutbox]:
     opened.close()
 
 
+@pytest.mark.restarts_broker
 def test_put_is_durable_and_claims_come_back_oldest_first(
     rabbitmq: RabbitMQNode, queue_name: str
 ) -> None:

@@ -111,6 +111,7 @@ def test_drains_killed_mid_batch_ten_times_lose_nothing(
     assert assert_resends_identical(vv) > 0
 
 
+@pytest.mark.restarts_broker
 def test_the_broker_restarted_mid_enqueue_loses_nothing_enqueue_returned_for(
     rabbitmq: RabbitMQNode,
     local_vectorvue_factory: Callable[..., LocalVectorVue],

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
+import random
 import shutil
 import socket
 import ssl
@@ -42,10 +43,32 @@ class NodeTls(NamedTuple):
     key: bytes
 
 
+EPHEMERAL_RANGE: Final = Path("/proc/sys/net/ipv4/ip_local_port_range")
+LOWEST_PORT: Final = 10_000
+
+
 def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A free port below the kernel's ephemeral range. A node keeps its ports across a
+    restart, and while it is down a port in that range can be taken: by any outgoing
+    connection's source port, or by a client retrying to connect to it, which then meets
+    itself (a TCP self-connect) and holds the port the node needs."""
+    try:
+        below = int(EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        below = 0  # not Linux, or not readable: any free port will do
+    candidates = (
+        [random.randrange(LOWEST_PORT, below) for _ in range(100)]  # noqa: S311 - not a secret
+        if below > LOWEST_PORT + 1000
+        else []
+    )
+    for port in [*candidates, 0]:  # 0: the kernel's choice, when every candidate is taken
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # taken: another try
+            return int(probe.getsockname()[1])
+    raise RuntimeError("no free port on 127.0.0.1")
 
 
 class RabbitMQNode:
@@ -154,12 +177,15 @@ class RabbitMQNode:
             assert self._process is not None
             if self._process.poll() is not None:
                 raise RuntimeError(f"rabbitmq-server exited: {self._tail()}")
-            if self._answers():
+            if self.answers():
                 return
             pause.wait(0.2)
-        raise RuntimeError(f"rabbitmq-server did not listen in {START_TIMEOUT_SECONDS} s")
+        raise RuntimeError(
+            f"rabbitmq-server did not listen in {START_TIMEOUT_SECONDS} s;"
+            f" the end of its log: {self.log_tail()}"
+        )
 
-    def _answers(self) -> bool:
+    def answers(self) -> bool:
         """Whether the listener answers as the node does once booted: the AMQP header on a
         plain node; a TLS server's handshake (done, or refused with an alert since this
         probe has no client certificate) on a TLS node."""
@@ -182,6 +208,14 @@ class RabbitMQNode:
         with contextlib.suppress(OSError):
             return (self.directory / "server.out").read_text(errors="replace")[-2000:]
         return ""
+
+    def log_tail(self, lines: int = 8) -> str:
+        """The last lines of the node's own log: the boot step a slow start is at (a node
+        recovering many queues says so there), or why it stopped."""
+        log = self.directory / "log" / f"{self.node}.log"
+        with contextlib.suppress(OSError):
+            return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+        return "(no log)"
 
     def ctl(self, *args: str) -> str:
         """`rabbitmqctl -n NODE ARGS...` against this node; its standard output."""
