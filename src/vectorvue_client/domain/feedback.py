@@ -23,17 +23,18 @@ import binascii
 import re
 from collections.abc import Callable, Mapping
 from enum import StrEnum
-from typing import Annotated, Any, Final
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import msgspec
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from msgspec import Meta
 
 from vectorvue_client.domain.canonical_json import canonical_json, decode_json
 from vectorvue_client.domain.errors import VectorVueError
 from vectorvue_client.domain.models import HEX64_PATTERN
 from vectorvue_client.domain.redaction import excerpt, mask_known
+
+if TYPE_CHECKING:  # cryptography loads at the first signature check, not at import
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 RESPONSE_SCHEMA_VERSION: Final = "feedback.response.v1"
 ADJUSTMENT_SCHEMA_VERSION: Final = "feedback.adjustment.v1"
@@ -222,6 +223,9 @@ def _shape(status: int, body: bytes) -> _SignedAnswer:
 
 
 def _verifies(key: Ed25519PublicKey, signature: str, message: bytes) -> bool:
+    # Here rather than at the top: `import vectorvue_client` need not load cryptography.
+    from cryptography.exceptions import InvalidSignature
+
     try:  # standard base64 with its padding, as the gateway writes it
         key.verify(base64.b64decode(signature, validate=True), message)
     except (InvalidSignature, binascii.Error, ValueError):
