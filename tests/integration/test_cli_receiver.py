@@ -256,3 +256,77 @@ def test_with_signed_the_api_blocks_carry_the_hmac_secret() -> None:
         code, log = running.stop()
     assert code == 0
     assert " 401" not in log
+
+
+def run_pasted(exports: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Paste `exports` into bash, then run `vectorvue-client ARGS...` there."""
+    assert BASH is not None
+    script = f'{exports}\nexec "$0" "$@"\n'
+    return subprocess.run(  # noqa: S603 - bash running our own console script
+        [BASH, "-c", script, str(SCRIPT), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=clean_env(),
+        check=False,
+    )
+
+
+@pytest.mark.skipif(BASH is None, reason="needs bash to paste the export lines into")
+def test_the_gateway_block_pushes_a_graph_and_verifies_the_feedback(
+    receiver: Receiver, tmp_path: Path
+) -> None:
+    """The gateway block carries the feedback keyring the receiver signs with: a graph
+    pushed from it comes back as an adjustment that `feedback` verifies (exit 0)."""
+    block = receiver.block("telemetry gateway")
+    graph = tmp_path / "run.graph.json"
+    graph.write_text(
+        json.dumps(
+            {
+                "execution_fingerprint": "cd" * 32,
+                "graph": {"target_urn": "urn:target:web-01", "nodes": list(range(9))},
+            }
+        )
+    )
+    pushed = run_pasted(block, "graph", "push", str(graph), "--json")
+    assert pushed.returncode == 0, pushed.stderr
+    tenant = block.partition("export VECTORVUE_TENANT_ID=")[2].partition("\n")[0]
+    answered = run_pasted(block, "feedback", tenant, "--json")
+    assert answered.returncode == 0, answered.stderr
+    feedback = json.loads(answered.stdout)
+    assert [a["target_urn"] for a in feedback["adjustments"]] == ["urn:target:web-01"]
+    assert feedback["dropped"] == []
+    # The block's keyring is what verifies it: another one lacks the receiver's kid.
+    other = tmp_path / "other-keyring.json"
+    other.write_text(json.dumps({"elsewhere": "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="}))
+    foreign = run_pasted(
+        f"{block}\nexport VECTORVUE_FEEDBACK_KEYRING_FILE={other}", "feedback", tenant, "--json"
+    )
+    assert foreign.returncode == 1
+    assert json.loads(foreign.stdout)["check"] == "kid", foreign.stdout
+    unkeyed = block.replace("export VECTORVUE_FEEDBACK_KEYRING_FILE=", "export _UNUSED=")
+    missing = run_pasted(unkeyed, "feedback", tenant, "--json")
+    assert missing.returncode == 2
+    assert "feedback_keyring_file" in missing.stderr
+
+
+@pytest.mark.skipif(BASH is None, reason="needs bash to paste the export lines into")
+def test_the_login_block_carries_the_compliance_key_its_envelopes_are_signed_with(
+    receiver: Receiver,
+) -> None:
+    """Answers are signed with the compliance key the login block exports: enforced, the
+    pasted block still delivers; with another key the signature is refused. The token
+    block has no key: its opaque token names no tenant, which the signature covers."""
+    block = receiver.block("integration API, with a login")
+    enforced = f"{block}\nexport VECTORVUE_COMPLIANCE_SIGNATURES=enforce"
+    result = send_pasted(enforced, "findings.jsonl")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["accepted"] == 4
+    refused = send_pasted(f"{enforced}\nexport VECTORVUE_COMPLIANCE_KEY=not-it", "findings.jsonl")
+    assert refused.returncode == 1
+    assert "signature_invalid" in refused.stdout + refused.stderr
+    assert "COMPLIANCE" not in receiver.block("integration API, with the API token")
+    code, log = receiver.stop()
+    assert code == 0
+    key = block.partition("export VECTORVUE_COMPLIANCE_KEY=")[2].partition("\n")[0]
+    assert key and key not in log

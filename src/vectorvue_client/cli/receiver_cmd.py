@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import json
 import secrets
@@ -14,7 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
 
 from vectorvue_client.cli import stop_signals
 from vectorvue_client.cli.common import EXIT_OK, emit
@@ -58,12 +62,13 @@ def run(args: argparse.Namespace) -> int:
     from vectorvue_client.testing.receiver import LocalVectorVue
     from vectorvue_client.testing.receiver_gateway import TELEMETRY_PATH
 
-    token, signing, password = (secrets.token_urlsafe(24) for _ in range(3))
+    token, signing, password, compliance = (secrets.token_urlsafe(24) for _ in range(4))
     key = Ed25519PrivateKey.generate()
     operators = {name: [TENANT] for name in (OPERATOR, "op-002", "nmap-wrapper")}
     receiver = LocalVectorVue(
         api_token=token,
         signing_secret=signing if args.signed else None,
+        compliance_signing_key=compliance,
         users={"operator": (password, TENANT, "operator")},
         gateway_identities={IDENTITY: key.public_key()},
         operator_tenants=operators,
@@ -89,6 +94,14 @@ def run(args: argparse.Namespace) -> int:
             )
         )
         key_path.chmod(0o600)
+        # The keyring a client is given out of band (no endpoint publishes it), written
+        # in the file format `feedback_keyring_file` reads: kid -> raw public key, base64.
+        keyring_path = Path(tmp) / "feedback-keyring.json"
+        keyring_path.write_text(
+            json.dumps(
+                {kid: _raw_b64(public) for kid, public in receiver.feedback_public_keys.items()}
+            )
+        )
         cert = receiver.issue_client_cert(IDENTITY)
         # Each block names its profile and auth mode, so that pasting one after another
         # in the same shell leaves no setting of the previous one in force.
@@ -99,6 +112,14 @@ def run(args: argparse.Namespace) -> int:
                 "VECTORVUE_SIGNING_SECRET_ENV": "VECTORVUE_SIGNING_SECRET",
                 "VECTORVUE_SIGNING_SECRET": signing,
             }
+        # Success envelopes are signed with the compliance key, as VectorVue signs them
+        # when VV_COMPLIANCE_SIGNING_KEY is set. Only the login block lets the client check
+        # them: the signature covers the tenant, which the client reads from the login's
+        # JWT; the static token here is opaque, so its answers would only read "invalid".
+        compliance_env = {
+            "VECTORVUE_COMPLIANCE_KEY_ENV": "VECTORVUE_COMPLIANCE_KEY",
+            "VECTORVUE_COMPLIANCE_KEY": compliance,
+        }
         api = "integration-api"
         blocks = {
             "integration_api": {
@@ -116,6 +137,7 @@ def run(args: argparse.Namespace) -> int:
                 "VECTORVUE_LOGIN_TENANT_ID": TENANT,
                 "VECTORVUE_PASSWORD": password,
                 **signed,
+                **compliance_env,
             },
             "telemetry_gateway": {
                 "VECTORVUE_PROFILE": "telemetry-gateway",
@@ -129,6 +151,7 @@ def run(args: argparse.Namespace) -> int:
                 "VECTORVUE_CAMPAIGN_ID": CAMPAIGN,
                 "VECTORVUE_TENANT_ID": TENANT,
                 "VECTORVUE_ATTESTATION_MEASUREMENT_HASH": "0" * 64,
+                "VECTORVUE_FEEDBACK_KEYRING_FILE": str(keyring_path),
             },
         }
         titles = {
@@ -139,6 +162,7 @@ def run(args: argparse.Namespace) -> int:
         lines = [
             f"# LocalVectorVue at {receiver.url}: both profiles, test credentials, loopback only.",
             "# Paste one block, then run: vectorvue-client send FILE",
+            f"# (gateway block: also graph push FILE, feedback {TENANT})",
         ]
         for name, env in blocks.items():
             lines += [
@@ -152,6 +176,11 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.flush()  # a pipe is block-buffered: whoever reads it needs them now
         stop_signals.wait(args.seconds or None)
     return EXIT_OK
+
+
+def _raw_b64(public: Ed25519PublicKey) -> str:
+    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return base64.b64encode(raw).decode("ascii")
 
 
 def _log_line(request: RecordedRequest, status: int, *, gateway_path: str) -> None:
