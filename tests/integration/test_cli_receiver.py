@@ -85,18 +85,23 @@ def receiver() -> Iterator[Receiver]:
         running.process.communicate(timeout=30)
 
 
-def send_pasted(exports: str, sample: str) -> subprocess.CompletedProcess[str]:
-    """Paste `exports` into bash, then run `vectorvue-client send SAMPLE --json` there."""
+def run_pasted(exports: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Paste `exports` into bash, then run `vectorvue-client ARGS...` there."""
     assert BASH is not None
-    script = f'{exports}\nexec "$0" send "$1" --json\n'
+    script = f'{exports}\nexec "$0" "$@"\n'
     return subprocess.run(  # noqa: S603 - bash running our own console script
-        [BASH, "-c", script, str(SCRIPT), str(sample_path(sample))],
+        [BASH, "-c", script, str(SCRIPT), *args],
         capture_output=True,
         text=True,
         timeout=60,
         env=clean_env(),
         check=False,
     )
+
+
+def send_pasted(exports: str, sample: str) -> subprocess.CompletedProcess[str]:
+    """Paste `exports` into bash, then run `vectorvue-client send SAMPLE --json` there."""
+    return run_pasted(exports, "send", str(sample_path(sample)), "--json")
 
 
 @pytest.mark.skipif(BASH is None, reason="needs bash to paste the export lines into")
@@ -256,20 +261,6 @@ def test_with_signed_the_api_blocks_carry_the_hmac_secret() -> None:
         code, log = running.stop()
     assert code == 0
     assert " 401" not in log
-
-
-def run_pasted(exports: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """Paste `exports` into bash, then run `vectorvue-client ARGS...` there."""
-    assert BASH is not None
-    script = f'{exports}\nexec "$0" "$@"\n'
-    return subprocess.run(  # noqa: S603 - bash running our own console script
-        [BASH, "-c", script, str(SCRIPT), *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=clean_env(),
-        check=False,
-    )
 
 
 @pytest.mark.skipif(BASH is None, reason="needs bash to paste the export lines into")
