@@ -11,14 +11,16 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pika
 
+from vectorvue_client.domain.bridge import BrokerMessage, Topology
 from vectorvue_client.samples import sample_path
 from vectorvue_client.service.bridge import Bridge, BridgeReport
+from vectorvue_client.testing import MemoryBroker
 
 SCRIPT = Path(sys.executable).with_name("vectorvue-client")
 WAIT_SECONDS = 60.0  # a bound on every wait: reached only when something is broken
@@ -120,3 +122,35 @@ class Running:
         self.bridge.close()
         assert self.report is not None
         return self.report
+
+
+class WrappedBroker:
+    """The memory broker behind the Broker port with every call passed through: a test
+    subclasses it and overrides only the calls whose failure or timing it stages."""
+
+    def __init__(self, broker: MemoryBroker) -> None:
+        self.broker = broker
+
+    def connect(self, topology: Topology, prefetch: int, create: str | None) -> None:
+        self.broker.connect(topology, prefetch, create)
+
+    def receive(self, limit: int, wait: float) -> list[BrokerMessage]:
+        return self.broker.receive(limit, wait)
+
+    def take(self, queue: str, limit: int) -> list[BrokerMessage]:
+        return self.broker.take(queue, limit)
+
+    def ack(self, tags: Sequence[int]) -> None:
+        self.broker.ack(tags)
+
+    def requeue(self, tags: Sequence[int]) -> None:
+        self.broker.requeue(tags)
+
+    def publish(self, queue: str, body: bytes, headers: Any) -> None:
+        self.broker.publish(queue, body, headers)
+
+    def depth(self, queue: str) -> int:
+        return self.broker.depth(queue)
+
+    def close(self) -> None:
+        self.broker.close()

@@ -5,8 +5,7 @@ acks what was not delivered, and a lost broker is reconnected to with backoff.""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable
 
 import pytest
 
@@ -16,7 +15,7 @@ from vectorvue_client.domain.bridge import BrokerError, BrokerMessage, Topology
 from vectorvue_client.service.bridge import Bridge
 from vectorvue_client.testing import FakeClock, LocalVectorVue, MemoryBroker
 
-from .fleet_support import body_of, envelope
+from .fleet_support import WrappedBroker, body_of, envelope
 
 QUEUE = "telemetry.events"
 
@@ -32,40 +31,19 @@ def config(local_vectorvue: LocalVectorVue, monkeypatch: pytest.MonkeyPatch) -> 
     )
 
 
-class StopAfterReceiving:
+class StopAfterReceiving(WrappedBroker):
     """The memory broker, with a stop requested as soon as messages were handed out:
     the bridge holds them, unsent, when it sees the stop."""
 
     def __init__(self, broker: MemoryBroker, stop: threading.Event) -> None:
-        self.broker = broker
+        super().__init__(broker)
         self.stop = stop
-
-    def connect(self, topology: Topology, prefetch: int, create: str | None) -> None:
-        self.broker.connect(topology, prefetch, create)
 
     def receive(self, limit: int, wait: float) -> list[BrokerMessage]:
         got = self.broker.receive(limit, wait)
         if got:
             self.stop.set()
         return got
-
-    def take(self, queue: str, limit: int) -> list[BrokerMessage]:
-        return self.broker.take(queue, limit)
-
-    def ack(self, tags: Sequence[int]) -> None:
-        self.broker.ack(tags)
-
-    def requeue(self, tags: Sequence[int]) -> None:
-        self.broker.requeue(tags)
-
-    def publish(self, queue: str, body: bytes, headers: Any) -> None:
-        self.broker.publish(queue, body, headers)
-
-    def depth(self, queue: str) -> int:
-        return self.broker.depth(queue)
-
-    def close(self) -> None:
-        self.broker.close()
 
 
 def test_a_stop_gives_back_what_was_received_and_not_sent(
@@ -88,13 +66,13 @@ def test_a_stop_gives_back_what_was_received_and_not_sent(
     assert not [r for r in local_vectorvue.requests if r.method == "POST"]
 
 
-class DownTwice:
+class DownTwice(WrappedBroker):
     """The memory broker, unreachable for the first two connections."""
 
     def __init__(
         self, broker: MemoryBroker, stop: threading.Event, done: Callable[[], bool]
     ) -> None:
-        self.broker = broker
+        super().__init__(broker)
         self.stop = stop
         self.done = done
         self.refused = 0
@@ -109,24 +87,6 @@ class DownTwice:
         if self.done():
             self.stop.set()
         return self.broker.receive(limit, wait)
-
-    def take(self, queue: str, limit: int) -> list[BrokerMessage]:
-        return self.broker.take(queue, limit)
-
-    def ack(self, tags: Sequence[int]) -> None:
-        self.broker.ack(tags)
-
-    def requeue(self, tags: Sequence[int]) -> None:
-        self.broker.requeue(tags)
-
-    def publish(self, queue: str, body: bytes, headers: Any) -> None:
-        self.broker.publish(queue, body, headers)
-
-    def depth(self, queue: str) -> int:
-        return self.broker.depth(queue)
-
-    def close(self) -> None:
-        self.broker.close()
 
 
 def test_an_unreachable_broker_is_retried_with_the_domain_backoff(

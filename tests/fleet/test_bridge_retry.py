@@ -22,6 +22,8 @@ from vectorvue_client.domain.bridge import (
 from vectorvue_client.service.bridge_retry import retry_dead_letters
 from vectorvue_client.testing import FakeClock, MemoryBroker
 
+from .fleet_support import WrappedBroker
+
 QUEUE = "telemetry.events"
 DLQ = "telemetry.events.dlq"
 TOPOLOGY = Topology(QUEUE, DLQ, 1.0, 2.0, max_attempts=5)
@@ -112,37 +114,13 @@ def test_the_history_stays_bounded_and_bytes_are_read_as_text() -> None:
     )
 
 
-class AckFails:
+class AckFails(WrappedBroker):
     """The memory broker, losing its connection at the first ack: after the publish of
     the message being moved, before its dead-letter copy is acked."""
-
-    def __init__(self, broker: MemoryBroker) -> None:
-        self.broker = broker
-
-    def connect(self, topology: Topology, prefetch: int, create: str | None) -> None:
-        self.broker.connect(topology, prefetch, create)
-
-    def receive(self, limit: int, wait: float) -> list[Any]:
-        return self.broker.receive(limit, wait)
-
-    def take(self, queue: str, limit: int) -> list[Any]:
-        return self.broker.take(queue, limit)
 
     def ack(self, tags: Sequence[int]) -> None:
         self.broker.drop_connection()
         raise BrokerError("broker ack failed: connection lost")
-
-    def requeue(self, tags: Sequence[int]) -> None:
-        self.broker.requeue(tags)
-
-    def publish(self, queue: str, body: bytes, headers: Any) -> None:
-        self.broker.publish(queue, body, headers)
-
-    def depth(self, queue: str) -> int:
-        return self.broker.depth(queue)
-
-    def close(self) -> None:
-        self.broker.close()
 
 
 def test_an_interruption_between_publish_and_ack_duplicates_never_loses() -> None:
