@@ -47,11 +47,12 @@ EPHEMERAL_RANGE: Final = Path("/proc/sys/net/ipv4/ip_local_port_range")
 LOWEST_PORT: Final = 10_000
 
 
-def _free_port() -> int:
+def _free_port(*taken: int) -> int:
     """A free port below the kernel's ephemeral range. A node keeps its ports across a
     restart, and while it is down a port in that range can be taken: by any outgoing
     connection's source port, or by a client retrying to connect to it, which then meets
-    itself (a TCP self-connect) and holds the port the node needs."""
+    itself (a TCP self-connect) and holds the port the node needs. Never one of `taken`
+    (the node's other ports: each probe's socket is closed before the next is bound)."""
     try:
         below = int(EPHEMERAL_RANGE.read_text().split()[0])
     except (OSError, ValueError, IndexError):
@@ -67,7 +68,8 @@ def _free_port() -> int:
                 probe.bind(("127.0.0.1", port))
             except OSError:
                 continue  # taken: another try
-            return int(probe.getsockname()[1])
+            if (bound := int(probe.getsockname()[1])) not in taken:
+                return bound
     raise RuntimeError("no free port on 127.0.0.1")
 
 
@@ -92,8 +94,8 @@ class RabbitMQNode:
         self.tls = tls
         self.node = f"{name}@localhost"
         self.port = _free_port()
-        self._dist_port = _free_port()
-        self._epmd_port = _free_port()
+        self._dist_port = _free_port(self.port)
+        self._epmd_port = _free_port(self.port, self._dist_port)
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
