@@ -168,6 +168,29 @@ def test_close_gives_back_what_was_received(side: Side, queue_name: str) -> None
     assert [(m.body, m.redelivered) for m in got] == [(b"held", True)]
 
 
+def test_an_ack_settles_only_its_own_messages(side: Side, queue_name: str) -> None:
+    """Acked out of order, with held messages between them (the real adapter folds the
+    oldest acks into one multiple-ack, which must stop below a message still held): the
+    messages not acked, and only they, come back after a close."""
+    side.create_queue(queue_name)
+    side.broker.connect(topology(queue_name), 10, None)
+    bodies = [f"m{n}".encode() for n in range(6)]
+    for body in bodies:
+        side.broker.publish(queue_name, body, {})
+    got = received(side.broker, 6)
+    assert [m.body for m in got] == bodies
+    by_body = {m.body: m.tag for m in got}
+    side.broker.ack([by_body[b"m4"], by_body[b"m0"], by_body[b"m1"]])
+    side.broker.ack([by_body[b"m5"]])
+    side.broker.close()
+    side.broker.connect(topology(queue_name), 10, None)
+    again = received(side.broker, 2)
+    assert [(m.body, m.redelivered) for m in again] == [(b"m2", True), (b"m3", True)]
+    side.broker.ack([m.tag for m in again])
+    assert side.broker.receive(10, 0.2) == []
+    assert side.broker.depth(queue_name) == 0
+
+
 def dead_letters(side: Side, queue_name: str, bodies: list[bytes]) -> Topology:
     """Connected, with `bodies` waiting in the dead letters (each with its reason)."""
     side.create_queue(queue_name)

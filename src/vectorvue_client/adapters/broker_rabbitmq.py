@@ -136,6 +136,9 @@ class RabbitMQBroker:
         self._channel: BlockingChannel | None = None
         self._received: list[BrokerMessage] = []
         self._consume: tuple[str, int] | None = None  # (queue, prefetch) not yet consumed
+        # Delivery tags of this channel not yet acked or requeued: what a multiple-ack
+        # would also settle, so `ack` sends one only when it would settle no other.
+        self._unsettled: set[int] = set()
 
     def connect(self, topology: Topology, prefetch: int, create: str | None) -> None:
         """(Re)connect, declare, and consume `topology.queue` (see ports.Broker)."""
@@ -187,7 +190,9 @@ class RabbitMQBroker:
         properties: pika.BasicProperties,
         body: bytes,
     ) -> None:
-        self._received.append(_message(method, properties, body))
+        message = _message(method, properties, body)
+        self._unsettled.add(message.tag)
+        self._received.append(message)
 
     def receive(self, limit: int, wait: float) -> list[BrokerMessage]:
         """Up to `limit` received messages, waiting up to `wait` s for the first."""
@@ -215,15 +220,29 @@ class RabbitMQBroker:
                 method, properties, body = channel.basic_get(queue, auto_ack=False)
                 if method is None:  # get-empty
                     break
-                out.append(_message(method, properties, body))
+                message = _message(method, properties, body)
+                self._unsettled.add(message.tag)
+                out.append(message)
         return out
 
     def ack(self, tags: Sequence[int]) -> None:
-        """Acknowledge each of `tags`."""
+        """Acknowledge each of `tags`: the oldest of them in one multiple-ack (each frame
+        costs the broker more CPU than the message did), but only up to the first message
+        this channel holds that is not among them, which a multiple-ack would settle too."""
         channel = self._open_channel()
+        wanted = set(tags)
+        upto = 0  # every unsettled tag up to here is wanted
+        for tag in sorted(self._unsettled):
+            if tag not in wanted:
+                break
+            upto = tag
         with _broker_errors("ack"):
-            for tag in tags:
-                channel.basic_ack(tag)
+            if upto:
+                channel.basic_ack(upto, multiple=True)
+            for tag in sorted(wanted):
+                if tag > upto:
+                    channel.basic_ack(tag)
+        self._unsettled -= wanted
 
     def requeue(self, tags: Sequence[int]) -> None:
         """Nack each of `tags` with requeue."""
@@ -231,6 +250,7 @@ class RabbitMQBroker:
         with _broker_errors("requeue"):
             for tag in tags:
                 channel.basic_nack(tag, requeue=True)
+        self._unsettled -= set(tags)
 
     def publish(self, queue: str, body: bytes, headers: Mapping[str, Any]) -> None:
         """A confirmed, persistent, mandatory publish to `queue` (default exchange)."""
@@ -263,6 +283,7 @@ class RabbitMQBroker:
     def _drop(self) -> None:
         connection, self._connection, self._channel = self._connection, None, None
         self._received, self._consume = [], None
+        self._unsettled = set()  # a new channel numbers its deliveries from 1
         if connection is not None and connection.is_open:
             # Closing a connection that is going away anyway.
             with contextlib.suppress(pika.exceptions.AMQPError, OSError):

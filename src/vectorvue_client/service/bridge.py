@@ -210,12 +210,12 @@ class Bridge:
         (and acked) here, and None returned."""
         read = read_message(message.body)
         if isinstance(read, Poison):
-            self._settle(message, _poison(message, read))
+            self._settle([(message, _poison(message, read))])
             return None
         try:
             planned = self._client.check_outputs([read])
         except VectorVueSerializationError as exc:
-            self._settle(message, _poison(message, refused_document(exc)))
+            self._settle([(message, _poison(message, refused_document(exc)))])
             return None
         return _Pending(message, read, tuple(p.item_id for p in planned))
 
@@ -225,14 +225,16 @@ class Bridge:
         verdicts: dict[str, ItemVerdict] = {}
         if sending:
             verdicts = self._send([p.document for p in sending], pending)
+        decisions = []
         for item in pending:
             message_verdicts = [verdicts[i] for i in item.item_ids]
             self.report.items_accepted += sum(
                 1 for v in message_verdicts if v.verdict is Verdict.ACCEPTED
             )
-            self._settle(
-                item.message, decide(message_verdicts, item.message.headers, self._topology)
+            decisions.append(
+                (item.message, decide(message_verdicts, item.message.headers, self._topology))
             )
+        self._settle(decisions)
 
     def _send(
         self, documents: Sequence[Mapping[str, Any]], pending: list[_Pending]
@@ -269,19 +271,22 @@ class Bridge:
             self.report.last_error = unanswered.reason
         return {**dict.fromkeys(missing, unanswered), **verdicts}
 
-    def _settle(self, message: BrokerMessage, decision: Decision) -> None:
-        """Carry out `decision`: the copy is confirmed by the broker before the ack."""
-        if decision.fate is Fate.DEAD:
-            assert decision.headers is not None
-            self._broker.publish(self._topology.dead_letters, message.body, decision.headers)
-            self.report.dead_lettered += 1
-        elif decision.fate is Fate.RETRY:
-            assert decision.queue is not None and decision.headers is not None
-            self._broker.publish(decision.queue, message.body, decision.headers)
-            self.report.retried += 1
-        else:
-            self.report.acked += 1
-        self._broker.ack([message.tag])
+    def _settle(self, decisions: Sequence[tuple[BrokerMessage, Decision]]) -> None:
+        """Carry out each decision, then acknowledge the messages together (one frame,
+        when they are the oldest the bridge holds): every copy is confirmed by the broker
+        before any ack, so a failure in between leaves duplicates, never a loss."""
+        for message, decision in decisions:
+            if decision.fate is Fate.DEAD:
+                assert decision.headers is not None
+                self._broker.publish(self._topology.dead_letters, message.body, decision.headers)
+                self.report.dead_lettered += 1
+            elif decision.fate is Fate.RETRY:
+                assert decision.queue is not None and decision.headers is not None
+                self._broker.publish(decision.queue, message.body, decision.headers)
+                self.report.retried += 1
+            else:
+                self.report.acked += 1
+        self._broker.ack([message.tag for message, _ in decisions])
 
 
 def _poison(message: BrokerMessage, poison: Poison) -> Decision:
